@@ -1,0 +1,193 @@
+"""The disk cache layer: one checksummed file per entry, written atomically, LRU size-bounded.
+
+An entry file is ``MAGIC``, a 4-byte header length, a JSON header (kind, payload size, crc32,
+block name, shape) padded so the payload starts 64-byte aligned, then the payload. Writes go to
+a temp file renamed into place, so a reader sees a whole entry or none, and two processes writing
+the same key leave one whole entry. A truncated or corrupt entry is a miss with a warning (and is
+removed), never an exception and never wrong data. Reads bump the file's mtime, which the size
+bound uses to evict the least recently used entries first.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import struct
+import tempfile
+import time
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from jupyter_blocks.cache import codec
+
+logger = logging.getLogger(__name__)
+
+MAGIC = b"JBCACHE1"
+SUFFIX = ".jbc"
+ALIGN = 64
+DEFAULT_MAX_BYTES = 5 * 1024**3
+
+
+@dataclass(frozen=True)
+class EntryInfo:
+    """A disk entry as listed by ``entries()``."""
+
+    key: str
+    size: int
+    used: float
+    block: str | None
+    kind: str
+    rows: int | None
+    cols: int | None
+
+
+class DiskStore:
+    """Cache entries as files under ``root``.
+
+    Args:
+        root: The cache folder (created on first write).
+        max_bytes: Size bound; least recently used entries are evicted beyond it.
+    """
+
+    def __init__(self, root: str | Path, max_bytes: int = DEFAULT_MAX_BYTES) -> None:
+        self.root = Path(root)
+        self.max_bytes = max_bytes
+        self._total: int | None = None
+
+    def path(self, key: str) -> Path:
+        """The file of ``key``'s entry."""
+        return self.root / f"{key}{SUFFIX}"
+
+    def __contains__(self, key: str) -> bool:
+        return self.path(key).exists()
+
+    def get(self, key: str) -> tuple[bool, Any]:
+        """``(True, value)`` for a whole, valid entry; ``(False, None)`` otherwise."""
+        path = self.path(key)
+        try:
+            header, payload = self._read(path)
+            value = codec.decode(header["kind"], payload)
+        except FileNotFoundError:
+            return False, None
+        except Exception as exc:  # any damage is a miss, never an error
+            logger.warning("cache entry %s is unreadable (%s); it will be recomputed",
+                           path.name, exc)
+            self._discard(path)
+            return False, None
+        try:
+            os.utime(path)
+        except OSError:
+            pass
+        return True, value
+
+    def put(self, key: str, value: Any, block: str | None = None) -> int:
+        """Write ``value`` under ``key`` atomically; return the entry's size in bytes."""
+        kind, payload = codec.encode(value)
+        facts = codec.describe(value)
+        view = memoryview(payload)
+        header = json.dumps({
+            "kind": kind, "size": view.nbytes, "crc32": zlib.crc32(view),
+            "block": block, "rows": facts["rows"], "cols": facts["cols"],
+            "created": time.time(),
+        }).encode()
+        prefix = len(MAGIC) + 4
+        padding = -(prefix + len(header)) % ALIGN
+        header += b" " * padding
+        self.root.mkdir(parents=True, exist_ok=True)
+        handle, temp = tempfile.mkstemp(prefix=f".{key[:16]}.", suffix=".tmp", dir=self.root)
+        try:
+            with os.fdopen(handle, "wb") as out:
+                out.write(MAGIC + struct.pack("<I", len(header)) + header)
+                out.write(view)
+            os.replace(temp, self.path(key))
+        except BaseException:
+            Path(temp).unlink(missing_ok=True)
+            raise
+        size = prefix + len(header) + view.nbytes
+        self._account(size)
+        return size
+
+    def delete(self, key: str) -> None:
+        """Remove ``key``'s entry if present."""
+        self._discard(self.path(key))
+
+    def clear(self) -> int:
+        """Remove every entry; return how many were removed."""
+        removed = 0
+        for info in self.entries():
+            self._discard(self.path(info.key))
+            removed += 1
+        self._total = 0
+        return removed
+
+    def entries(self) -> list[EntryInfo]:
+        """Every readable entry's facts, most recently used first (payloads are not read)."""
+        found: list[EntryInfo] = []
+        if not self.root.is_dir():
+            return found
+        for path in self.root.glob(f"*{SUFFIX}"):
+            try:
+                stat = path.stat()
+                with path.open("rb") as handle:
+                    header = self._header(handle.read(len(MAGIC) + 4), handle)
+            except Exception:
+                continue
+            found.append(EntryInfo(path.name[: -len(SUFFIX)], stat.st_size, stat.st_mtime,
+                                   header.get("block"), header["kind"], header.get("rows"),
+                                   header.get("cols")))
+        found.sort(key=lambda e: e.used, reverse=True)
+        return found
+
+    def _read(self, path: Path) -> tuple[dict[str, Any], Any]:
+        import pyarrow as pa
+
+        with pa.memory_map(str(path)) as mapped:
+            data = mapped.read_buffer()
+        view = memoryview(data)
+        if len(view) < len(MAGIC) + 4 or bytes(view[: len(MAGIC)]) != MAGIC:
+            raise ValueError("not a cache entry")
+        (length,) = struct.unpack("<I", view[len(MAGIC): len(MAGIC) + 4])
+        start = len(MAGIC) + 4 + length
+        header = json.loads(bytes(view[len(MAGIC) + 4: start]))
+        payload = data.slice(start)
+        if payload.size != header["size"]:
+            raise ValueError(f"truncated: {payload.size} of {header['size']} bytes")
+        if zlib.crc32(memoryview(payload)) != header["crc32"]:
+            raise ValueError("checksum mismatch")
+        return header, payload
+
+    @staticmethod
+    def _header(prefix: bytes, handle: Any) -> dict[str, Any]:
+        if prefix[: len(MAGIC)] != MAGIC:
+            raise ValueError("not a cache entry")
+        (length,) = struct.unpack("<I", prefix[len(MAGIC):])
+        header: dict[str, Any] = json.loads(handle.read(length))
+        return header
+
+    def _discard(self, path: Path) -> None:
+        try:
+            size = path.stat().st_size
+            path.unlink()
+        except OSError:
+            return
+        if self._total is not None:
+            self._total -= size
+
+    def _account(self, added: int) -> None:
+        if self._total is None:
+            self._total = sum(e.size for e in self.entries())
+        else:
+            self._total += added
+        if self._total <= self.max_bytes:
+            return
+        # Over the bound: rescan (other processes write here too), drop least recently used.
+        entries = self.entries()
+        self._total = sum(e.size for e in entries)
+        for info in reversed(entries[1:]):
+            if self._total <= self.max_bytes:
+                break
+            logger.info("cache: evicting %s (%s bytes)", info.key, info.size)
+            self._discard(self.path(info.key))

@@ -1,0 +1,164 @@
+import datetime as dt
+import logging
+import multiprocessing
+import os
+import time
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pytest
+
+from jupyter_blocks.cache import Cache, DiskStore
+from jupyter_blocks.cache.codec import ARROW_DATAFRAME, JSON, PICKLE, encode
+
+
+def taxi_like(n=50):
+    return pd.DataFrame({
+        "vendor_id": pd.array([1, None, 2] * (n // 3) + [1] * (n % 3), dtype="Int64"),
+        "passengers": pd.array([1, 2, None] * (n // 3) + [1] * (n % 3), dtype="Int8"),
+        "pickup": pd.date_range("2021-01-01", periods=n, freq="min", tz="America/New_York"),
+        "dropoff": pd.date_range("2021-01-01", periods=n, freq="min"),
+        "flag": pd.Categorical(["N", "Y"] * (n // 2) + ["N"] * (n % 2)),
+        "zone": pd.array(["a", None] * (n // 2) + ["a"] * (n % 2), dtype="string"),
+        "fare": np.linspace(0, 10, n),
+        "paid": pd.array([True, False, None] * (n // 3) + [True] * (n % 3), dtype="boolean"),
+        "day": [dt.date(2021, 1, 1 + i % 28) for i in range(n)],
+    })
+
+
+def test_dataframe_dtypes_round_trip_exactly(tmp_path):
+    store = DiskStore(tmp_path)
+    frame = taxi_like()
+    store.put("k1", frame, block="load")
+    found, back = store.get("k1")
+    assert found
+    pd.testing.assert_frame_equal(back, frame)
+    assert dict(back.dtypes) == dict(frame.dtypes)
+    assert encode(frame)[0] == ARROW_DATAFRAME
+
+
+def test_index_and_arrow_table_round_trip(tmp_path):
+    store = DiskStore(tmp_path)
+    frame = pd.DataFrame({"x": [1, 2]}, index=pd.Index(["a", "b"], name="key"))
+    store.put("k", frame)
+    pd.testing.assert_frame_equal(store.get("k")[1], frame)
+    table = pa.table({"a": [1, 2], "b": ["x", None]})
+    store.put("t", table)
+    assert store.get("t")[1].equals(table)
+
+
+@pytest.mark.parametrize("value, kind", [
+    ({"a": [1, 2.5, None, "x"]}, JSON),
+    ((1, 2), PICKLE),
+    ({1: "int keys"}, PICKLE),
+    (pd.DataFrame({1: [1], 2: [2]}), PICKLE),
+    (pd.DataFrame([[1, 2]], columns=["a", "a"]), PICKLE),
+    (float("nan"), PICKLE),
+    ({"when": dt.datetime(2020, 1, 1)}, PICKLE),
+])
+def test_other_values_round_trip(tmp_path, value, kind):
+    store = DiskStore(tmp_path)
+    assert encode(value)[0] == kind
+    store.put("k", value)
+    back = store.get("k")[1]
+    if isinstance(value, pd.DataFrame):
+        pd.testing.assert_frame_equal(back, value)
+    elif isinstance(value, float):
+        assert np.isnan(back)
+    else:
+        assert back == value and type(back) is type(value)
+
+
+@pytest.mark.parametrize("damage", ["truncate", "flip", "garbage", "empty"])
+def test_damaged_entry_is_a_miss_with_warning(tmp_path, caplog, damage):
+    store = DiskStore(tmp_path)
+    store.put("k", taxi_like(300))
+    path = store.path("k")
+    data = bytearray(path.read_bytes())
+    if damage == "truncate":
+        data = data[: len(data) // 2]
+    elif damage == "flip":
+        data[-200] ^= 0xFF
+    elif damage == "garbage":
+        data = bytearray(b"not a cache entry at all")
+    else:
+        data = bytearray()
+    path.write_bytes(bytes(data))
+    with caplog.at_level(logging.WARNING):
+        assert store.get("k") == (False, None)
+    assert "will be recomputed" in caplog.text
+    assert not path.exists()
+
+
+def test_failed_write_leaves_no_entry_and_no_temp(tmp_path):
+    store = DiskStore(tmp_path)
+
+    class Unpicklable:
+        def __reduce__(self):
+            raise TypeError("cannot pickle this")
+
+    with pytest.raises(TypeError):
+        store.put("k", Unpicklable())
+    assert list(tmp_path.iterdir()) == [] or not any(tmp_path.iterdir())
+
+
+def _writer(root, value, rounds):
+    store = DiskStore(root)
+    for _ in range(rounds):
+        store.put("same", value)
+
+
+def test_concurrent_writers_leave_one_whole_entry(tmp_path):
+    a = pd.DataFrame({"x": np.arange(20000)})
+    b = pd.DataFrame({"x": np.arange(20000) * 2})
+    ctx = multiprocessing.get_context("spawn")
+    procs = [ctx.Process(target=_writer, args=(tmp_path, v, 30)) for v in (a, b)]
+    for p in procs:
+        p.start()
+    reads = 0
+    store = DiskStore(tmp_path)
+    while any(p.is_alive() for p in procs):
+        found, value = store.get("same")
+        if found:
+            reads += 1
+            assert value.equals(a) or value.equals(b)
+    for p in procs:
+        p.join()
+        assert p.exitcode == 0
+    found, value = store.get("same")
+    assert found and (value.equals(a) or value.equals(b))
+    assert [p.name for p in tmp_path.iterdir()] == ["same.jbc"]
+
+
+def test_lru_eviction_keeps_recently_used(tmp_path):
+    payload = "x" * 1000
+    size = DiskStore(tmp_path / "probe").put("probe", payload + "a")
+    store = DiskStore(tmp_path / "cache", max_bytes=3 * size + 10)
+    for i, key in enumerate(["a", "b", "c"]):
+        store.put(key, payload + key)
+        os.utime(store.path(key), (time.time() - 100 + i, time.time() - 100 + i))
+    assert store.get("a")[0]  # a becomes most recently used
+    store.put("d", payload + "d")
+    keys = {e.key for e in store.entries()}
+    assert "a" in keys and "d" in keys and "b" not in keys
+    assert sum(e.size for e in store.entries()) <= store.max_bytes
+
+
+def test_entries_and_clear(tmp_path):
+    cache = Cache.beside(tmp_path)
+    cache.put("k1", taxi_like(30), block="load")
+    cache.put("k2", [1, 2], block="other")
+    infos = {e.key: e for e in cache.disk.entries()}
+    assert infos["k1"].block == "load" and infos["k1"].rows == 30 and infos["k1"].cols == 9
+    assert cache.clear() == 2
+    assert cache.get("k1") is None and cache.disk.entries() == []
+    assert (tmp_path / ".jupyter_blocks" / "cache").is_dir()
+
+
+def test_memory_layer_serves_first_and_disk_promotes(tmp_path):
+    cache = Cache.beside(tmp_path)
+    cache.put("k", [1])
+    assert cache.get("k").layer == "memory"
+    fresh = Cache.beside(tmp_path)
+    assert fresh.get("k").layer == "disk" and fresh.get("k").layer == "memory"

@@ -1,0 +1,294 @@
+/**
+ * Block states: what the kernel reports, layered over what the sources say.
+ *
+ * The kernel's snapshots and run events are kept by block name in
+ * `LiveStates`; `deriveStates` projects them onto the current graph. A block
+ * whose source differs from the source that last ran is stale ("code") right
+ * away, and everything downstream of a stale block is stale ("upstream"),
+ * without waiting for the kernel. Pure: no JupyterLab imports.
+ */
+
+import { BlockGraph } from './graph';
+
+export type BlockStateName =
+  | 'never_run'
+  | 'fresh'
+  | 'stale'
+  | 'failed'
+  | 'running'
+  | 'cached'
+  | 'skipped';
+
+export type StaleReason = 'code' | 'upstream' | 'variables';
+
+/** One entry of the kernel's `state` snapshot. */
+export interface KernelBlockState {
+  name: string;
+  cell_id: string | null;
+  state: BlockStateName;
+  reason: StaleReason | null;
+  seconds: number | null;
+  rows: number | null;
+  cols: number | null;
+  error: string | null;
+}
+
+export type RunEventName =
+  | 'run_started'
+  | 'block_started'
+  | 'block_cached'
+  | 'block_finished'
+  | 'block_failed'
+  | 'block_skipped'
+  | 'run_finished';
+
+/** A runner event as the kernel forwards it. */
+export interface RunEvent {
+  event: RunEventName;
+  run_id: string;
+  block?: string;
+  seconds?: number | null;
+  rows?: number | null;
+  cols?: number | null;
+  error?: string | null;
+  reason?: string | null;
+  status?: string;
+  time?: string;
+}
+
+export type KernelMessage =
+  | { type: 'state'; blocks: KernelBlockState[] }
+  | { type: 'event'; event: RunEvent };
+
+/** What a badge and a graph node show. `invalid` is local: the cell does not define a usable block. */
+export interface DerivedState {
+  state: BlockStateName | 'invalid';
+  reason: StaleReason | null;
+  seconds: number | null;
+  rows: number | null;
+  cols: number | null;
+  /** Error message (failed, invalid) or why the block did not run (skipped). */
+  detail: string | null;
+}
+
+interface Known {
+  state: BlockStateName;
+  reason: StaleReason | null;
+  seconds: number | null;
+  rows: number | null;
+  cols: number | null;
+  detail: string | null;
+}
+
+const DONE = new Set<BlockStateName>(['fresh', 'cached']);
+
+/** The kernel's view of the blocks, plus the source each block last ran with. */
+export class LiveStates {
+  /** Replace everything with a kernel snapshot. */
+  applySnapshot(blocks: readonly KernelBlockState[], sourceOf: (name: string) => string | undefined): void {
+    const next = new Map<string, Known>();
+    for (const block of blocks) {
+      next.set(block.name, {
+        state: block.state,
+        reason: block.reason ?? null,
+        seconds: block.seconds ?? null,
+        rows: block.rows ?? null,
+        cols: block.cols ?? null,
+        detail: block.error ?? null
+      });
+      if (DONE.has(block.state) && !this._ranWith.has(block.name)) {
+        // First sight of a finished block (e.g. after a page reload): assume it ran with today's source.
+        const source = sourceOf(block.name);
+        if (source !== undefined) {
+          this._ranWith.set(block.name, source);
+        }
+      } else if (block.state === 'never_run') {
+        this._ranWith.delete(block.name);
+      }
+    }
+    this._known = next;
+  }
+
+  /** Apply one live run event. Returns whether anything changed. */
+  applyEvent(event: RunEvent, sourceOf: (name: string) => string | undefined): boolean {
+    const name = event.block;
+    if (!name) {
+      return false;
+    }
+    const previous = this._known.get(name);
+    const timing = {
+      seconds: event.seconds ?? null,
+      rows: event.rows ?? null,
+      cols: event.cols ?? null
+    };
+    switch (event.event) {
+      case 'block_started':
+        this._known.set(name, {
+          state: 'running',
+          reason: null,
+          seconds: previous?.seconds ?? null,
+          rows: previous?.rows ?? null,
+          cols: previous?.cols ?? null,
+          detail: null
+        });
+        return true;
+      case 'block_finished':
+      case 'block_cached': {
+        this._known.set(name, {
+          state: event.event === 'block_finished' ? 'fresh' : 'cached',
+          reason: null,
+          ...timing,
+          detail: null
+        });
+        const source = sourceOf(name);
+        if (source !== undefined) {
+          this._ranWith.set(name, source);
+        }
+        return true;
+      }
+      case 'block_failed':
+        this._known.set(name, { state: 'failed', reason: null, ...timing, detail: event.error ?? null });
+        this._ranWith.delete(name);
+        return true;
+      case 'block_skipped':
+        this._known.set(name, {
+          state: 'skipped',
+          reason: null,
+          seconds: null,
+          rows: null,
+          cols: null,
+          detail: event.reason ?? null
+        });
+        return true;
+      default:
+        return false;
+    }
+  }
+
+  /** Forget everything (kernel restarted or changed). */
+  clear(): void {
+    this._known.clear();
+    this._ranWith.clear();
+  }
+
+  get(name: string): Known | undefined {
+    return this._known.get(name);
+  }
+
+  ranWith(name: string): string | undefined {
+    return this._ranWith.get(name);
+  }
+
+  get isEmpty(): boolean {
+    return this._known.size === 0;
+  }
+
+  private _known = new Map<string, Known>();
+  private _ranWith = new Map<string, string>();
+}
+
+/** Edits that cannot change what a block computes do not make it stale. */
+export function normalizeSource(source: string): string {
+  return source
+    .split(/\r?\n/)
+    .map(line => line.replace(/\s+$/, ''))
+    .join('\n')
+    .trim();
+}
+
+/** The state of every block cell of `graph`, keyed by cell id. */
+export function deriveStates(graph: BlockGraph, live: LiveStates): Map<string, DerivedState> {
+  const byName = new Map<string, DerivedState>();
+  for (const name of graph.names) {
+    const known = live.get(name);
+    const state: DerivedState = known
+      ? { ...known }
+      : { state: 'never_run', reason: null, seconds: null, rows: null, cols: null, detail: null };
+    const ranWith = live.ranWith(name);
+    const node = graph.byName(name)!;
+    if (
+      DONE.has(known?.state ?? 'never_run') &&
+      ranWith !== undefined &&
+      normalizeSource(ranWith) !== normalizeSource(node.source)
+    ) {
+      state.state = 'stale';
+      state.reason = 'code';
+    }
+    byName.set(name, state);
+  }
+
+  // Topological order guarantees every upstream is final before its downstreams.
+  for (const name of graph.topologicalOrder()) {
+    const state = byName.get(name)!;
+    if (!DONE.has(state.state as BlockStateName)) {
+      continue;
+    }
+    if (graph.directUpstreams(name).some(up => byName.get(up)?.state === 'stale')) {
+      state.state = 'stale';
+      state.reason = 'upstream';
+    }
+  }
+
+  const result = new Map<string, DerivedState>();
+  for (const node of graph.nodes) {
+    const name = node.options?.name;
+    if (node.parseError || !name || graph.isDuplicate(node.cellId)) {
+      const problem = graph.problemsOfCell(node.cellId)[0];
+      result.set(node.cellId, {
+        state: 'invalid',
+        reason: null,
+        seconds: null,
+        rows: null,
+        cols: null,
+        detail: problem?.message ?? null
+      });
+    } else {
+      result.set(node.cellId, byName.get(name)!);
+    }
+  }
+  return result;
+}
+
+/** Short human text for a state, as shown on badges and in the graph's tooltips. */
+export function describeState(state: DerivedState): string {
+  switch (state.state) {
+    case 'never_run':
+      return 'never run';
+    case 'stale':
+      return state.reason === 'code'
+        ? 'stale: code changed'
+        : state.reason === 'upstream'
+          ? 'stale: upstream changed'
+          : state.reason === 'variables'
+            ? 'stale: variables changed'
+            : 'stale';
+    case 'skipped':
+      return state.detail ? `skipped: ${state.detail}` : 'skipped';
+    case 'invalid':
+      return 'invalid';
+    default:
+      return state.state;
+  }
+}
+
+export function formatSeconds(seconds: number | null): string | null {
+  if (seconds === null || seconds === undefined) {
+    return null;
+  }
+  if (seconds < 1) {
+    return `${Math.round(seconds * 1000)} ms`;
+  }
+  if (seconds < 60) {
+    return `${seconds.toFixed(seconds < 10 ? 2 : 1)} s`;
+  }
+  const minutes = Math.floor(seconds / 60);
+  return `${minutes} min ${Math.round(seconds - minutes * 60)} s`;
+}
+
+export function formatRows(rows: number | null, cols: number | null): string | null {
+  if (rows === null || rows === undefined) {
+    return null;
+  }
+  const shown = `${rows.toLocaleString('en-US')} row${rows === 1 ? '' : 's'}`;
+  return cols === null || cols === undefined ? shown : `${shown} × ${cols} col${cols === 1 ? '' : 's'}`;
+}

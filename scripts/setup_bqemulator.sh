@@ -18,6 +18,7 @@ packages=(
     "duckdb==1.5.5"
     "duckdb-extension-spatial==1.5.5"
     "duckdb-extensions==1.5.5"
+    "numpy"  # bqemulator registers DuckDB UDFs that need it, but does not declare it
 )
 
 spatial_ready() {
@@ -27,7 +28,7 @@ duckdb.connect().execute("LOAD spatial")
 EOF
 }
 
-if [[ -x "$venv/bin/bqemulator" ]] && spatial_ready; then
+if [[ -x "$venv/bin/bqemulator" ]] && spatial_ready && "$venv/bin/python" -c "import numpy" 2>/dev/null; then
     echo "bqemulator already set up in $venv"
     exit 0
 fi

@@ -1,0 +1,59 @@
+"""Connectors: PostgreSQL, Google Cloud Storage, BigQuery, DuckDB and a local-folder lake.
+
+What belongs here: the public names of the connectors, imported lazily so that importing
+``jupyter_blocks`` never pulls in psycopg, ADBC or the Google clients. Profiles (``io_config.yaml``)
+live in :mod:`jupyter_blocks.io.config`; SQL blocks run through :mod:`jupyter_blocks.io.sql`.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from jupyter_blocks.io.bigquery import BigQuery
+    from jupyter_blocks.io.config import Profile, find_config, load_profile
+    from jupyter_blocks.io.duckdb import DuckDB
+    from jupyter_blocks.io.files import LocalFiles
+    from jupyter_blocks.io.gcs import GoogleCloudStorage
+    from jupyter_blocks.io.postgres import Postgres
+    from jupyter_blocks.io.sql import referenced_variables, run_sql_block
+
+_LAZY = {
+    "BigQuery": "jupyter_blocks.io.bigquery",
+    "DuckDB": "jupyter_blocks.io.duckdb",
+    "GoogleCloudStorage": "jupyter_blocks.io.gcs",
+    "LocalFiles": "jupyter_blocks.io.files",
+    "Postgres": "jupyter_blocks.io.postgres",
+    "Profile": "jupyter_blocks.io.config",
+    "find_config": "jupyter_blocks.io.config",
+    "load_profile": "jupyter_blocks.io.config",
+    "referenced_variables": "jupyter_blocks.io.sql",
+    "run_sql_block": "jupyter_blocks.io.sql",
+}
+
+__all__ = [
+    "BigQuery",
+    "DuckDB",
+    "GoogleCloudStorage",
+    "LocalFiles",
+    "Postgres",
+    "Profile",
+    "find_config",
+    "load_profile",
+    "referenced_variables",
+    "run_sql_block",
+]
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))

@@ -1,0 +1,196 @@
+"""DuckDB: the embedded warehouse, a database file written and queried like the other databases.
+
+What belongs here: :class:`DuckDB` (export, load, load from the local lake) and the Arrow →
+pandas conversion shared by DuckDB results. A connection is opened per call and closed after, so
+no lock on the file is held between blocks.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from jupyter_blocks.errors import ConfigError, ConnectorError
+from jupyter_blocks.io._base import Connector, check_if_exists, wrap_error
+from jupyter_blocks.io.config import Profile
+
+if TYPE_CHECKING:
+    import pandas as pd
+    import pyarrow as pa
+
+logger = logging.getLogger(__name__)
+
+_SOURCE_VIEW = "_jb_export_source"
+
+
+def quote_identifier(name: str) -> str:
+    """Quote ``name`` as one DuckDB identifier."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def arrow_to_pandas(table: pa.Table) -> pd.DataFrame:
+    """Convert a query result; integer and boolean columns holding nulls become nullable dtypes."""
+    import pandas as pd
+    import pyarrow as pa
+
+    frame = table.to_pandas()
+    for position, column in enumerate(table.columns):
+        if column.null_count and pa.types.is_integer(column.type):
+            frame.isetitem(position, pd.array(column.to_pylist(), dtype="Int64"))
+        elif column.null_count and pa.types.is_boolean(column.type):
+            frame.isetitem(position, pd.array(column.to_pylist(), dtype="boolean"))
+    return frame
+
+
+def fetch_arrow(result: Any) -> pa.Table:
+    """Fetch a DuckDB result or relation as an Arrow table (DuckDB 1.x and 2.x)."""
+    fetch = getattr(result, "to_arrow_table", None) or result.fetch_arrow_table
+    table: pa.Table = fetch()
+    return table
+
+
+class DuckDB(Connector):
+    """A DuckDB database file (or ``:memory:``): ``export`` frames to tables, ``load`` queries."""
+
+    def __init__(
+        self,
+        path: Path | str = ":memory:",
+        *,
+        schema: str = "main",
+        profile_name: str | None = None,
+    ) -> None:
+        self.path = str(path)
+        self.schema = schema
+        self.profile_name = profile_name
+
+    @classmethod
+    def from_profile(cls, profile: Profile) -> DuckDB:
+        """Build from ``DUCKDB_PATH`` (default: ``warehouse.duckdb`` next to the profile file)."""
+        path = profile.DUCKDB_PATH
+        if path is None:
+            base = profile.source.parent if profile.source else Path.cwd()
+            path = base / "warehouse.duckdb"
+        return cls(path, profile_name=profile.name)
+
+    def __repr__(self) -> str:
+        return f"DuckDB(path={self.path!r}, schema={self.schema!r})"
+
+    @contextmanager
+    def connect(self) -> Iterator[Any]:
+        """Open a connection (creating the file's folder), closed when the block ends."""
+        import duckdb
+
+        if self.path != ":memory:":
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        try:
+            connection = duckdb.connect(self.path)
+        except duckdb.Error as exc:
+            raise self._error("cannot open the database", exc) from exc
+        try:
+            yield connection
+        finally:
+            connection.close()
+
+    def load(
+        self, query: str, params: Mapping[str, Any] | Sequence[Any] | None = None
+    ) -> pd.DataFrame:
+        """Run ``query`` (``$name`` or ``?`` parameters, bound by DuckDB) and return a DataFrame."""
+        import duckdb
+
+        with self.connect() as connection:
+            try:
+                result = connection.execute(query, params or None)
+                if result.description is None:
+                    import pandas as pd
+
+                    return pd.DataFrame()
+                return arrow_to_pandas(fetch_arrow(result))
+            except duckdb.Error as exc:
+                raise self._error("query failed", exc) from exc
+
+    def export(
+        self,
+        df: pd.DataFrame | pa.Table,
+        schema: str | None = None,
+        table: str | None = None,
+        if_exists: str = "replace",
+    ) -> int:
+        """Write ``df`` to ``schema.table`` in one transaction (schema created when missing).
+
+        Returns:
+            The number of rows written.
+        """
+        import duckdb
+
+        if not table:
+            raise ConfigError("duckdb export: a table name is required")
+        mode = check_if_exists(if_exists)
+        with self.connect() as connection:
+            connection.register(_SOURCE_VIEW, df)
+            try:
+                return self._write(connection, f"SELECT * FROM {_SOURCE_VIEW}", schema, table, mode)
+            except duckdb.Error as exc:
+                raise self._error(f"export to {schema or self.schema}.{table} failed", exc) from exc
+
+    def load_from_lake(
+        self,
+        path: Path | str,
+        schema: str | None = None,
+        table: str | None = None,
+        if_exists: str = "replace",
+        partitioned: bool = True,
+    ) -> int:
+        """Load a Parquet file or a hive-partitioned dataset folder of the local lake into a table.
+
+        Returns:
+            The number of rows written.
+        """
+        import duckdb
+
+        if not table:
+            raise ConfigError("duckdb load_from_lake: a table name is required")
+        mode = check_if_exists(if_exists)
+        location = Path(path)
+        pattern = str(location / "**" / "*.parquet") if location.is_dir() else str(location)
+        with self.connect() as connection:
+            try:
+                relation = connection.read_parquet(pattern, hive_partitioning=partitioned)
+                connection.register(_SOURCE_VIEW, fetch_arrow(relation))
+                return self._write(connection, f"SELECT * FROM {_SOURCE_VIEW}", schema, table, mode)
+            except duckdb.Error as exc:
+                raise self._error(f"load of {location} into {table} failed", exc) from exc
+
+    def _write(
+        self, connection: Any, select: str, schema: str | None, table: str, mode: str
+    ) -> int:
+        schema = schema or self.schema
+        target = f"{quote_identifier(schema)}.{quote_identifier(table)}"
+        connection.execute("BEGIN TRANSACTION")
+        try:
+            connection.execute(f"CREATE SCHEMA IF NOT EXISTS {quote_identifier(schema)}")
+            exists = connection.execute(
+                "SELECT count(*) FROM information_schema.tables "
+                "WHERE table_schema = ? AND table_name = ?",
+                [schema, table],
+            ).fetchone()[0]
+            if exists and mode == "fail":
+                raise ConnectorError(
+                    f"{self._context('duckdb')}: table {target} exists (if_exists='fail')"
+                )
+            if exists and mode == "append":
+                connection.execute(f"INSERT INTO {target} BY NAME {select}")
+            else:
+                connection.execute(f"CREATE OR REPLACE TABLE {target} AS {select}")
+            rows = int(connection.execute(f"SELECT count(*) FROM {_SOURCE_VIEW}").fetchone()[0])
+            connection.execute("COMMIT")
+        except BaseException:
+            connection.execute("ROLLBACK")
+            raise
+        logger.info("duckdb: wrote %d rows to %s in %s (%s)", rows, target, self.path, mode)
+        return rows
+
+    def _error(self, action: str, exc: BaseException) -> ConnectorError:
+        return wrap_error(f"{self._context('duckdb')}: {action}", exc)

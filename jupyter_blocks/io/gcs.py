@@ -1,0 +1,180 @@
+"""Google Cloud Storage: Parquet objects and hive-partitioned datasets under ``gs://`` URIs.
+
+What belongs here: :class:`GoogleCloudStorage` (client construction from a profile, and the
+object-store operations the shared lake logic in :mod:`jupyter_blocks.io._partitioned` needs).
+
+The endpoint is the profile's ``GCS_ENDPOINT``, else ``STORAGE_EMULATOR_HOST``, else Google's.
+With an endpoint of its own and no service account the client is anonymous (emulators).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from jupyter_blocks.errors import ConfigError, ConnectorError
+from jupyter_blocks.io import _partitioned
+from jupyter_blocks.io._base import Connector, arrow_table, require, wrap_error
+from jupyter_blocks.io.config import Profile
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    import pandas as pd
+
+logger = logging.getLogger(__name__)
+
+
+def parse_uri(uri: str) -> tuple[str, str]:
+    """Split ``gs://bucket/key`` into ``(bucket, key)``."""
+    if not uri.startswith("gs://"):
+        raise ConfigError(f"expected a gs://bucket/path URI, got {uri!r}")
+    bucket, _, key = uri[len("gs://") :].partition("/")
+    if not bucket or not key.strip("/"):
+        raise ConfigError(f"expected a gs://bucket/path URI with a path, got {uri!r}")
+    return bucket, key
+
+
+def google_credentials(
+    key: dict[str, Any] | None, key_path: Path | str | None, anonymous: bool
+) -> Any:
+    """Credentials from a service-account key (mapping or file), anonymous, or None for ADC."""
+    if key is not None or key_path is not None:
+        service_account = require("google.oauth2.service_account", "google-auth", "gcs")
+        if key is not None:
+            return service_account.Credentials.from_service_account_info(key)
+        return service_account.Credentials.from_service_account_file(str(key_path))
+    if anonymous:
+        credentials = require("google.auth.credentials", "google-auth", "gcs")
+        return credentials.AnonymousCredentials()
+    return None
+
+
+class _BucketStore:
+    """:class:`_partitioned.ObjectStore` over one bucket."""
+
+    def __init__(self, bucket: Any) -> None:
+        self.bucket = bucket
+
+    def put(self, path: str, data: bytes) -> None:
+        self.bucket.blob(path).upload_from_string(data, content_type="application/octet-stream")
+
+    def get(self, path: str) -> bytes:
+        data: bytes = self.bucket.blob(path).download_as_bytes()
+        return data
+
+    def list(self, prefix: str) -> list[str]:
+        return [blob.name for blob in self.bucket.client.list_blobs(self.bucket, prefix=prefix)]
+
+    def delete(self, paths: Sequence[str]) -> None:
+        _partitioned.run_concurrently(
+            lambda path: self.bucket.blob(path).delete(), paths, _partitioned.DEFAULT_WORKERS
+        )
+
+
+class GoogleCloudStorage(Connector):
+    """Cloud Storage: ``export`` frames as Parquet objects or partitioned datasets; ``load``."""
+
+    def __init__(
+        self,
+        *,
+        project: str | None = None,
+        endpoint: str | None = None,
+        service_account_key: dict[str, Any] | None = None,
+        service_account_key_path: Path | str | None = None,
+        profile_name: str | None = None,
+    ) -> None:
+        self.project = project
+        self.endpoint = endpoint or os.environ.get("STORAGE_EMULATOR_HOST") or None
+        self.__key = service_account_key
+        self.key_path = service_account_key_path
+        self.profile_name = profile_name
+        self._client: Any = None
+
+    @classmethod
+    def from_profile(cls, profile: Profile) -> GoogleCloudStorage:
+        """Build from ``GOOGLE_*`` keys and ``GCS_ENDPOINT``."""
+        key = profile.GOOGLE_SERVICE_ACC_KEY
+        key_info = key.get_secret_value() if key is not None else None
+        return cls(
+            project=profile.GOOGLE_PROJECT_ID or (key_info or {}).get("project_id"),
+            endpoint=profile.GCS_ENDPOINT,
+            service_account_key=key_info,
+            service_account_key_path=profile.GOOGLE_SERVICE_ACC_KEY_FILEPATH,
+            profile_name=profile.name,
+        )
+
+    def __repr__(self) -> str:
+        profile = f", profile={self.profile_name!r}" if self.profile_name else ""
+        return f"GoogleCloudStorage(project={self.project!r}, endpoint={self.endpoint!r}{profile})"
+
+    @property
+    def client(self) -> Any:
+        """The ``google.cloud.storage.Client``, created on first use."""
+        if self._client is None:
+            storage = require("google.cloud.storage", "google-cloud-storage", "gcs")
+            credentials = google_credentials(self.__key, self.key_path, self.endpoint is not None)
+            options = {"api_endpoint": self.endpoint} if self.endpoint else None
+            try:
+                self._client = storage.Client(
+                    project=self.project or ("local" if self.endpoint else None),
+                    credentials=credentials,
+                    client_options=options,
+                )
+            except Exception as exc:
+                raise wrap_error(self._context("gcs") + ": cannot create a client", exc) from exc
+        return self._client
+
+    def _store(self, bucket: str) -> _BucketStore:
+        return _BucketStore(self.client.bucket(bucket))
+
+    def export(
+        self,
+        df: pd.DataFrame | Any,
+        uri: str,
+        partition_cols: Sequence[str] | None = None,
+        max_workers: int = _partitioned.DEFAULT_WORKERS,
+    ) -> list[str]:
+        """Write ``df`` to one object, or a hive-partitioned dataset with ``partition_cols``.
+
+        Args:
+            df: A pandas DataFrame or an Arrow table.
+            uri: ``gs://bucket/path.parquet`` (``.csv`` writes CSV), or the dataset's prefix.
+            partition_cols: Columns to partition by; their files are uploaded concurrently and
+                a re-export replaces the files of the partitions it writes.
+            max_workers: Concurrent uploads.
+
+        Returns:
+            The ``gs://`` URIs written.
+        """
+        bucket, key = parse_uri(uri)
+        table = arrow_table(df)
+        store = self._store(bucket)
+        try:
+            if partition_cols:
+                keys = _partitioned.write_dataset(store, key, table, partition_cols, max_workers)
+            else:
+                store.put(key, _partitioned.to_bytes(table, key))
+                keys = [key]
+        except ConfigError:
+            raise
+        except Exception as exc:
+            raise self._error(f"export to {uri} failed", exc) from exc
+        logger.info("gcs: wrote %d rows to %d object(s) under %s", table.num_rows, len(keys), uri)
+        return [f"gs://{bucket}/{written}" for written in keys]
+
+    def load(self, uri: str) -> pd.DataFrame:
+        """Read one object, or every Parquet file of a (partitioned) dataset under ``uri``."""
+        bucket, key = parse_uri(uri)
+        try:
+            table = _partitioned.read_path(self._store(bucket), key)
+        except FileNotFoundError:
+            raise ConnectorError(f"{self._context('gcs')}: no object or dataset at {uri}") from None
+        except Exception as exc:
+            raise self._error(f"load of {uri} failed", exc) from exc
+        return table.to_pandas()
+
+    def _error(self, action: str, exc: BaseException) -> ConnectorError:
+        return wrap_error(f"{self._context('gcs')}: {action}", exc)

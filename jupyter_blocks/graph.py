@@ -79,28 +79,39 @@ class Dag:
 
     def problems(self) -> list[str]:
         """Every structural problem, as one-line messages; empty when the DAG is valid."""
-        found: list[str] = []
+        return [message for _, message in self._problems()]
+
+    def problems_by_block(self) -> dict[str, list[str]]:
+        """The problems each block is involved in."""
+        found: dict[str, list[str]] = {}
+        for names, message in self._problems():
+            for name in names:
+                found.setdefault(name, []).append(message)
+        return found
+
+    def _problems(self) -> list[tuple[tuple[str, ...], str]]:
+        found: list[tuple[tuple[str, ...], str]] = []
         seen: dict[str, BlockSpec] = {}
         for block in self.blocks:
             if block.name in seen:
                 first = seen[block.name]
-                found.append(
+                found.append(((block.name,),
                     f"duplicate block name `{block.name}`: {first.origin or 'first'} and "
                     f"{block.origin or 'another block'} both define it; rename one"
-                )
+                ))
             seen.setdefault(block.name, block)
         for block in self.blocks:
             if block.name in block.upstream:
-                found.append(f"{block.label} lists itself as an upstream")
+                found.append(((block.name,), f"{block.label} lists itself as an upstream"))
             for parent in block.upstream:
                 if parent not in self._index and parent not in self.external:
-                    found.append(
+                    found.append(((block.name,),
                         f"{block.label} has unknown upstream `{parent}`"
                         + did_you_mean(parent, self.names)
-                    )
+                    ))
         for cycle in self.cycles():
             path = " -> ".join([*cycle, cycle[0]])
-            found.append(f"cycle between blocks {path}")
+            found.append((cycle, f"cycle between blocks {path}"))
         return found
 
     def validate(self) -> Dag:
@@ -181,11 +192,12 @@ class Dag:
             return Dag(blocks, self.external)
         return Dag((*self.blocks, block), self.external - {block.name})
 
-    def to_mermaid(self, states: dict[str, str] | None = None) -> str:
+    def to_mermaid(self, states: dict[str, str] | None = None,
+                   types: dict[str, str | None] | None = None) -> str:
         """The DAG as a Mermaid flowchart; ``states`` (block -> state) colours the nodes."""
         lines = ["flowchart TD"]
         for block in self.blocks:
-            kind = block.type or "block"
+            kind = (types or {}).get(block.name) or block.type or "block"
             lines.append(f'    {block.name}["{block.name}<br/><small>{kind}</small>"]')
         for block in self.blocks:
             for parent in block.upstream:

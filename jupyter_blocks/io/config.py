@@ -173,6 +173,8 @@ def build_profile(name: str, values: Mapping[str, Any], source: Path | None = No
     """
     prepared: dict[str, Any] = {}
     for key, value in values.items():
+        if value == "":  # an empty env_var default means "not set", as in Mage
+            value = None
         if key == "GOOGLE_SERVICE_ACC_KEY" and isinstance(value, str):
             value = _parse_key_json(name, value)
         if key not in Profile.model_fields and _is_secret(key) and value is not None:

@@ -203,7 +203,7 @@ class Postgres(Connector):
 
         try:
             with self.engine.connect() as connection:
-                result = connection.exec_driver_sql(query, params or None)
+                result = connection.exec_driver_sql(query, _driver_params(params))
                 if not result.returns_rows:
                     connection.commit()
                     return pd.DataFrame()
@@ -223,7 +223,7 @@ class Postgres(Connector):
         """Run one statement that returns no rows (DDL, ``INSERT``...) and commit it."""
         try:
             with self.engine.begin() as connection:
-                connection.exec_driver_sql(statement, params or None)
+                connection.exec_driver_sql(statement, _driver_params(params))
         except Exception as exc:
             raise self._fail("statement failed", exc) from exc
 
@@ -303,6 +303,13 @@ class Postgres(Connector):
             time.perf_counter() - started,
         )
         return rows
+
+
+def _driver_params(params: Mapping[str, Any] | Sequence[Any] | None) -> Any:
+    """One set of parameters for psycopg (a list would mean "execute many" to SQLAlchemy)."""
+    if not params:
+        return None
+    return dict(params) if isinstance(params, Mapping) else tuple(params)
 
 
 def _rollback(connection: Any) -> None:

@@ -81,6 +81,8 @@ class CellStatus:
 
 def state_text(state: BlockState) -> str:
     """``fresh``, ``stale (code changed)``, ``failed``, ``never run``, ..."""
+    if state.state == "stale" and state.error:
+        return f"stale ({state.error})"
     if state.state == "stale":
         return f"stale ({_STALE_TEXT.get(state.reason or '', state.reason or 'changed')})"
     return state.state.replace("_", " ")
@@ -100,7 +102,7 @@ def blocks_table(states: Sequence[BlockState]) -> dict[str, str]:
             shape = shape_text(state.rows, state.cols)
             last += f", {shape}" if shape else ""
         status = state_text(state)
-        if state.error:
+        if state.error and state.state != "stale":
             status += f": {state.error}"
         rows.append((state.name, state.type or "", ", ".join(state.upstream) or "—", status,
                      last))

@@ -152,9 +152,8 @@ class Session:
                 pipeline = read_notebook(path)
             except BlocksError:
                 continue
-            sources = [b.source for b in pipeline.blocks]
-            body = cell_source.partition("\n")[2]
-            if body in sources:
+            sources = [b.source.strip() for b in pipeline.blocks]
+            if cell_source.partition("\n")[2].strip() in sources:
                 self.notebook_path = path.resolve()
                 return
 

@@ -127,7 +127,9 @@ def main() -> None:
 
     ours = Postgres(host=args.host, port=args.port, dbname=args.dbname, user=args.user)
     dsn = f"postgresql://{args.user}@{args.host}:{args.port}/{args.dbname}"
-    engine = sqlalchemy.create_engine(f"postgresql+psycopg://{args.user}@{args.host}:{args.port}/{args.dbname}")
+    engine = sqlalchemy.create_engine(
+        f"postgresql+psycopg://{args.user}@{args.host}:{args.port}/{args.dbname}"
+    )
     ours.execute(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE")
     ours.execute(f"CREATE SCHEMA {SCHEMA}")
 
@@ -141,8 +143,12 @@ def main() -> None:
 
     def raw_adbc() -> None:
         with adbc.connect(dsn) as connection, connection.cursor() as cursor:
-            cursor.adbc_ingest("raw_adbc", pa.Table.from_pandas(df, preserve_index=False),
-                               mode="replace", db_schema_name=SCHEMA)
+            cursor.adbc_ingest(
+                "raw_adbc",
+                pa.Table.from_pandas(df, preserve_index=False),
+                mode="replace",
+                db_schema_name=SCHEMA,
+            )
             connection.commit()
 
     adbc_times = [timed(raw_adbc)]
@@ -169,21 +175,29 @@ def main() -> None:
     count = ours.load(f"SELECT count(*) AS n FROM {SCHEMA}.ours")["n"][0]
     assert count == len(df), (count, len(df))
     ours_best, adbc_best = statistics.median(ours_times), statistics.median(adbc_times)
-    rate = len(df) / ours_best
-    print(f"ours (Postgres.export, replace)   {ours_best:7.2f} s  {rate:>10,.0f} rows/s  "
-          f"(median of {len(ours_times)})")
-    print(f"raw adbc_ingest                   {adbc_best:7.2f} s  {len(df) / adbc_best:>10,.0f} rows/s  "
-          f"(median of {len(adbc_times)})")
-    print(f"pandas CSV buffer + COPY (Mage)   {csv_time:7.2f} s  {len(df) / csv_time:>10,.0f} rows/s")
-    print(f"DataFrame.to_sql default          {to_sql_time:7.2f} s  {len(df) / to_sql_time:>10,.0f} rows/s  "
-          f"(measured on {len(subset):,} rows, scaled x{len(df) / len(subset):.0f})")
+    rows = len(df)
+
+    def line(label: str, seconds: float, note: str = "") -> None:
+        print(f"{label:<34}{seconds:7.2f} s  {rows / seconds:>10,.0f} rows/s  {note}")
+
+    line("ours (Postgres.export, replace)", ours_best, f"(median of {len(ours_times)})")
+    line("raw adbc_ingest", adbc_best, f"(median of {len(adbc_times)})")
+    line("pandas CSV buffer + COPY (Mage)", csv_time)
+    scale = rows / len(subset)
+    line(
+        "DataFrame.to_sql default",
+        to_sql_time,
+        f"(measured on {len(subset):,} rows, scaled x{scale:.0f})",
+    )
     print()
     print(f"ours vs CSV buffer + COPY: {csv_time / ours_best:5.2f}x faster   (target >= 5x)")
     print(f"ours vs raw adbc_ingest:   {adbc_best / ours_best:5.2f}x          (target >= 0.9x)")
     print(f"ours vs to_sql default:    {to_sql_time / ours_best:5.1f}x faster")
-    print(f"peak RSS growth during our export: {peak.growth / 2**20:.0f} MiB = "
-          f"{peak.growth / frame_bytes:.2f}x the frame's {frame_bytes / 2**20:.0f} MiB "
-          f"(target < 1.5x)")
+    print(
+        f"peak RSS growth during our export: {peak.growth / 2**20:.0f} MiB = "
+        f"{peak.growth / frame_bytes:.2f}x the frame's {frame_bytes / 2**20:.0f} MiB "
+        f"(target < 1.5x)"
+    )
     ours.execute(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE")
 
 

@@ -109,3 +109,17 @@ def arrow_table(data: Any) -> Any:
     if isinstance(data, pa.RecordBatch):
         return pa.Table.from_batches([data])
     return pa.Table.from_pandas(data, preserve_index=False)
+
+
+def arrow_to_pandas(table: Any) -> Any:
+    """Convert a query result; integer and boolean columns holding nulls become nullable dtypes."""
+    import pandas as pd
+    import pyarrow as pa
+
+    frame = table.to_pandas()
+    for position, column in enumerate(table.columns):
+        if column.null_count and pa.types.is_integer(column.type):
+            frame.isetitem(position, pd.array(column.to_pylist(), dtype="Int64"))
+        elif column.null_count and pa.types.is_boolean(column.type):
+            frame.isetitem(position, pd.array(column.to_pylist(), dtype="boolean"))
+    return frame

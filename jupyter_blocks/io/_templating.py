@@ -159,6 +159,8 @@ def render_sql(
     def capture(value: Any) -> str:
         if isinstance(value, _Identifier):
             return dialect.quote_identifier(value.name)
+        if isinstance(value, jinja2.Undefined):
+            str(value)  # StrictUndefined raises here, naming the variable
         values.append(value)
         return f"\x00{len(values) - 1}\x00"
 

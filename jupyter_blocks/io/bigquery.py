@@ -12,13 +12,20 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
+import io
 import logging
-import warnings
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from jupyter_blocks.errors import ConfigError, ConnectorError
-from jupyter_blocks.io._base import Connector, arrow_table, check_if_exists, require, wrap_error
+from jupyter_blocks.io._base import (
+    Connector,
+    arrow_table,
+    arrow_to_pandas,
+    check_if_exists,
+    require,
+    wrap_error,
+)
 from jupyter_blocks.io.config import Profile
 from jupyter_blocks.io.gcs import google_credentials, parse_uri
 
@@ -26,6 +33,7 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     import pandas as pd
+    import pyarrow as pa
 
 logger = logging.getLogger(__name__)
 
@@ -106,6 +114,36 @@ def gcs_job_config(
             type_=bigquery.TimePartitioningType.DAY, field=partition_field
         )
     return source, config
+
+
+def bigquery_schema(schema: pa.Schema) -> list[Any]:
+    """``SchemaField``s for an Arrow schema (the table's columns when a frame is loaded)."""
+    import pyarrow as pa
+
+    bigquery = _bigquery()
+    t = pa.types
+    rules: list[tuple[Any, str]] = [
+        (t.is_boolean, "BOOL"),
+        (t.is_integer, "INT64"),
+        (t.is_floating, "FLOAT64"),
+        (lambda x: t.is_string(x) or t.is_large_string(x) or t.is_null(x), "STRING"),
+        (lambda x: t.is_binary(x) or t.is_large_binary(x), "BYTES"),
+        (t.is_date, "DATE"),
+        (t.is_time, "TIME"),
+        (lambda x: t.is_decimal(x) and x.precision <= 38, "NUMERIC"),
+        (t.is_decimal, "BIGNUMERIC"),
+    ]
+    fields = []
+    for field in schema:
+        value_type = field.type.value_type if t.is_dictionary(field.type) else field.type
+        if t.is_timestamp(value_type):
+            kind = "TIMESTAMP" if value_type.tz is not None else "DATETIME"
+        else:
+            kind = next((name for rule, name in rules if rule(value_type)), "")
+        if not kind:
+            raise ConfigError(f"column {field.name!r}: type {value_type} has no BigQuery type here")
+        fields.append(bigquery.SchemaField(field.name, kind))
+    return fields
 
 
 def query_parameters(params: Mapping[str, Any] | None) -> list[Any]:
@@ -238,20 +276,22 @@ class BigQuery(Connector):
         Returns:
             The table's row count after the load.
         """
-        config = dataframe_job_config(if_exists, schema)
         table_id = self.table_id(table)
-        frame = df if hasattr(df, "iloc") else arrow_table(df).to_pandas()
+        data = arrow_table(df)
+        config = dataframe_job_config(if_exists, schema or bigquery_schema(data.schema))
+        import pyarrow.parquet as pq
+
+        sink = io.BytesIO()
+        pq.write_table(data, sink, coerce_timestamps="us", allow_truncated_timestamps=True)
+        sink.seek(0)
         try:
             self.ensure_dataset(table_id)
-            with warnings.catch_warnings():
-                # The client nags about pandas-gbq, which it does not need for a load job.
-                warnings.filterwarnings("ignore", message=".*pandas-gbq", category=FutureWarning)
-                job = self.client.load_table_from_dataframe(frame, table_id, job_config=config)
+            job = self.client.load_table_from_file(sink, table_id, job_config=config)
             job.result()
             rows = int(self.client.get_table(table_id).num_rows or 0)
         except Exception as exc:
             raise self._error(f"export to {table_id} failed", exc) from exc
-        logger.info("bigquery: loaded %d rows into %s (%s)", len(frame), table_id, if_exists)
+        logger.info("bigquery: loaded %d rows into %s (%s)", data.num_rows, table_id, if_exists)
         return rows
 
     def load_from_gcs(
@@ -285,9 +325,10 @@ class BigQuery(Connector):
         config = bigquery.QueryJobConfig(query_parameters=query_parameters(params))
         try:
             rows = self.client.query(query, job_config=config).result()
-            return rows.to_dataframe(create_bqstorage_client=False)
+            result = rows.to_arrow(create_bqstorage_client=False)
         except Exception as exc:
             raise self._error("query failed", exc) from exc
+        return arrow_to_pandas(result)
 
     def _error(self, action: str, exc: BaseException) -> ConnectorError:
         return wrap_error(f"{self._context('bigquery')}: {action}", exc)

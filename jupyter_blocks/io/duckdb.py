@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from jupyter_blocks.errors import ConfigError, ConnectorError
-from jupyter_blocks.io._base import Connector, check_if_exists, wrap_error
+from jupyter_blocks.io._base import Connector, arrow_to_pandas, check_if_exists, wrap_error
 from jupyter_blocks.io.config import Profile
 
 if TYPE_CHECKING:
@@ -29,20 +29,6 @@ _SOURCE_VIEW = "_jb_export_source"
 def quote_identifier(name: str) -> str:
     """Quote ``name`` as one DuckDB identifier."""
     return '"' + name.replace('"', '""') + '"'
-
-
-def arrow_to_pandas(table: pa.Table) -> pd.DataFrame:
-    """Convert a query result; integer and boolean columns holding nulls become nullable dtypes."""
-    import pandas as pd
-    import pyarrow as pa
-
-    frame = table.to_pandas()
-    for position, column in enumerate(table.columns):
-        if column.null_count and pa.types.is_integer(column.type):
-            frame.isetitem(position, pd.array(column.to_pylist(), dtype="Int64"))
-        elif column.null_count and pa.types.is_boolean(column.type):
-            frame.isetitem(position, pd.array(column.to_pylist(), dtype="boolean"))
-    return frame
 
 
 def fetch_arrow(result: Any) -> pa.Table:
@@ -102,12 +88,12 @@ class DuckDB(Connector):
 
         with self.connect() as connection:
             try:
-                result = connection.execute(query, params or None)
-                if result.description is None:
+                relation = connection.sql(query, params=params or None)
+                if relation is None:
                     import pandas as pd
 
                     return pd.DataFrame()
-                return arrow_to_pandas(fetch_arrow(result))
+                return arrow_to_pandas(fetch_arrow(relation))
             except duckdb.Error as exc:
                 raise self._error("query failed", exc) from exc
 

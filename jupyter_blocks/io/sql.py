@@ -90,7 +90,8 @@ def _run_duckdb(
 ) -> pd.DataFrame:
     import duckdb
 
-    from jupyter_blocks.io.duckdb import arrow_to_pandas, fetch_arrow
+    from jupyter_blocks.io._base import arrow_to_pandas
+    from jupyter_blocks.io.duckdb import fetch_arrow
 
     path = settings.DUCKDB_PATH if settings is not None else None
     where = f"duckdb ({path})" if path else "duckdb (in memory)"
@@ -109,12 +110,12 @@ def _run_duckdb(
                     name,
                     type(output).__name__,
                 )
-        result = connection.execute(rendered.sql, rendered.params or None)
-        if result.description is None:
+        relation = connection.sql(rendered.sql, params=rendered.params or None)
+        if relation is None:
             import pandas as pd
 
             return pd.DataFrame()
-        return arrow_to_pandas(fetch_arrow(result))
+        return arrow_to_pandas(fetch_arrow(relation))
     except duckdb.Error as exc:
         raise wrap_error(f"{where}: SQL block failed", exc) from exc
     finally:

@@ -79,7 +79,9 @@ def postgres_server() -> dict[str, object]:
         if versions and shutil.which("pg_ctlcluster"):
             subprocess.run(
                 ["pg_ctlcluster", "--skip-systemctl-redirect", versions[-1], "main", "start"],
-                check=False, capture_output=True, timeout=60,
+                check=False,
+                capture_output=True,
+                timeout=60,
             )
         if not _postgres_answers():
             unavailable(
@@ -105,8 +107,11 @@ def postgres(postgres_server: dict[str, object], pg_schema: str):  # type: ignor
     from jupyter_blocks.io import Postgres
 
     connector = Postgres(
-        host=str(PG["host"]), port=int(PG["port"]), dbname=str(PG["dbname"]),
-        user=str(PG["user"]), schema=pg_schema,
+        host=str(PG["host"]),
+        port=int(PG["port"]),
+        dbname=str(PG["dbname"]),
+        user=str(PG["user"]),
+        schema=pg_schema,
     )
     yield connector
     connector.engine.dispose()
@@ -130,9 +135,20 @@ def gcs_emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GcsEmulat
     workdir = tmp_path_factory.mktemp("gcs-emulator")
     port = free_port()
     process = subprocess.Popen(
-        [str(executable), "start", "--host", "127.0.0.1", "--port", str(port),
-         "--default-bucket", GCS_BUCKET, "-q"],
-        cwd=workdir, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [
+            str(executable),
+            "start",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--default-bucket",
+            GCS_BUCKET,
+            "-q",
+        ],
+        cwd=workdir,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     endpoint = f"http://127.0.0.1:{port}"
     try:
@@ -174,14 +190,22 @@ def bigquery_emulator(
     if not executable.exists():
         unavailable("bqemulator", "run `bash scripts/setup_bqemulator.sh` first")
     rest, grpc = free_port(), free_port()
-    environment = dict(
-        os.environ, HOME=str(home), BQEMU_GCS_LOCAL_ROOT=str(gcs_emulator.data_root)
-    )
+    environment = dict(os.environ, HOME=str(home), BQEMU_GCS_LOCAL_ROOT=str(gcs_emulator.data_root))
     process = subprocess.Popen(
-        [str(executable), "start", "--rest-port", str(rest), "--grpc-port", str(grpc),
-         "--project", BQ_PROJECT],
-        cwd=tmp_path_factory.mktemp("bq-emulator"), env=environment,
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [
+            str(executable),
+            "start",
+            "--rest-port",
+            str(rest),
+            "--grpc-port",
+            str(grpc),
+            "--project",
+            BQ_PROJECT,
+        ],
+        cwd=tmp_path_factory.mktemp("bq-emulator"),
+        env=environment,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     endpoint = f"http://127.0.0.1:{rest}"
     # The emulator rejects the client's multipart uploads (used below 5 MiB): force resumable.

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 import logging
 import subprocess
 import sys
@@ -40,8 +41,8 @@ def test_env_var_interpolation_defaults_and_relative_paths(tmp_path, monkeypatch
     profile = load_profile("dev", directory=tmp_path)
     assert profile.POSTGRES_HOST == "db.internal"
     assert profile.POSTGRES_PORT == 6543
-    assert profile.DUCKDB_PATH == tmp_path / "data" / "warehouse.duckdb"
-    assert profile.LAKE_PATH == Path("/abs/lake")
+    assert tmp_path / "data" / "warehouse.duckdb" == profile.DUCKDB_PATH
+    assert Path("/abs/lake") == profile.LAKE_PATH
     assert profile.extra("MY_EXTRA") == 3
     assert profile.name == "dev"
 
@@ -51,11 +52,11 @@ def test_config_found_by_walking_up(tmp_path):
     nested = tmp_path / "a" / "b"
     nested.mkdir(parents=True)
     assert find_config(nested) == config
-    assert load_profile(directory=nested).LAKE_PATH == tmp_path / "lake"
+    assert tmp_path / "lake" == load_profile(directory=nested).LAKE_PATH
 
 
 def test_no_config_file_is_a_config_error(tmp_path):
-    with pytest.raises(ConfigError, match="no io_config.yaml found"):
+    with pytest.raises(ConfigError, match=r"no io_config\.yaml found"):
         load_profile(directory=tmp_path / "nowhere")
 
 
@@ -88,9 +89,10 @@ def test_other_profiles_missing_env_vars_do_not_matter(tmp_path, monkeypatch):
     monkeypatch.delenv("JB_NOT_SET_ANYWHERE", raising=False)
     write_config(
         tmp_path,
-        "default:\n  LAKE_PATH: lake\ndev:\n  POSTGRES_HOST: \"{{ env_var('JB_NOT_SET_ANYWHERE') }}\"\n",
+        "default:\n  LAKE_PATH: lake\n"
+        "dev:\n  POSTGRES_HOST: \"{{ env_var('JB_NOT_SET_ANYWHERE') }}\"\n",
     )
-    assert load_profile("default", directory=tmp_path).LAKE_PATH == tmp_path / "lake"
+    assert tmp_path / "lake" == load_profile("default", directory=tmp_path).LAKE_PATH
 
 
 def test_unknown_profile_suggests_near_match(tmp_path):
@@ -107,7 +109,7 @@ def test_invalid_yaml_names_the_line(tmp_path):
 
 def test_secrets_never_in_str_repr_errors_or_logs(tmp_path, monkeypatch, caplog):
     monkeypatch.setenv("JB_PG_PASSWORD", SECRET)
-    monkeypatch.setenv("JB_SA_KEY", '{"private_key": "%s", "project_id": "p"}' % SECRET)
+    monkeypatch.setenv("JB_SA_KEY", json.dumps({"private_key": SECRET, "project_id": "p"}))
     write_config(
         tmp_path,
         """
@@ -162,7 +164,7 @@ def test_template_profile_file_is_valid(monkeypatch, tmp_path):
     template = files("jupyter_blocks.io").joinpath("templates/io_config.yaml").read_text()
     path = write_config(tmp_path, template)
     default = load_profile("default", config_path=path)
-    assert default.DUCKDB_PATH == tmp_path / "warehouse.duckdb"
+    assert tmp_path / "warehouse.duckdb" == default.DUCKDB_PATH
     monkeypatch.setenv("POSTGRES_PASSWORD", SECRET)
     monkeypatch.setenv("GOOGLE_APPLICATION_CREDENTIALS", "/keys/sa.json")
     dev = load_profile("dev", config_path=path)

@@ -36,9 +36,12 @@ def sample(rows: int = 5, offset: int = 0) -> pd.DataFrame:
             "name": pd.Series([f"n{i}" if i % 4 else None for i in index], dtype="str"),
             "flag": [i % 2 == 0 for i in index],
             "maybe": pd.array([None if i % 5 == 0 else i % 2 == 0 for i in index], dtype="boolean"),
-            "naive_ts": pd.Timestamp("2020-10-01 08:30:00.123456") + pd.to_timedelta(list(index), "h"),
-            "aware_ts": (pd.Timestamp("2020-10-01 08:30", tz="Europe/Paris")
-                         + pd.to_timedelta(list(index), "h")),
+            "naive_ts": pd.Timestamp("2020-10-01 08:30:00.123456")
+            + pd.to_timedelta(list(index), "h"),
+            "aware_ts": (
+                pd.Timestamp("2020-10-01 08:30", tz="Europe/Paris")
+                + pd.to_timedelta(list(index), "h")
+            ),
             "day": [dt.date(2020, 10, 1) + dt.timedelta(days=i) for i in index],
             "category": pd.Categorical([["a", "b"][i % 2] for i in index]),
         }
@@ -68,13 +71,23 @@ def test_round_trip_types_and_quoted_names(postgres, pg_schema):
     df = sample(8)
     assert postgres.export(df, pg_schema, EVIL) == 8
     assert column_types(postgres, pg_schema, EVIL) == {
-        "nullable_int": "bigint", "plain_int": "bigint", "small": "smallint",
-        "amount": "double precision", "name": "text", "flag": "boolean", "maybe": "boolean",
-        "naive_ts": "timestamp without time zone", "aware_ts": "timestamp with time zone",
-        "day": "date", "category": "text",
+        "nullable_int": "bigint",
+        "plain_int": "bigint",
+        "small": "smallint",
+        "amount": "double precision",
+        "name": "text",
+        "flag": "boolean",
+        "maybe": "boolean",
+        "naive_ts": "timestamp without time zone",
+        "aware_ts": "timestamp with time zone",
+        "day": "date",
+        "category": "text",
     }
-    assert "y" in set(postgres.load("SELECT tablename FROM pg_tables WHERE schemaname = %s",
-                                    [pg_schema]).tablename)
+    assert "y" in set(
+        postgres.load(
+            "SELECT tablename FROM pg_tables WHERE schemaname = %s", [pg_schema]
+        ).tablename
+    )
     back = postgres.load(f'SELECT * FROM "{pg_schema}"."{EVIL}" ORDER BY plain_int')
     assert back["nullable_int"].dtype == "Int64"
     assert back["nullable_int"].tolist() == df["nullable_int"].tolist()
@@ -115,9 +128,12 @@ def test_if_exists_modes(postgres, pg_schema):
 
 def test_append_matches_an_existing_tables_column_types(postgres, pg_schema):
     postgres.execute(f'CREATE SCHEMA "{pg_schema}"')
-    postgres.execute(f'CREATE TABLE "{pg_schema}".legacy (n integer, label varchar(10), at timestamptz)')
-    frame = pd.DataFrame({"n": [1, 2], "label": ["a", "b"],
-                          "at": pd.to_datetime(["2020-01-01", "2020-01-02"])})
+    postgres.execute(
+        f'CREATE TABLE "{pg_schema}".legacy (n integer, label varchar(10), at timestamptz)'
+    )
+    frame = pd.DataFrame(
+        {"n": [1, 2], "label": ["a", "b"], "at": pd.to_datetime(["2020-01-01", "2020-01-02"])}
+    )
     postgres.export(frame, pg_schema, "legacy", if_exists="append")
     assert postgres.load(f'SELECT n FROM "{pg_schema}".legacy ORDER BY n')["n"].tolist() == [1, 2]
 
@@ -146,7 +162,8 @@ def _wait_for_blocked_backend(schema: str, timeout: float = 30.0) -> int:
         while time.monotonic() < deadline:
             row = monitor.execute(
                 "SELECT pid FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
-                "AND query ILIKE %s", [f'DROP TABLE "{schema}"%'],
+                "AND query ILIKE %s",
+                [f'DROP TABLE "{schema}"%'],
             ).fetchone()
             if row:
                 return int(row[0])
@@ -210,8 +227,9 @@ def test_replace_survives_a_killed_process(postgres, pg_schema):
 
 def test_load_binds_parameters(postgres):
     hostile = "'; DROP TABLE pg_class; --"
-    named = postgres.load("SELECT %(value)s::text AS v, %(n)s::int + 1 AS n",
-                          {"value": hostile, "n": 41})
+    named = postgres.load(
+        "SELECT %(value)s::text AS v, %(n)s::int + 1 AS n", {"value": hostile, "n": 41}
+    )
     assert named.to_dict("list") == {"v": [hostile], "n": [42]}
     positional = postgres.load("SELECT %s::text AS v", [hostile])
     assert positional["v"][0] == hostile
@@ -229,12 +247,16 @@ def test_sql_block_on_a_postgres_profile(postgres, pg_schema, tmp_path):
         f"  POSTGRES_SCHEMA: {pg_schema}\n"
     )
     source = (
-        f'SELECT count(*) AS n, \'{{{{ label }}}}\' AS label FROM "{pg_schema}".trips '
+        f"SELECT count(*) AS n, '{{{{ label }}}}' AS label FROM \"{pg_schema}\".trips "
         "WHERE day >= {{ since }} AND name LIKE 'n%'"
     )
     result = run_sql_block(
-        source, {}, {"since": dt.date(2020, 10, 3), "label": "it's"},
-        profile="dev", connector="postgres", directory=tmp_path,
+        source,
+        {},
+        {"since": dt.date(2020, 10, 3), "label": "it's"},
+        profile="dev",
+        connector="postgres",
+        directory=tmp_path,
     )
     expected = sum(1 for i in range(6) if i >= 2 and i % 4)
     assert result.to_dict("list") == {"n": [expected], "label": ["it's"]}

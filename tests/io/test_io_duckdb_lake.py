@@ -1,0 +1,93 @@
+from __future__ import annotations
+
+import datetime as dt
+
+import pandas as pd
+import pyarrow as pa
+import pytest
+
+from jupyter_blocks.errors import ConnectorError
+from jupyter_blocks.io import DuckDB, LocalFiles
+
+EVIL = "x; drop table y"
+
+
+def trips(days: int = 3, per_day: int = 2, first: int = 1) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "day": [dt.date(2020, 10, first + d) for d in range(days) for _ in range(per_day)],
+            "trip": pd.array(
+                [d * 10 + i for d in range(days) for i in range(per_day)], dtype="Int64"
+            ),
+            "vendor": ["v"] * (days * per_day),
+        }
+    )
+
+
+def test_duckdb_export_modes_quoted_names_and_params(tmp_path):
+    warehouse = DuckDB(tmp_path / "w" / "warehouse.duckdb")
+    assert warehouse.export(trips(), "raw", EVIL) == 6
+    warehouse.export(trips(1), "raw", EVIL, if_exists="append")
+    with pytest.raises(ConnectorError, match="exists"):
+        warehouse.export(trips(), "raw", EVIL, if_exists="fail")
+    back = warehouse.load(
+        f'SELECT count(*) AS n FROM raw."{EVIL}" WHERE day >= $since',
+        {"since": dt.date(2020, 10, 2)},
+    )
+    assert back["n"].tolist() == [4]
+    warehouse.export(pa.table({"only": [1]}), "raw", EVIL)
+    assert warehouse.load(f'SELECT * FROM raw."{EVIL}"').to_dict("list") == {"only": [1]}
+
+
+def test_duckdb_nullable_ints_come_back_nullable(tmp_path):
+    warehouse = DuckDB(tmp_path / "w.duckdb")
+    warehouse.export(pd.DataFrame({"n": pd.array([1, None], dtype="Int64")}), "main", "t")
+    assert warehouse.load("SELECT n FROM t")["n"].dtype == "Int64"
+
+
+def test_duckdb_with_config_and_errors(tmp_path):
+    (tmp_path / "io_config.yaml").write_text("default:\n  DUCKDB_PATH: db/warehouse.duckdb\n")
+    warehouse = DuckDB.with_config(directory=tmp_path)
+    assert warehouse.path == str(tmp_path / "db" / "warehouse.duckdb")
+    with pytest.raises(ConnectorError, match="duckdb profile 'default': query failed"):
+        warehouse.load("SELECT * FROM missing_table")
+
+
+def test_lake_single_file_and_partitioned_dataset(tmp_path):
+    lake = LocalFiles(tmp_path / "lake")
+    lake.export(trips(), "one.parquet")
+    pd.testing.assert_frame_equal(lake.load("one.parquet"), trips())
+    written = lake.export(trips(), "green", partition_cols=["day"])
+    assert sorted(p.relative_to(tmp_path / "lake").as_posix() for p in written) == [
+        f"green/day=2020-10-0{d}/part-0000.parquet" for d in (1, 2, 3)
+    ]
+    (tmp_path / "lake" / "green" / "day=2020-10-02" / "stale.parquet").write_bytes(b"old")
+    lake.export(trips(days=1, per_day=1, first=2), "green", partition_cols=["day"])
+    files = sorted(
+        p.relative_to(tmp_path / "lake").as_posix()
+        for p in (tmp_path / "lake").rglob("*")
+        if p.is_file()
+    )
+    assert files == [
+        "green/day=2020-10-01/part-0000.parquet",
+        "green/day=2020-10-02/part-0000.parquet",
+        "green/day=2020-10-03/part-0000.parquet",
+        "one.parquet",
+    ]
+    counts = lake.load("green").groupby("day").size().to_dict()
+    assert counts == {dt.date(2020, 10, 1): 2, dt.date(2020, 10, 2): 1, dt.date(2020, 10, 3): 2}
+    with pytest.raises(FileNotFoundError):
+        lake.load("missing")
+
+
+def test_lake_to_duckdb_warehouse(tmp_path):
+    (tmp_path / "io_config.yaml").write_text(
+        "default:\n  DUCKDB_PATH: w.duckdb\n  LAKE_PATH: lake\n"
+    )
+    lake = LocalFiles.with_config(directory=tmp_path)
+    assert lake.root == tmp_path / "lake"
+    lake.export(trips(), "green", partition_cols=["day"])
+    warehouse = DuckDB.with_config(directory=tmp_path)
+    assert warehouse.load_from_lake(lake.root / "green", "main", "green") == 6
+    per_day = warehouse.load("SELECT day, count(*) AS n FROM green GROUP BY day ORDER BY day")
+    assert per_day["n"].tolist() == [2, 2, 2]

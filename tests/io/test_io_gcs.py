@@ -1,0 +1,109 @@
+from __future__ import annotations
+
+import datetime as dt
+
+import pandas as pd
+import pytest
+
+from jupyter_blocks.errors import ConfigError, ConnectorError
+from jupyter_blocks.io import GoogleCloudStorage
+
+pytestmark = pytest.mark.gcs
+
+
+def trips(days: int = 3, per_day: int = 4, first: int = 1) -> pd.DataFrame:
+    rows = [
+        {
+            "lpep_pickup_date": dt.date(2020, 10, first + d),
+            "trip": d * 100 + i,
+            "fare": float(i),
+            "vendor": pd.NA if i == 0 else "V",
+        }
+        for d in range(days)
+        for i in range(per_day)
+    ]
+    frame = pd.DataFrame(rows)
+    frame["trip"] = frame["trip"].astype("Int64")
+    return frame
+
+
+def objects_under(gcs: GoogleCloudStorage, uri: str) -> list[str]:
+    bucket, _, prefix = uri[len("gs://") :].partition("/")
+    return sorted(blob.name for blob in gcs.client.list_blobs(bucket, prefix=prefix + "/"))
+
+
+def test_single_object_round_trip(gcs, gcs_prefix):
+    frame = trips()
+    assert gcs.export(frame, f"{gcs_prefix}/trips.parquet") == [f"{gcs_prefix}/trips.parquet"]
+    back = gcs.load(f"{gcs_prefix}/trips.parquet")
+    pd.testing.assert_frame_equal(back, frame)
+
+
+def test_csv_object_by_extension(gcs, gcs_prefix):
+    gcs.export(pd.DataFrame({"a": [1, 2]}), f"{gcs_prefix}/small.csv")
+    assert gcs.load(f"{gcs_prefix}/small.csv")["a"].tolist() == [1, 2]
+
+
+def test_partitioned_export_writes_one_file_per_partition_and_reads_back(gcs, gcs_prefix):
+    frame = trips(days=3)
+    written = gcs.export(frame, gcs_prefix, partition_cols=["lpep_pickup_date"])
+    assert len(written) == 3
+    names = objects_under(gcs, gcs_prefix)
+    prefix = gcs_prefix.split("/", 3)[3]
+    assert names == [f"{prefix}/lpep_pickup_date=2020-10-0{d}/part-0000.parquet" for d in (1, 2, 3)]
+    back = gcs.load(gcs_prefix).sort_values("trip").reset_index(drop=True)
+    assert back["lpep_pickup_date"].tolist() == frame["lpep_pickup_date"].tolist()
+    pd.testing.assert_frame_equal(
+        back[["trip", "fare", "vendor"]], frame[["trip", "fare", "vendor"]]
+    )
+
+
+def test_re_export_replaces_written_partitions_and_keeps_the_others(gcs, gcs_prefix):
+    gcs.export(trips(days=3), gcs_prefix, partition_cols=["lpep_pickup_date"])
+    before = objects_under(gcs, gcs_prefix)
+    # a stray file left by another writer in a partition we are about to rewrite
+    bucket = gcs.client.bucket(gcs_prefix.split("/")[2])
+    stray = f"{gcs_prefix.split('/', 3)[3]}/lpep_pickup_date=2020-10-02/other-writer.parquet"
+    bucket.blob(stray).upload_from_string(b"junk")
+    gcs.export(trips(days=2, per_day=1, first=2), gcs_prefix, partition_cols=["lpep_pickup_date"])
+    assert objects_under(gcs, gcs_prefix) == before  # same files, no pile-up, stray gone
+    back = gcs.load(gcs_prefix)
+    counts = back.groupby("lpep_pickup_date").size().to_dict()
+    assert counts == {dt.date(2020, 10, 1): 4, dt.date(2020, 10, 2): 1, dt.date(2020, 10, 3): 1}
+
+
+def test_two_partition_columns_and_awkward_values(gcs, gcs_prefix):
+    frame = pd.DataFrame(
+        {
+            "city": ["a/b", "a/b", "c=d", None],
+            "year": [2020, 2021, 2020, 2020],
+            "value": [1, 2, 3, 4],
+        }
+    )
+    gcs.export(frame, gcs_prefix, partition_cols=["city", "year"])
+    back = gcs.load(gcs_prefix).sort_values("value").reset_index(drop=True)
+    assert back["value"].tolist() == [1, 2, 3, 4]
+    assert back["city"].tolist()[:3] == ["a/b", "a/b", "c=d"]
+    assert back["city"].isna().tolist() == [False, False, False, True]
+    assert back["year"].tolist() == [2020, 2021, 2020, 2020]
+
+
+def test_errors(gcs, gcs_prefix):
+    with pytest.raises(ConnectorError, match="no object or dataset"):
+        gcs.load(f"{gcs_prefix}/missing")
+    with pytest.raises(ConfigError, match="gs://"):
+        gcs.export(trips(), "s3://bucket/x.parquet")
+    with pytest.raises(ConfigError, match="no column 'nope'"):
+        gcs.export(trips(), gcs_prefix, partition_cols=["nope"])
+    with pytest.raises(ConnectorError, match="export to gs://no-such-bucket-here"):
+        gcs.export(trips(), "gs://no-such-bucket-here/x.parquet")
+
+
+def test_with_config_reads_the_endpoint(tmp_path, gcs_emulator, gcs_prefix, clean_env):
+    (tmp_path / "io_config.yaml").write_text(
+        f"dev:\n  GCS_ENDPOINT: {gcs_emulator.endpoint}\n  GOOGLE_PROJECT_ID: demo\n"
+    )
+    connector = GoogleCloudStorage.with_config("dev", directory=tmp_path)
+    assert connector.endpoint == gcs_emulator.endpoint
+    connector.export(pd.DataFrame({"a": [1]}), f"{gcs_prefix}/a.parquet")
+    assert connector.load(f"{gcs_prefix}/a.parquet")["a"].tolist() == [1]

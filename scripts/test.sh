@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Install everything the test suite needs, from nothing, and run the whole suite.
+#
+#   bash scripts/test.sh [pytest arguments]
+#
+# Creates .venv (the project with its test extras), starts the local PostgreSQL when it is
+# installed but stopped, prepares the BigQuery emulator's own virtualenv and the labextension's
+# toolchain (Node packages, Debian's Chromium), then runs pytest. Tests whose service is missing
+# skip with a message; with JUPYTER_BLOCKS_REQUIRE_SERVICES=1 (as CI sets it) they fail instead.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+python="${PYTHON:-python3}"
+if [ ! -x .venv/bin/python ]; then
+    "$python" -m venv .venv
+fi
+.venv/bin/python -m pip install --quiet --upgrade pip
+.venv/bin/python -m pip install --quiet --editable '.[test]'
+
+if command -v pg_ctlcluster >/dev/null 2>&1 && [ -d /etc/postgresql ]; then
+    if ! pg_isready --host 127.0.0.1 --port 5432 --quiet 2>/dev/null; then
+        pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | head -n 1)" main start \
+            || echo "warning: could not start PostgreSQL; its tests will not run" >&2
+    fi
+fi
+
+bash scripts/setup_bqemulator.sh
+if [ -f labextension/scripts/setup.sh ]; then
+    PATH="$PWD/.venv/bin:$PATH" bash labextension/scripts/setup.sh
+fi
+
+export PATH="$PWD/.venv/bin:$PATH"
+exec .venv/bin/python -m pytest "$@"

@@ -1,0 +1,168 @@
+"""The ``jupyter-blocks`` command line: click commands that parse options and call the library.
+
+What belongs here: options, help texts, exit codes and wiring to ``headless``, ``project``,
+``store`` and the ``terminal`` output layer; no run logic. Exit codes: 0 success, 1 a block
+failed, 2 bad input (one ``error: ...`` line on stderr, no traceback), 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import click
+
+from jupyter_blocks.errors import BlocksError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+
+def _errors_as_exit_codes(function: F) -> F:
+    """Turn ``BlocksError`` into one stderr line and its exit code, Ctrl-C into 130."""
+
+    @functools.wraps(function)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return function(*args, **kwargs)
+        except BlocksError as exc:
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(exc.exit_code)
+        except KeyboardInterrupt:
+            click.echo("interrupted", err=True)
+            sys.exit(EXIT_INTERRUPTED)
+
+    return wrapper  # type: ignore[return-value]
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="jupyter-blocks")
+def cli() -> None:
+    """Mage-style data pipelines built inside Jupyter notebooks."""
+
+
+@cli.command()
+@click.argument("target", type=click.Path())
+@click.option("--pipeline", help="Pipeline name, when TARGET is a project folder.")
+@click.option("--var", "var", multiple=True, metavar="NAME=VALUE",
+              help="A variable (value read as YAML: 3, true, 2020-10-01, text). Repeatable.")
+@click.option("-p", "--parameter", "parameters", multiple=True, nargs=2,
+              metavar="NAME VALUE", help="A variable, papermill style. Repeatable.")
+@click.option("--execution-date", help="The run's execution_date (2020-10-01[T06:00]).")
+@click.option("--only", metavar="BLOCK", help="Run BLOCK; its upstreams come from the cache "
+              "when fresh and run when not.")
+@click.option("--from", "start", metavar="BLOCK", help="Run BLOCK and everything downstream.")
+@click.option("--incremental", is_flag=True,
+              help="Reuse fresh cache entries (default: run every selected block).")
+@click.option("--json", "as_json", is_flag=True, help="Print events as JSON lines.")
+@click.option("-q", "--quiet", is_flag=True, help="Print only failures.")
+@_errors_as_exit_codes
+def run(target: str, pipeline: str | None, var: tuple[str, ...],
+        parameters: tuple[tuple[str, str], ...], execution_date: str | None, only: str | None,
+        start: str | None, incremental: bool, as_json: bool, quiet: bool) -> None:
+    """Run a notebook or a project pipeline headless, in this process.
+
+    TARGET is a notebook, a project folder (with --pipeline) or a pipeline folder.
+    """
+    from jupyter_blocks import headless
+
+    variables = headless.parse_assignments(var)
+    variables.update((name, headless.parse_value(value)) for name, value in parameters)
+    request = headless.RunRequest(
+        target=target, pipeline=pipeline, variables=variables,
+        execution_date=headless.as_datetime(execution_date, "--execution-date")
+        if execution_date else None,
+        only=only, start=start, incremental=incremental)
+    sys.exit(_run_and_report(request, as_json=as_json, quiet=quiet))
+
+
+def _run_and_report(request: Any, *, as_json: bool, quiet: bool) -> int:
+    from rich.console import Console
+
+    from jupyter_blocks import headless, terminal
+
+    out = sys.stdout
+    console = Console(file=out, highlight=False, soft_wrap=True)
+    errors = Console(file=sys.stderr, highlight=False, soft_wrap=True)
+    subscribers: list[Callable[[Any], None]] = []
+    live: terminal.LiveProgress | None = None
+    if as_json:
+        subscribers.append(terminal.json_lines(out))
+    elif console.is_terminal and not quiet:
+        live = terminal.LiveProgress(console)
+        subscribers.append(live)
+    elif not quiet:
+        subscribers.append(terminal.PlainProgress(out))
+    try:
+        finished = headless.run(request, subscribers=subscribers)
+    finally:
+        if live is not None:
+            live.close()
+    result = finished.result
+    if not as_json and not quiet:
+        console.print(terminal.summary_table(result))
+    if not as_json:
+        for line in terminal.failure_report(result, finished.resume):
+            errors.print(line, markup=False)
+    return EXIT_OK if result.ok else EXIT_FAILED
+
+
+@cli.command()
+@click.argument("target", type=click.Path())
+@click.option("--pipeline", help="Pipeline name, when TARGET is a project folder.")
+@click.option("--format", "fmt", type=click.Choice(["mermaid", "dot"]), default="mermaid",
+              show_default=True)
+@click.option("-o", "--output", type=click.Path(), help="Write to this file instead of stdout.")
+@_errors_as_exit_codes
+def dag(target: str, pipeline: str | None, fmt: str, output: str | None) -> None:
+    """Print the DAG of a notebook or a project pipeline (Mermaid or Graphviz dot)."""
+    from jupyter_blocks import headless, terminal
+
+    graph, types = headless.load_dag(target, pipeline)
+    text = graph.to_mermaid(types=types) if fmt == "mermaid" else terminal.to_dot(graph, types)
+    if output:
+        with open(output, "w", encoding="utf-8") as handle:
+            handle.write(text + "\n")
+    else:
+        click.echo(text)
+
+
+@cli.group()
+def cache() -> None:
+    """List or empty the output cache of a notebook or project folder."""
+
+
+@cache.command("ls")
+@click.argument("target", type=click.Path(), default=".")
+@_errors_as_exit_codes
+def cache_ls(target: str) -> None:
+    """List cache entries, most recently used first."""
+    from rich.console import Console
+
+    from jupyter_blocks import headless, terminal
+
+    entries = headless.cache_for(target).disk
+    Console(highlight=False).print(terminal.cache_table(entries.entries() if entries else []))
+
+
+@cache.command("clear")
+@click.argument("target", type=click.Path(), default=".")
+@_errors_as_exit_codes
+def cache_clear(target: str) -> None:
+    """Remove every cache entry."""
+    from jupyter_blocks import headless
+
+    removed = headless.cache_for(target).clear()
+    click.echo(f"removed {removed} cache entries")
+
+
+def main() -> None:
+    """Entry point of the ``jupyter-blocks`` console script."""
+    cli(prog_name="jupyter-blocks")
+
+
+if __name__ == "__main__":
+    main()

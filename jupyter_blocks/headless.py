@@ -1,0 +1,309 @@
+"""Headless runs: a notebook or an exported pipeline run in this process, without a kernel.
+
+What belongs here: loading a run target (a notebook, or a project pipeline through
+``project.reader``) into a ``HeadlessPipeline``; the variables a run passes, which are exactly the
+kernel session's (``Session.variables``) so cache keys match; the namespace a block body sees
+headless (the imports made in non-block cells, nothing else); turning ``--only``/``--from``/
+``--incremental`` into a runner selection; and the command that resumes a failed run.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import shlex
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from jupyter_blocks.cache import Cache
+from jupyter_blocks.errors import BlocksError, BlockSpecError, ConfigError, GraphError, did_you_mean
+from jupyter_blocks.forms import analyze, resolve_type
+from jupyter_blocks.graph import Dag
+from jupyter_blocks.project.notebook import NotebookPipeline, read_notebook
+from jupyter_blocks.project.notebook import _without_magics as without_magics
+from jupyter_blocks.project.outside import check_outside_names
+from jupyter_blocks.runner import Runner, RunResult
+from jupyter_blocks.runner.events import Subscriber
+from jupyter_blocks.runner.executors import Executor
+
+
+@dataclass(frozen=True)
+class HeadlessPipeline:
+    """A run target, loaded.
+
+    Attributes:
+        name: The pipeline name (the notebook's stem, or the project pipeline's name).
+        directory: Where ``.jupyter_blocks/`` (cache, run store) lives.
+        dag: The blocks, validated.
+        defaults: Variable defaults (the ``parameters`` cell's values or ``variables:``).
+        imports: Import statements the blocks need from outside them.
+    """
+
+    name: str
+    directory: Path
+    dag: Dag
+    defaults: dict[str, Any] = field(default_factory=dict)
+    imports: tuple[tuple[str, str], ...] = ()
+
+    def namespace(self) -> dict[str, Any]:
+        """The globals block bodies see: the outside imports they use, made now."""
+        namespace: dict[str, Any] = {}
+        for statement, where in self.imports:
+            try:
+                exec(statement, namespace)
+            except Exception as exc:
+                raise ConfigError(f"{where}: `{statement}` failed: "
+                                  f"{type(exc).__name__}: {exc}") from None
+        namespace.pop("__builtins__", None)
+        return namespace
+
+
+@dataclass(frozen=True)
+class RunRequest:
+    """What to run and how, as the CLI received it.
+
+    Attributes:
+        target: A notebook, a project folder (with ``pipeline``) or a pipeline folder.
+        pipeline: The pipeline name inside a project.
+        variables: ``--var``/``-p`` values, already parsed.
+        execution_date: ``--execution-date``, if given.
+        only: Run this block (its upstreams from the cache, or run when stale).
+        start: Run this block and everything downstream of it (``--from``).
+        incremental: Reuse fresh cache entries; a full run otherwise.
+        run_id: The run's id (a new one by default).
+    """
+
+    target: str
+    pipeline: str | None = None
+    variables: Mapping[str, Any] = field(default_factory=dict)
+    execution_date: dt.datetime | None = None
+    only: str | None = None
+    start: str | None = None
+    incremental: bool = False
+    run_id: str | None = None
+
+
+def parse_assignments(pairs: Iterable[str]) -> dict[str, Any]:
+    """Parse ``NAME=VALUE`` pairs; values are YAML scalars (``3`` is an int, ``true`` a bool)."""
+    values: dict[str, Any] = {}
+    for pair in pairs:
+        name, equals, text = pair.partition("=")
+        if not equals or not name.strip():
+            raise ConfigError(f"--var `{pair}` needs the form NAME=VALUE "
+                              "(for example --var execution_date=2020-10-01)")
+        values[name.strip()] = parse_value(text)
+    return values
+
+
+def parse_value(text: str) -> Any:
+    """A command-line value as a YAML scalar; text that is not a scalar stays text."""
+    try:
+        value = yaml.safe_load(text)
+    except yaml.YAMLError:
+        return text
+    if isinstance(value, dict | list):
+        return text
+    return "" if value is None and text.strip() not in ("null", "~") else value
+
+
+def as_datetime(value: Any, what: str = "execution_date") -> dt.datetime:
+    """A datetime from a datetime, a date or an ISO text; ``ConfigError`` otherwise."""
+    if isinstance(value, dt.datetime):
+        return value
+    if isinstance(value, dt.date):
+        return dt.datetime(value.year, value.month, value.day)
+    if isinstance(value, str):
+        try:
+            return dt.datetime.fromisoformat(value)
+        except ValueError:
+            pass
+    raise ConfigError(f"{what} must be a date or datetime like 2020-10-01 or "
+                      f"2020-10-01T06:00, got `{value}`")
+
+
+def run_variables(pipeline: str, execution_date: dt.datetime, values: Mapping[str, Any]
+                  ) -> dict[str, Any]:
+    """The variables of a run, named and typed exactly as the kernel session passes them."""
+    variables: dict[str, Any] = {
+        "execution_date": execution_date,
+        "interval_start_datetime": execution_date,
+        "interval_end_datetime": execution_date + dt.timedelta(days=1),
+        "ds": execution_date.strftime("%Y-%m-%d"),
+        "pipeline": pipeline,
+    }
+    variables.update((k, v) for k, v in values.items() if k != "execution_date")
+    return variables
+
+
+def load_notebook(path: str | Path) -> HeadlessPipeline:
+    """Load a notebook: its blocks (validated), parameter defaults and outside imports."""
+    notebook = read_notebook(path)
+    _check_blocks(notebook)
+    imports = notebook.imports()
+    used: dict[str, tuple[str, str]] = {}
+    for spec in notebook.blocks:
+        free = analyze(spec).free_names - set(spec.upstream)
+        for name, (statement, cell) in imports.items():
+            if name in free:
+                used.setdefault(statement, (statement, cell.label))
+    assert notebook.path is not None
+    return HeadlessPipeline(
+        name=notebook.name,
+        directory=notebook.path.resolve().parent,
+        dag=notebook.dag(),
+        defaults=parameter_values(notebook),
+        imports=tuple(used.values()),
+    )
+
+
+def parameter_values(notebook: NotebookPipeline) -> dict[str, Any]:
+    """Run the ``parameters`` cell alone and return the values of the names it assigns."""
+    cell = notebook.parameters
+    if cell is None:
+        return {}
+    namespace: dict[str, Any] = {}
+    try:
+        exec(compile(without_magics(cell.source), f"<{cell.label} (parameters)>", "exec"),
+             namespace)
+    except Exception as exc:
+        raise ConfigError(f"{cell.label} (parameters) cannot run on its own: "
+                          f"{type(exc).__name__}: {exc}; keep it to literal defaults") from None
+    return {name: namespace[name] for name in notebook.parameter_names() if name in namespace}
+
+
+def load_target(target: str | Path, pipeline: str | None = None) -> HeadlessPipeline:
+    """Load a notebook, a project pipeline (``pipeline`` given) or a pipeline folder."""
+    path = Path(target)
+    if path.suffix == ".ipynb" or path.is_file():
+        if pipeline is not None:
+            raise ConfigError(f"--pipeline is for project folders; {path} is a notebook")
+        return load_notebook(path)
+    from jupyter_blocks.project.reader import load_project_pipeline
+
+    loaded = load_project_pipeline(path, pipeline)
+    return HeadlessPipeline(loaded.name, loaded.directory, loaded.dag, loaded.variables)
+
+
+def load_dag(target: str | Path, pipeline: str | None = None
+             ) -> tuple[Dag, dict[str, str | None]]:
+    """The DAG of a target as written (not validated, to draw its problems too) and its types."""
+    path = Path(target)
+    if path.suffix == ".ipynb" or path.is_file():
+        dag = read_notebook(path).dag()
+    else:
+        dag = load_target(path, pipeline).dag
+    types: dict[str, str | None] = {}
+    for spec in dag:
+        try:
+            types[spec.name] = resolve_type(spec, analyze(spec))
+        except BlocksError:
+            types[spec.name] = spec.type
+    return dag, types
+
+
+def cache_for(target: str | Path) -> Cache:
+    """The cache of a notebook's folder or a project folder."""
+    path = Path(target)
+    if path.is_file():
+        path = path.parent
+    if not path.is_dir():
+        raise ConfigError(f"{target} is neither a notebook nor a folder")
+    return Cache.beside(path.resolve())
+
+
+def selection(dag: Dag, request: RunRequest) -> tuple[list[str] | None, list[str], bool]:
+    """The runner's ``targets``, ``force`` and ``use_cache`` for a request."""
+    if request.only and request.start:
+        raise ConfigError("--only and --from cannot be combined: pick one")
+    for option, name in (("--only", request.only), ("--from", request.start)):
+        if name is not None and name not in dag:
+            raise GraphError([f"{option}: no block named `{name}` in this pipeline"
+                              + did_you_mean(name, dag.names)])
+    if request.only:
+        targets = [request.only]
+    elif request.start:
+        targets = list(dag.downstream_of(request.start).names)
+    else:
+        return None, [], request.incremental
+    force = [] if request.incremental else targets
+    return targets, force, True
+
+
+@dataclass
+class HeadlessResult:
+    """A finished headless run: the runner's result and what is needed to report it.
+
+    Attributes:
+        result: Outcomes per block, outputs, status.
+        pipeline: The pipeline that ran.
+        variables: The run's variables.
+        resume: The command that resumes from the first failed block, when one failed.
+    """
+
+    result: RunResult
+    pipeline: HeadlessPipeline
+    variables: dict[str, Any]
+    resume: str | None = None
+
+
+def run(request: RunRequest, subscribers: Iterable[Subscriber] = (),
+        executor: Executor | None = None, loaded: HeadlessPipeline | None = None
+        ) -> HeadlessResult:
+    """Run a request headless; block failures are in the result, bad input raises.
+
+    Raises:
+        BlocksError: Bad input (exit code 2): unreadable target, bad blocks, unknown block.
+        KeyboardInterrupt: After the runner's ``run_finished`` event with status interrupted.
+    """
+    pipeline = loaded or load_target(request.target, request.pipeline)
+    pipeline.dag.validate()
+    targets, force, use_cache = selection(pipeline.dag, request)
+    values = {**pipeline.defaults, **request.variables}
+    execution_date = request.execution_date or (
+        as_datetime(values["execution_date"]) if "execution_date" in values
+        else dt.datetime.now().replace(microsecond=0))
+    variables = run_variables(pipeline.name, execution_date, values)
+    runner = Runner(Cache.beside(pipeline.directory), executor, subscribers,
+                    pipeline.namespace(), pipeline.directory)
+    result = runner.run(pipeline.dag, targets, variables, force=force, use_cache=use_cache,
+                        pipeline=pipeline.name, run_id=request.run_id)
+    resume = None
+    if result.failed:
+        resume = resume_command(request, result.failed[0].name, execution_date)
+    return HeadlessResult(result, pipeline, variables, resume)
+
+
+def resume_command(request: RunRequest, failed: str, execution_date: dt.datetime) -> str:
+    """The command that resumes a run from ``failed``, reusing what finished (and the date)."""
+    words = ["jupyter-blocks", "run", request.target]
+    if request.pipeline:
+        words += ["--pipeline", request.pipeline]
+    for name, value in request.variables.items():
+        if name != "execution_date":
+            words += ["--var", f"{name}={format_value(value)}"]
+    words += ["--execution-date", execution_date.isoformat(), "--from", failed, "--incremental"]
+    return shlex.join(words)
+
+
+def format_value(value: Any) -> str:
+    """A value as command-line text that ``parse_value`` reads back to the same value."""
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, str):
+        return value if parse_value(value) == value else yaml.safe_dump(value).strip()
+    text: str = yaml.safe_dump(value, default_flow_style=True).strip()
+    return text.removesuffix("\n...").strip()
+
+
+def _check_blocks(notebook: NotebookPipeline) -> None:
+    if notebook.errors:
+        raise BlockSpecError("; ".join(message for _, message in notebook.errors))
+    for spec in notebook.blocks:
+        analyze(spec)
+    problems = notebook.dag().problems()
+    if problems:
+        raise GraphError(problems)
+    check_outside_names(notebook)

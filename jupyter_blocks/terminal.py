@@ -1,0 +1,193 @@
+"""The CLI's output layer: run progress, the summary table and failure reports on a terminal.
+
+What belongs here: rendering runner events for a person or a program. A live rich view when
+stdout is a TTY, plain timestamped lines otherwise, one JSON object per line for ``--json``,
+nothing but failures for ``--quiet``. No run logic: ``cli`` wires these to ``headless``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Iterable
+from typing import Any, TextIO
+
+from rich.console import Console
+from rich.live import Live
+from rich.table import Table
+from rich.text import Text
+
+from jupyter_blocks.cache.disk import EntryInfo
+from jupyter_blocks.graph import Dag
+from jupyter_blocks.runner import events as ev
+from jupyter_blocks.runner.events import Event, RunResult
+
+_STYLES = {"ran": "green", "cached": "cyan", "failed": "bold red", "skipped": "yellow",
+           "running": "bold blue", "pending": "dim", "interrupted": "red"}
+_STATUS = {ev.BLOCK_STARTED: "running", ev.BLOCK_CACHED: "cached", ev.BLOCK_FINISHED: "ran",
+           ev.BLOCK_FAILED: "failed", ev.BLOCK_SKIPPED: "skipped"}
+
+
+def json_lines(stream: TextIO) -> Any:
+    """A subscriber writing each event as one JSON line to ``stream``."""
+
+    def write(event: Event) -> None:
+        stream.write(json.dumps(event.to_dict(), default=str) + "\n")
+        stream.flush()
+
+    return write
+
+
+class PlainProgress:
+    """One timestamped line per event, for logs and pipes."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+
+    def __call__(self, event: Event) -> None:
+        """Write the line for ``event``."""
+        stamp = dt.datetime.fromtimestamp(event.time).strftime("%H:%M:%S")
+        self.stream.write(f"{stamp} {describe(event)}\n")
+        self.stream.flush()
+
+    def close(self) -> None:
+        """Nothing to close."""
+
+
+class LiveProgress:
+    """A rich table of blocks updated in place as events arrive."""
+
+    def __init__(self, console: Console) -> None:
+        self.console = console
+        self.states: dict[str, tuple[str, str]] = {}
+        self.live: Live | None = None
+
+    def __call__(self, event: Event) -> None:
+        """Update the view with ``event``."""
+        if event.event == ev.RUN_STARTED:
+            self.states = {name: ("pending", "") for name in event.blocks or ()}
+            self.live = Live(self._render(), console=self.console, refresh_per_second=8,
+                             transient=True)
+            self.live.start()
+        elif event.block is not None and event.event in _STATUS:
+            detail = _detail(event)
+            self.states[event.block] = (_STATUS[event.event], detail)
+        elif event.event == ev.RUN_FINISHED:
+            self.close()
+            return
+        if self.live is not None:
+            self.live.update(self._render())
+
+    def close(self) -> None:
+        """Stop the live view."""
+        if self.live is not None:
+            self.live.stop()
+            self.live = None
+
+    def _render(self) -> Table:
+        table = Table.grid(padding=(0, 2))
+        for name, (state, detail) in self.states.items():
+            marker = "…" if state == "running" else "•"
+            table.add_row(Text(f"{marker} {name}"), Text(state, style=_STYLES.get(state, "")),
+                          Text(detail, style="dim"))
+        return table
+
+
+def describe(event: Event) -> str:
+    """A one-line, human description of an event."""
+    if event.event == ev.RUN_STARTED:
+        count = len(event.blocks or ())
+        return f"run {event.run_id} of {event.pipeline or 'pipeline'} started ({count} blocks)"
+    if event.event == ev.RUN_FINISHED:
+        return f"run {event.run_id} {event.status} in {event.seconds or 0:.2f}s"
+    status = _STATUS.get(event.event, event.event)
+    text = f"{event.block} {status}"
+    detail = _detail(event)
+    return f"{text} {detail}" if detail else text
+
+
+def _detail(event: Event) -> str:
+    parts: list[str] = []
+    if event.event == ev.BLOCK_STARTED and (event.attempt or 1) > 1:
+        parts.append(f"attempt {event.attempt}")
+    if event.event in (ev.BLOCK_FINISHED, ev.BLOCK_FAILED) and event.seconds is not None:
+        parts.append(f"{event.seconds:.2f}s")
+    if event.event == ev.BLOCK_CACHED and event.layer:
+        parts.append(f"from {event.layer} cache")
+    if event.rows is not None:
+        parts.append(f"{event.rows} rows")
+    if event.error:
+        parts.append(event.error)
+    if event.reason:
+        parts.append(event.reason)
+    return ", ".join(parts)
+
+
+def summary_table(result: RunResult) -> Table:
+    """Block, status, seconds, rows: one row per block of the run."""
+    table = Table(title=f"run {result.run_id}: {result.status} in {result.seconds:.2f}s",
+                  title_justify="left")
+    table.add_column("block")
+    table.add_column("status")
+    table.add_column("seconds", justify="right")
+    table.add_column("rows", justify="right")
+    for outcome in result.outcomes.values():
+        seconds = f"{outcome.seconds:.2f}" if outcome.status == "ran" or \
+            outcome.status == "failed" else "-"
+        rows = "" if outcome.rows is None else str(outcome.rows)
+        table.add_row(outcome.name, Text(outcome.status, style=_STYLES.get(outcome.status, "")),
+                      seconds, rows)
+    return table
+
+
+def failure_report(result: RunResult, resume: str | None) -> list[str]:
+    """Lines explaining each failure: traceback, blocks not run because of it, how to resume."""
+    lines: list[str] = []
+    for failed in result.failed:
+        lines.append(failed.error or f"block `{failed.name}` failed")
+        if failed.traceback:
+            lines.extend(failed.traceback.rstrip("\n").splitlines())
+        blocked = [o.name for o in result.outcomes.values()
+                   if o.status == "skipped" and o.cause == failed.name]
+        if blocked:
+            lines.append(f"not run because {failed.name} failed: {', '.join(blocked)}")
+    if resume:
+        lines.append(f"resume with: {resume}")
+    return lines
+
+
+def to_dot(dag: Dag, types: dict[str, str | None] | None = None) -> str:
+    """The DAG in Graphviz dot; missing upstreams drawn dashed and red."""
+    lines = ["digraph pipeline {", "    rankdir=TB;", "    node [shape=box, style=rounded];"]
+    for block in dag:
+        kind = (types or {}).get(block.name) or block.type or "block"
+        lines.append(f'    "{block.name}" [label="{block.name}\\n{kind}"];')
+    for block in dag:
+        for parent in block.upstream:
+            if parent in dag:
+                lines.append(f'    "{parent}" -> "{block.name}";')
+            else:
+                lines.append(f'    "{parent}" [label="{parent} (missing)", color=red];')
+                lines.append(f'    "{parent}" -> "{block.name}" [style=dashed];')
+    lines.append("}")
+    return "\n".join(lines)
+
+
+def cache_table(entries: Iterable[EntryInfo]) -> Table:
+    """Disk cache entries: key, block, kind, rows, size, last used."""
+    table = Table()
+    for column in ("key", "block", "kind", "rows", "size", "last used"):
+        table.add_column(column, justify="right" if column in ("rows", "size") else "left")
+    for entry in entries:
+        used = dt.datetime.fromtimestamp(entry.used).strftime("%Y-%m-%d %H:%M:%S")
+        table.add_row(entry.key[:12], entry.block or "", entry.kind,
+                      "" if entry.rows is None else str(entry.rows), _size(entry.size), used)
+    return table
+
+
+def _size(size: float) -> str:
+    for unit in ("B", "KB", "MB", "GB"):
+        if size < 1024 or unit == "GB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{size:.1f} GB"

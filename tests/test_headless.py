@@ -1,0 +1,117 @@
+import datetime as dt
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from jupyter_blocks import headless
+from jupyter_blocks.errors import BlockSpecError, ConfigError, GraphError
+from jupyter_blocks.session import Session
+
+NOTEBOOKS = Path(__file__).parent / "notebooks"
+
+
+def copy(tmp_path: Path, name: str) -> Path:
+    target = tmp_path / name
+    shutil.copy(NOTEBOOKS / name, target)
+    return target
+
+
+def statuses(finished: headless.HeadlessResult) -> dict[str, str]:
+    return {name: o.status for name, o in finished.result.outcomes.items()}
+
+
+def test_parameters_defaults_and_overrides(tmp_path):
+    path = copy(tmp_path, "headless_params.ipynb")
+    finished = headless.run(headless.RunRequest(str(path)))
+    assert finished.result.ok
+    assert finished.result.outputs["summary"] == {"label": "trips", "root": 4.0, "mean": 16 / 3,
+                                                  "ds": "2020-10-01"}
+    assert finished.variables["execution_date"] == dt.datetime(2020, 10, 1)
+    assert finished.variables["pipeline"] == "headless_params"
+    again = headless.run(headless.RunRequest(str(path), variables={"threshold": 3, "label": "x"},
+                                             execution_date=dt.datetime(2021, 1, 2)))
+    assert again.result.outputs["summary"]["label"] == "x"
+    assert again.result.outputs["summary"]["ds"] == "2021-01-02"
+    assert again.result.outputs["clean"] == [4, 9]
+
+
+def test_namespace_has_only_used_outside_imports(tmp_path):
+    loaded = headless.load_notebook(copy(tmp_path, "headless_params.ipynb"))
+    assert [s for s, _ in loaded.imports] == ["import math",
+                                              "from statistics import mean as average"]
+    assert set(loaded.namespace()) == {"math", "average"}
+
+
+def test_outside_name_is_bad_input(tmp_path):
+    with pytest.raises(BlockSpecError, match=r"uses `helper`, which is defined outside blocks "
+                                             r"in cell 1"):
+        headless.run(headless.RunRequest(str(copy(tmp_path, "headless_outside.ipynb"))))
+
+
+def test_default_is_full_run_and_incremental_reuses(tmp_path):
+    path = copy(tmp_path, "chain.ipynb")
+    assert set(statuses(headless.run(headless.RunRequest(str(path)))).values()) == {"ran"}
+    assert set(statuses(headless.run(headless.RunRequest(str(path)))).values()) == {"ran"}
+    incremental = headless.run(headless.RunRequest(str(path), incremental=True))
+    assert set(statuses(incremental).values()) == {"cached"}
+
+
+def test_only_and_from(tmp_path):
+    path = copy(tmp_path, "chain.ipynb")
+    headless.run(headless.RunRequest(str(path)))
+    only = headless.run(headless.RunRequest(str(path), only="clean"))
+    assert statuses(only) == {"load": "cached", "clean": "ran"}
+    start = headless.run(headless.RunRequest(str(path), start="clean"))
+    assert statuses(start) == {"load": "cached", "clean": "ran", "total": "ran"}
+    with pytest.raises(GraphError, match="did you mean `clean`"):
+        headless.run(headless.RunRequest(str(path), only="clen"))
+
+
+def test_failure_reports_resume_command(tmp_path):
+    path = copy(tmp_path, "failing_block.ipynb")
+    finished = headless.run(headless.RunRequest(str(path), variables={"n": 3},
+                                                execution_date=dt.datetime(2020, 10, 1)))
+    assert statuses(finished) == {"load": "ran", "broken": "failed", "report": "skipped"}
+    assert 'File "<block `broken` (cell 3)>", line 3' in finished.result.failed[0].traceback
+    assert finished.resume == (f"jupyter-blocks run {path} --var n=3 --execution-date "
+                               "2020-10-01T00:00:00 --from broken --incremental")
+
+
+def test_kernel_run_then_incremental_headless_run_is_all_cache_hits(tmp_path):
+    path = copy(tmp_path, "chain.ipynb")
+    namespace = {"pd": pd, "factor": 2, "execution_date": dt.datetime(2020, 10, 1)}
+    session = Session(namespace, notebook=path)
+    assert session.run(None).ok
+    request = headless.RunRequest(str(path), incremental=True,
+                                  execution_date=dt.datetime(2020, 10, 1))
+    assert headless.run_variables("chain", dt.datetime(2020, 10, 1), {"factor": 2}) == \
+        session.variables()
+    assert set(statuses(headless.run(request)).values()) == {"cached"}
+
+
+@pytest.mark.parametrize(("pairs", "expected"), [
+    (["n=3", "flag=true", "day=2020-10-01", "name=abc", "empty="],
+     {"n": 3, "flag": True, "day": dt.date(2020, 10, 1), "name": "abc", "empty": ""}),
+    (["url=a=b"], {"url": "a=b"}),
+])
+def test_parse_assignments(pairs, expected):
+    assert headless.parse_assignments(pairs) == expected
+
+
+def test_var_without_equals_is_an_error():
+    with pytest.raises(ConfigError, match="NAME=VALUE"):
+        headless.parse_assignments(["threshold"])
+
+
+@pytest.mark.parametrize("value", [3, 2.5, True, "3", "text", dt.date(2020, 1, 2), "a b"])
+def test_format_value_round_trips(value):
+    assert headless.parse_value(headless.format_value(value)) == value
+
+
+def test_bad_notebook_is_config_error(tmp_path):
+    bad = tmp_path / "bad.ipynb"
+    bad.write_text("{not json")
+    with pytest.raises(ConfigError, match="not valid JSON"):
+        headless.run(headless.RunRequest(str(bad)))

@@ -25,33 +25,36 @@ def taxi_frame(rows: int) -> pd.DataFrame:
     rng = np.random.default_rng(0)
     start = np.datetime64("2021-01-01T00:00:00")
     pickup = start + rng.integers(0, 31 * 86400, rows).astype("timedelta64[s]")
+
     def nullable(high: int) -> pd.arrays.IntegerArray:
         values = pd.array(rng.integers(1, high, rows), dtype="Int64")
         values[rng.random(rows) < 0.05] = pd.NA
         return values
 
-    return pd.DataFrame({
-        "VendorID": nullable(3),
-        "lpep_pickup_datetime": pickup,
-        "lpep_dropoff_datetime": pickup + rng.integers(60, 3600, rows).astype("timedelta64[s]"),
-        "store_and_fwd_flag": pd.Categorical(rng.choice(["N", "Y"], rows)),
-        "RatecodeID": nullable(6),
-        "PULocationID": nullable(265),
-        "DOLocationID": nullable(265),
-        "passenger_count": nullable(7),
-        "trip_distance": rng.gamma(2.0, 1.5, rows),
-        "fare_amount": rng.gamma(3.0, 4.0, rows),
-        "extra": rng.choice([0.0, 0.5, 1.0], rows),
-        "mta_tax": np.full(rows, 0.5),
-        "tip_amount": rng.gamma(1.0, 2.0, rows),
-        "tolls_amount": np.zeros(rows),
-        "ehail_fee": np.full(rows, np.nan),
-        "improvement_surcharge": np.full(rows, 0.3),
-        "total_amount": rng.gamma(3.0, 6.0, rows),
-        "payment_type": nullable(5),
-        "trip_type": nullable(3),
-        "congestion_surcharge": rng.choice([0.0, 2.5], rows),
-    })
+    return pd.DataFrame(
+        {
+            "VendorID": nullable(3),
+            "lpep_pickup_datetime": pickup,
+            "lpep_dropoff_datetime": pickup + rng.integers(60, 3600, rows).astype("timedelta64[s]"),
+            "store_and_fwd_flag": pd.Categorical(rng.choice(["N", "Y"], rows)),
+            "RatecodeID": nullable(6),
+            "PULocationID": nullable(265),
+            "DOLocationID": nullable(265),
+            "passenger_count": nullable(7),
+            "trip_distance": rng.gamma(2.0, 1.5, rows),
+            "fare_amount": rng.gamma(3.0, 4.0, rows),
+            "extra": rng.choice([0.0, 0.5, 1.0], rows),
+            "mta_tax": np.full(rows, 0.5),
+            "tip_amount": rng.gamma(1.0, 2.0, rows),
+            "tolls_amount": np.zeros(rows),
+            "ehail_fee": np.full(rows, np.nan),
+            "improvement_surcharge": np.full(rows, 0.3),
+            "total_amount": rng.gamma(3.0, 6.0, rows),
+            "payment_type": nullable(5),
+            "trip_type": nullable(3),
+            "congestion_surcharge": rng.choice([0.0, 2.5], rows),
+        }
+    )
 
 
 def median_time(action, repeats: int) -> float:

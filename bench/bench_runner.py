@@ -24,8 +24,10 @@ REPEATS = 7
 def chain(n: int) -> Dag:
     cells = ["%%block b0\n@data_loader\ndef b0(*args, **kwargs):\n    return 0"]
     for i in range(1, n):
-        cells.append(f"%%block b{i} -u b{i - 1}\n@transformer\n"
-                     f"def b{i}(x, *args, **kwargs):\n    return x + 1")
+        cells.append(
+            f"%%block b{i} -u b{i - 1}\n@transformer\n"
+            f"def b{i}(x, *args, **kwargs):\n    return x + 1"
+        )
     return Dag.of(parse_cell(c, origin=f"cell {i + 1}") for i, c in enumerate(cells))
 
 

@@ -68,6 +68,7 @@ class CellStatus:
         self._handles: dict[str, Any] = {}
 
     def __call__(self, event: Event) -> None:
+        """Show or update the status line of ``event``'s block."""
         line = status_line(event)
         if line is None or event.block is None:
             return

@@ -55,7 +55,7 @@ class CompiledBody:
 
 
 def analyze(spec: BlockSpec) -> BodyInfo:
-    """Analyse ``spec``'s body; raise ``BlockSpecError`` for a syntax error or two block functions."""
+    """Analyse ``spec``'s body; ``BlockSpecError`` for a syntax error or two block functions."""
     if spec.lang != "python":
         return BodyInfo(form=spec.lang, variables=None)
     return _analyze(spec.source, spec.label, spec.first_line)
@@ -125,7 +125,8 @@ def _compile(source: str, filename: str, first_line: int) -> CompiledBody:
     tree = _parse(source, filename, first_line)
     last: ast.expr | None = None
     if tree.body and isinstance(tree.body[-1], ast.Expr):
-        last = tree.body.pop().value
+        last = tree.body[-1].value
+        tree.body.pop()
     statements = compile(tree, filename, "exec")
     expression = None
     if last is not None:
@@ -157,9 +158,9 @@ def _variables_read(tree: ast.Module, *, plain: bool) -> frozenset[str] | None:
     """Variables read as ``kwargs["x"]`` or ``kwargs.get("x")``; None if read any other way."""
     holders = {"kwargs"} if plain else set()
     for node in ast.walk(tree):
-        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda):
-            if node.args.kwarg is not None:
-                holders.add(node.args.kwarg.arg)
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda) \
+                and node.args.kwarg is not None:
+            holders.add(node.args.kwarg.arg)
     parents: dict[ast.AST, ast.AST] = {}
     for node in ast.walk(tree):
         for child in ast.iter_child_nodes(node):

@@ -56,7 +56,8 @@ class Dag:
         try:
             return self.blocks[self._index[name]]
         except KeyError:
-            raise GraphError([f"no block named `{name}`" + did_you_mean(name, self.names)])
+            raise GraphError([f"no block named `{name}`" + did_you_mean(name, self.names)]
+                             ) from None
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -139,7 +140,7 @@ class Dag:
         while sorter.is_active():
             for name in sorter.get_ready():
                 heapq.heappush(ready, (self.position(name), name))
-            position, name = heapq.heappop(ready)
+            _, name = heapq.heappop(ready)
             ordered.append(name)
             sorter.done(name)
         return tuple(ordered)

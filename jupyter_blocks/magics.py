@@ -64,7 +64,7 @@ class BlockMagics(Magics):
 
     @cell_magic
     @_with_doc(help_text())
-    def block(self, line: str, cell: str) -> Any:
+    def block(self, line: str, cell: str) -> Any:  # noqa: D102 (help set by _with_doc)
         try:
             spec = parse_cell(f"%%block {line}\n{cell}")
         except BlockSpecError as exc:
@@ -87,7 +87,7 @@ class BlockMagics(Magics):
 
     @line_magic
     @_with_doc(_BLOCKS_HELP)
-    def blocks(self, line: str) -> Any:
+    def blocks(self, line: str) -> Any:  # noqa: D102 (help set by _with_doc)
         words = line.split()
         command = words[0] if words else "list"
         rest = words[1:]

@@ -15,7 +15,7 @@ import logging
 import os
 import time
 import types
-from collections.abc import Callable, Iterable, Mapping, MutableMapping
+from collections.abc import Callable, Collection, Iterable, Mapping, MutableMapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -222,7 +222,7 @@ class Session:
 
     # -- running ------------------------------------------------------------------------------
 
-    def run(self, targets: Iterable[str] | None, *, force: Iterable[str] = (),
+    def run(self, targets: Iterable[str] | None, *, force: Collection[str] = (),
             subscribers: Iterable[Callable[[Event], None]] = ()) -> RunResult:
         """Run ``targets`` (every block when None) with stale upstreams first."""
         dag = self.dag()
@@ -307,35 +307,34 @@ class Session:
         for spec in dag:
             item = current.get(spec.name)
             record = self.records.get(spec.name)
-            base = dict(name=spec.name, type=item.type if item else spec.type,
-                        upstream=spec.upstream, cell_id=spec.cell_id, origin=spec.origin)
+            base = BlockState(spec.name, item.type if item else spec.type, spec.upstream,
+                              "never_run", cell_id=spec.cell_id, origin=spec.origin)
             if record is not None:
-                base.update(seconds=record.seconds, rows=record.rows, cols=record.cols)
+                base = dataclasses.replace(base, seconds=record.seconds, rows=record.rows,
+                                           cols=record.cols)
             if spec.name in problems:
-                states.append(BlockState(**base, state="failed", error=problems[spec.name]))
+                base = dataclasses.replace(base, state="failed", error=problems[spec.name])
             elif spec.name in self.running:
-                states.append(BlockState(**base, state="running"))
+                base = dataclasses.replace(base, state="running")
             elif item is None:
-                states.append(BlockState(**base, state="never_run"))
+                pass
             elif record is not None and record.key.digest == item.key.digest:
-                if record.status in ("failed", "skipped"):
-                    states.append(BlockState(**base, state=record.status, error=record.error))
-                else:
-                    states.append(BlockState(**base, state="fresh"))
+                failed = record.status in ("failed", "skipped")
+                base = dataclasses.replace(base, state=record.status if failed else "fresh",
+                                           error=record.error if failed else None)
             elif record is not None:
-                reason = stale_reason(record.key, item.key)
-                states.append(BlockState(**base, state="stale", reason=_short(reason)))
+                reason = _short(stale_reason(record.key, item.key))
+                base = dataclasses.replace(base, state="stale", reason=reason)
             elif item.key.digest in self.cache.memory or (
                     self.cache.disk is not None and item.key.digest in self.cache.disk):
-                states.append(BlockState(**base, state="cached"))
-            else:
-                states.append(BlockState(**base, state="never_run"))
+                base = dataclasses.replace(base, state="cached")
+            states.append(base)
         # Downstream of a failure is stale: its outputs no longer follow from its upstreams.
-        failed = {s.name for s in states if s.state == "failed"}
-        if failed:
+        failed_names = {s.name for s in states if s.state == "failed"}
+        if failed_names:
             for index, state in enumerate(states):
-                broken = sorted(dag.ancestors([state.name]) & failed) if state.name not in \
-                    problems else []
+                broken = sorted(dag.ancestors([state.name]) & failed_names) \
+                    if state.name not in problems else []
                 if broken and state.state in ("fresh", "cached", "skipped"):
                     states[index] = dataclasses.replace(
                         state, state="stale", reason="upstream",

@@ -19,6 +19,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def main(argv: list[str]) -> int:
+    """Execute the notebook, print the blocks' status lines and the last output."""
     path = Path(argv[0]) if argv else ROOT / "example_notebooks" / "trips_per_day.ipynb"
     notebook = nbformat.read(path, as_version=4)
     client = NotebookClient(notebook, timeout=600, kernel_name="python3",

@@ -10,6 +10,7 @@ bound uses to evict the least recently used entries first.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -77,10 +78,8 @@ class DiskStore:
                            path.name, exc)
             self._discard(path)
             return False, None
-        try:
+        with contextlib.suppress(OSError):
             os.utime(path)
-        except OSError:
-            pass
         return True, value
 
     def put(self, key: str, value: Any, block: str | None = None) -> int:

@@ -127,7 +127,7 @@ def canonical(value: Any) -> Any:
     if isinstance(value, set | frozenset):
         return {"__set__": sorted(json.dumps(canonical(v)) for v in value)}
     try:
-        return {"__pickle__": _sha(pickle.dumps(value, protocol=4))}
+        return {"__pickle__": hashlib.sha256(pickle.dumps(value, protocol=4)).hexdigest()}
     except Exception:
         return {"__type__": f"{type(value).__module__}.{type(value).__qualname__}"}
 

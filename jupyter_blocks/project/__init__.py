@@ -1,1 +1,1 @@
-"""Notebook <-> project: reading notebooks, the metadata.yaml model, writing Mage-layout projects."""
+"""Notebook <-> project: reading notebooks, the metadata.yaml model, Mage-layout projects."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import ast
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -122,7 +122,7 @@ def from_cells(cells: Iterable[Cell], path: Path | None = None) -> NotebookPipel
     return NotebookPipeline(path, tuple(blocks), parameters, tuple(scratch), tuple(errors))
 
 
-def from_sources(sources: Sequence[dict[str, Any]]) -> NotebookPipeline:
+def from_sources(sources: Sequence[Mapping[str, Any]]) -> NotebookPipeline:
     """Build a pipeline from ``[{"cell_id", "source"}]`` as the labextension sends them."""
     return from_cells(Cell(i, str(c.get("source", "")), tuple(c.get("tags", ()) or ()),
                            c.get("cell_id")) for i, c in enumerate(sources, start=1))

@@ -59,3 +59,11 @@ def test_key_is_identical_in_another_process():
     there = subprocess.run([sys.executable, "-c", SCRIPT], capture_output=True, text=True,
                            check=True, env={"PYTHONHASHSEED": "123", "PATH": ""}).stdout.strip()
     assert here == there
+
+
+def test_unknown_objects_are_keyed_by_their_pickled_value():
+    import fractions
+
+    one = variables_fingerprint(frozenset({"v"}), {"v": fractions.Fraction(1, 3)})
+    two = variables_fingerprint(frozenset({"v"}), {"v": fractions.Fraction(2, 3)})
+    assert one != two

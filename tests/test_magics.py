@@ -84,8 +84,8 @@ HEAVY = ["pyarrow", "pyarrow.dataset", "sqlalchemy", "google", "dask", "duckdb",
 
 
 def test_import_is_light():
-    code = ("import sys, jupyter_blocks; heavy = %r; "
-            "print([m for m in heavy if m in sys.modules])" % HEAVY)
+    code = (f"import sys, jupyter_blocks; heavy = {HEAVY!r}; "
+            "print([m for m in heavy if m in sys.modules])")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
 

@@ -130,6 +130,40 @@ def dag(target: str, pipeline: str | None, fmt: str, output: str | None) -> None
         click.echo(text)
 
 
+@cli.command("export")
+@click.argument("notebook", type=click.Path())
+@click.option("--project", type=click.Path(), help="Project folder (default: the notebook's).")
+@click.option("--pipeline", help="Pipeline name (default: the notebook's name).")
+@click.option("--detach", is_flag=True,
+              help="Write this pipeline's own copy of block files other pipelines share.")
+@click.option("--force", is_flag=True, help="Overwrite block files other pipelines share.")
+@_errors_as_exit_codes
+def export(notebook: str, project: str | None, pipeline: str | None, detach: bool,
+           force: bool) -> None:
+    """Export a notebook to a Mage-layout project: metadata.yaml and block files."""
+    from jupyter_blocks.project.writer import export_notebook
+
+    if detach and force:
+        raise click.UsageError("--detach and --force cannot be combined")
+    result = export_notebook(notebook, project, pipeline, detach=detach, force=force)
+    for path in result.written:
+        click.echo(f"wrote {path}")
+    click.echo(f"exported pipeline `{result.pipeline}` to {result.project} "
+               f"({len(result.written)} written, {len(result.unchanged)} unchanged)")
+
+
+@cli.command("import")
+@click.argument("project", type=click.Path())
+@click.option("--pipeline", help="Pipeline name (optional when the project has one).")
+@click.option("-o", "--output", required=True, type=click.Path(), help="Notebook to write.")
+@_errors_as_exit_codes
+def import_(project: str, pipeline: str | None, output: str) -> None:
+    """Build a notebook of %%block cells from a project pipeline (ours or Mage's)."""
+    from jupyter_blocks.project.reader import import_pipeline
+
+    click.echo(f"wrote {import_pipeline(project, pipeline, output)}")
+
+
 @cli.group()
 def cache() -> None:
     """List or empty the output cache of a notebook or project folder."""

@@ -23,8 +23,8 @@ from jupyter_blocks.errors import BlocksError, BlockSpecError, ConfigError, Grap
 from jupyter_blocks.forms import analyze, resolve_type
 from jupyter_blocks.graph import Dag
 from jupyter_blocks.project.notebook import NotebookPipeline, read_notebook
-from jupyter_blocks.project.notebook import _without_magics as without_magics
 from jupyter_blocks.project.outside import check_outside_names
+from jupyter_blocks.project.parameters import parameter_values
 from jupyter_blocks.runner import Runner, RunResult
 from jupyter_blocks.runner.events import Subscriber
 from jupyter_blocks.runner.executors import Executor
@@ -157,21 +157,6 @@ def load_notebook(path: str | Path) -> HeadlessPipeline:
         defaults=parameter_values(notebook),
         imports=tuple(used.values()),
     )
-
-
-def parameter_values(notebook: NotebookPipeline) -> dict[str, Any]:
-    """Run the ``parameters`` cell alone and return the values of the names it assigns."""
-    cell = notebook.parameters
-    if cell is None:
-        return {}
-    namespace: dict[str, Any] = {}
-    try:
-        exec(compile(without_magics(cell.source), f"<{cell.label} (parameters)>", "exec"),
-             namespace)
-    except Exception as exc:
-        raise ConfigError(f"{cell.label} (parameters) cannot run on its own: "
-                          f"{type(exc).__name__}: {exc}; keep it to literal defaults") from None
-    return {name: namespace[name] for name in notebook.parameter_names() if name in namespace}
 
 
 def load_target(target: str | Path, pipeline: str | None = None) -> HeadlessPipeline:

@@ -1,0 +1,171 @@
+"""The ``metadata.yaml`` model: one pipeline's blocks, as Mage writes it and as we write it.
+
+What belongs here: the pydantic models (so a bad file is one error line with its YAML path, like
+``blocks[2].upstream_blocks``), reading a file into them, and writing them back with a fixed key
+order and no runtime state, so exports are byte-for-byte deterministic. Mage's own keys
+(``status``, ``executor_type``, ``widgets``...) are accepted and ignored; any other key is an error.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from jupyter_blocks.errors import ConfigError, did_you_mean
+
+#: Block type -> the project folder of its files (Mage's layout).
+FOLDERS = {
+    "data_loader": "data_loaders",
+    "transformer": "transformers",
+    "data_exporter": "data_exporters",
+    "sensor": "sensors",
+    "condition": "conditionals",
+    "custom": "custom",
+    "callback": "callbacks",
+}
+#: Mage block type spellings -> ours.
+MAGE_TYPES = {"conditional": "condition"}
+EXTENSIONS = {"python": ".py", "sql": ".sql", "r": ".r"}
+
+
+class RetryConfig(BaseModel):
+    """``retry_config:`` of a block (Mage's keys)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    retries: int = Field(0, ge=0)
+    delay: float = Field(5.0, ge=0)
+    exponential_backoff: bool = True
+    max_delay: float | None = None
+
+
+class BlockMeta(BaseModel):
+    """One entry of ``blocks:``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    uuid: str
+    name: str | None = None
+    type: str
+    language: str = "python"
+    upstream_blocks: list[str] = Field(default_factory=list)
+    downstream_blocks: list[str] = Field(default_factory=list)
+    configuration: dict[str, Any] = Field(default_factory=dict)
+    retry_config: RetryConfig | None = None
+    timeout: float | None = None
+    # Mage's keys: accepted, not used.
+    all_upstream_blocks_executed: Any = None
+    callback_blocks: Any = None
+    color: Any = None
+    conditional_blocks: Any = None
+    content: Any = None
+    executor_config: Any = None
+    executor_type: Any = None
+    extension_uuid: Any = None
+    groups: Any = None
+    has_callback: Any = None
+    replicated_block: Any = None
+    status: Any = None
+    tags: Any = None
+
+
+class PipelineMeta(BaseModel):
+    """A whole ``metadata.yaml``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = None
+    uuid: str | None = None
+    type: str = "python"
+    description: str | None = None
+    variables: dict[str, Any] | None = None
+    blocks: list[BlockMeta] = Field(default_factory=list)
+    # Mage's keys: accepted, not used.
+    cache_block_output_in_memory: Any = None
+    callbacks: Any = None
+    concurrency_config: Any = None
+    conditionals: Any = None
+    created_at: Any = None
+    data_integration: Any = None
+    executor_config: Any = None
+    executor_count: Any = None
+    executor_type: Any = None
+    extensions: Any = None
+    notification_config: Any = None
+    remote_variables_dir: Any = None
+    retry_config: Any = None
+    run_pipeline_in_one_process: Any = None
+    settings: Any = None
+    spark_config: Any = None
+    tags: Any = None
+    updated_at: Any = None
+    variables_dir: Any = None
+    widgets: Any = None
+
+
+def read_metadata(path: Path) -> PipelineMeta:
+    """Read and validate a ``metadata.yaml``; ``ConfigError`` names the file and YAML path."""
+    try:
+        document = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{path} does not exist") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path} is not valid YAML: {' '.join(str(exc).split())}") from None
+    if not isinstance(document, dict):
+        raise ConfigError(f"{path} must be a mapping with `blocks:`, got "
+                          f"{type(document).__name__}")
+    try:
+        return PipelineMeta.model_validate(document)
+    except ValidationError as exc:
+        raise ConfigError(f"{path}: {describe_errors(exc)}") from None
+
+
+def describe_errors(exc: ValidationError) -> str:
+    """Pydantic errors as ``blocks[2].upstream_blocks: message``, every one, on one line."""
+    messages = []
+    for error in exc.errors():
+        path = ""
+        for part in error["loc"]:
+            path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
+        if error["type"] == "extra_forbidden":
+            field = str(error["loc"][-1])
+            model: type[BaseModel] = BlockMeta if len(error["loc"]) > 1 else PipelineMeta
+            message = "unknown key" + did_you_mean(field, model.model_fields)
+        else:
+            message = error["msg"].lower() if error["msg"][:1].isupper() else error["msg"]
+        messages.append(f"{path}: {message}")
+    return "; ".join(messages)
+
+
+def dump_metadata(meta: PipelineMeta) -> str:
+    """The YAML we write: our keys only, in a fixed order, no runtime state."""
+    document: dict[str, Any] = {
+        "name": meta.name,
+        "uuid": meta.uuid,
+        "type": meta.type,
+        "variables": dict(meta.variables or {}),
+        "blocks": [_block_document(block) for block in meta.blocks],
+    }
+    text: str = yaml.safe_dump(document, sort_keys=False, allow_unicode=True,
+                               default_flow_style=False, width=100)
+    return text
+
+
+def _block_document(block: BlockMeta) -> dict[str, Any]:
+    retry = None
+    if block.retry_config is not None:
+        retry = block.retry_config.model_dump(exclude_none=True)
+    return {
+        "uuid": block.uuid,
+        "name": block.name or block.uuid,
+        "type": block.type,
+        "language": block.language,
+        "upstream_blocks": list(block.upstream_blocks),
+        "downstream_blocks": list(block.downstream_blocks),
+        "configuration": dict(sorted(block.configuration.items())),
+        "retry_config": retry,
+        "timeout": block.timeout,
+    }

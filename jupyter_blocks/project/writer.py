@@ -1,0 +1,177 @@
+"""Exporting a notebook to a Mage-layout project: ``metadata.yaml`` plus one file per block.
+
+What belongs here: turning a ``NotebookPipeline`` into the files of ARCHITECTURE §2, checking
+everything first (bad blocks, outside names, block files shared with other pipelines) so that
+nothing is written half-way, then writing them. Shared block files follow Mage's semantics: a
+file another pipeline uses with different content is not overwritten unless ``detach`` (write a
+pipeline-specific copy) or ``force``.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from jupyter_blocks.block import BlockSpec
+from jupyter_blocks.errors import BlockSpecError, ConfigError, GraphError
+from jupyter_blocks.forms import analyze, resolve_type
+from jupyter_blocks.project.mage import render_block_file
+from jupyter_blocks.project.metadata import (
+    EXTENSIONS,
+    FOLDERS,
+    BlockMeta,
+    PipelineMeta,
+    RetryConfig,
+    dump_metadata,
+    read_metadata,
+)
+from jupyter_blocks.project.notebook import NotebookPipeline, read_notebook
+from jupyter_blocks.project.outside import check_outside_names, needed_imports
+from jupyter_blocks.project.parameters import parameter_values
+
+DEFAULT_RETRY_DELAY = 5.0
+
+
+@dataclass
+class ExportResult:
+    """What an export wrote (paths relative to the project)."""
+
+    project: Path
+    pipeline: str
+    written: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+
+
+def block_meta(spec: BlockSpec, block_type: str, downstream: list[str],
+               file_path: str | None = None) -> BlockMeta:
+    """The ``blocks:`` entry of a block."""
+    configuration: dict[str, Any] = {}
+    if spec.profile:
+        configuration["data_provider_profile"] = spec.profile
+    if spec.connector:
+        configuration["data_provider"] = spec.connector
+    if spec.dynamic:
+        configuration["dynamic"] = True
+    if spec.reduce:
+        configuration["reduce_output"] = True
+    if spec.no_cache:
+        configuration["no_cache"] = True
+    if file_path:
+        configuration["file_source"] = {"path": file_path}
+    retry = None
+    if spec.retries:
+        retry = RetryConfig(retries=spec.retries, delay=spec.retry_delay)
+    return BlockMeta(uuid=spec.name, name=spec.name, type=block_type, language=spec.lang,
+                     upstream_blocks=list(spec.upstream), downstream_blocks=downstream,
+                     configuration=configuration, retry_config=retry, timeout=spec.timeout)
+
+
+def block_file(block_type: str, name: str, lang: str, pipeline: str | None = None) -> str:
+    """A block file's path in the project; ``pipeline`` for a detached copy."""
+    folder = FOLDERS.get(block_type, "custom")
+    middle = f"{pipeline}/" if pipeline else ""
+    return f"{folder}/{middle}{name}{EXTENSIONS.get(lang, '.py')}"
+
+
+def export_notebook(notebook: str | Path, project: str | Path | None = None,
+                    pipeline: str | None = None, *, detach: bool = False,
+                    force: bool = False) -> ExportResult:
+    """Export a notebook to ``project`` (default: the notebook's folder) as ``pipeline``.
+
+    Raises:
+        BlocksError: A bad block, an outside name, or a block file shared with another
+            pipeline (nothing is written then).
+    """
+    source = read_notebook(notebook)
+    assert source.path is not None
+    root = Path(project) if project is not None else source.path.resolve().parent
+    name = pipeline or source.name
+    files = plan_export(source, root, name, detach=detach, force=force)
+    result = ExportResult(root, name)
+    for relative, text in files.items():
+        path = root / relative
+        if path.is_file() and path.read_text(encoding="utf-8") == text:
+            result.unchanged.append(relative)
+            continue
+        _write_atomic(path, text)
+        result.written.append(relative)
+    return result
+
+
+def plan_export(source: NotebookPipeline, root: Path, name: str, *, detach: bool = False,
+                force: bool = False) -> dict[str, str]:
+    """Every file an export writes (relative path -> text), after checking everything."""
+    if source.errors:
+        raise BlockSpecError("; ".join(message for _, message in source.errors))
+    dag = source.dag()
+    problems = dag.problems()
+    if problems:
+        raise GraphError(problems)
+    check_outside_names(source)
+    files: dict[str, str] = {}
+    metas: list[BlockMeta] = []
+    conflicts: list[str] = []
+    users = _pipelines_by_file(root, exclude=name)
+    for spec in dag:
+        info = analyze(spec)
+        block_type = resolve_type(spec, info)
+        text = render_block_file(spec, block_type, info, needed_imports(source, spec))
+        relative = block_file(block_type, spec.name, spec.lang)
+        detached = None
+        path = root / relative
+        others = users.get(relative, [])
+        if others and path.is_file() and path.read_text(encoding="utf-8") != text \
+                and not force:
+            if detach:
+                detached = relative = block_file(block_type, spec.name, spec.lang, name)
+            else:
+                conflicts.append(f"{relative} (used by {', '.join(sorted(others))})")
+        files[relative] = text
+        metas.append(block_meta(spec, block_type, list(dag.downstream[spec.name]), detached))
+    if conflicts:
+        raise ConfigError(
+            "block files used by other pipelines have different content: "
+            + "; ".join(conflicts)
+            + ": use --detach to give this pipeline its own copies, or --force to overwrite")
+    meta = PipelineMeta(name=name, uuid=name, type="python",
+                        variables=parameter_values(source), blocks=metas)
+    files[f"pipelines/{name}/metadata.yaml"] = dump_metadata(meta)
+    if not (root / "io_config.yaml").exists():
+        files["io_config.yaml"] = resources.files("jupyter_blocks.io").joinpath(
+            "templates/io_config.yaml").read_text(encoding="utf-8")
+    return files
+
+
+def _pipelines_by_file(root: Path, exclude: str) -> dict[str, list[str]]:
+    """Block file path -> the other pipelines of the project that use it."""
+    users: dict[str, list[str]] = {}
+    for metadata in sorted(root.glob("pipelines/*/metadata.yaml")):
+        pipeline = metadata.parent.name
+        if pipeline == exclude:
+            continue
+        try:
+            meta = read_metadata(metadata)
+        except ConfigError:
+            continue
+        for block in meta.blocks:
+            source = block.configuration.get("file_source")
+            path = source.get("path") if isinstance(source, dict) else None
+            relative = path or block_file(block.type, block.uuid, block.language)
+            users.setdefault(str(relative), []).append(pipeline)
+    return users
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8", newline="\n") as stream:
+            stream.write(text)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise

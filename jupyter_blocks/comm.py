@@ -12,7 +12,6 @@ import logging
 from typing import Any
 
 from jupyter_blocks.runner import Event
-from jupyter_blocks.runner import events as ev
 from jupyter_blocks.session import Session
 
 logger = logging.getLogger(__name__)
@@ -27,6 +26,7 @@ class CommChannel:
         self.session = session
         self.comms: list[Any] = []
         session.subscribers.append(self.on_event)
+        session.after_run.append(self.send_state)
 
     def open(self, comm: Any, message: dict[str, Any]) -> None:
         """A frontend opened the comm: keep it and send the current state."""
@@ -48,12 +48,10 @@ class CommChannel:
             self.send_state([comm])
 
     def on_event(self, event: Event) -> None:
-        """Forward a runner event; after a run, send the new state too."""
+        """Forward a runner event (the new state follows when the run is recorded)."""
         payload = event.to_dict()
         payload.pop("traceback", None)
         self._send({"type": "event", "event": payload})
-        if event.event == ev.RUN_FINISHED:
-            self.send_state()
 
     def send_state(self, comms: list[Any] | None = None) -> None:
         """Send every block's state."""

@@ -103,6 +103,8 @@ class Session:
         self.running: set[str] = set()
         self.synced: NotebookPipeline | None = None
         self.subscribers: list[Callable[[Event], None]] = []
+        #: Called after each run, once the blocks' records are up to date.
+        self.after_run: list[Callable[[], None]] = []
         self._cache: Cache | None = None
         self._file: tuple[float, NotebookPipeline] | None = None
 
@@ -245,6 +247,11 @@ class Session:
         finally:
             self.running.clear()
         self._record(result)
+        for listener in self.after_run:
+            try:
+                listener()
+            except Exception:
+                logger.exception("after-run listener %r failed", listener)
         for name, value in result.outputs.items():
             self.namespace[name] = value
         return result

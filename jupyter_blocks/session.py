@@ -263,6 +263,12 @@ class Session:
         closure = self.dag().replace_block(spec).upstream_of(spec.name)
         problems = closure.problems()
         if problems:
+            if any("unknown upstream" in p for p in problems):
+                where = (f"no cell of {self.notebook_path.name} defines it"
+                         if self.notebook_path else
+                         f"the notebook file was not found (save it, or set {NOTEBOOK_ENV})")
+                problems.append(f"an upstream must be a block run in this kernel or a %%block "
+                                f"cell of the saved notebook, and {where}")
             raise GraphError(problems)
         self.register(spec)
         force = [spec.name] if spec.no_cache else []

@@ -59,10 +59,15 @@ def cli() -> None:
               help="Reuse fresh cache entries (default: run every selected block).")
 @click.option("--json", "as_json", is_flag=True, help="Print events as JSON lines.")
 @click.option("-q", "--quiet", is_flag=True, help="Print only failures.")
+@click.option("--store", envvar="JUPYTER_BLOCKS_STORE", metavar="URL",
+              help="Run store (SQLAlchemy URL; default: .jupyter_blocks/runs.sqlite).")
+@click.option("--resume", metavar="RUN_ID",
+              help="Finish an interrupted or failed run without re-running completed blocks.")
 @_errors_as_exit_codes
 def run(target: str, pipeline: str | None, var: tuple[str, ...],
         parameters: tuple[tuple[str, str], ...], execution_date: str | None, only: str | None,
-        start: str | None, incremental: bool, as_json: bool, quiet: bool) -> None:
+        start: str | None, incremental: bool, as_json: bool, quiet: bool, store: str | None,
+        resume: str | None) -> None:
     """Run a notebook or a project pipeline headless, in this process.
 
     TARGET is a notebook, a project folder (with --pipeline) or a pipeline folder.
@@ -75,18 +80,17 @@ def run(target: str, pipeline: str | None, var: tuple[str, ...],
         target=target, pipeline=pipeline, variables=variables,
         execution_date=headless.as_datetime(execution_date, "--execution-date")
         if execution_date else None,
-        only=only, start=start, incremental=incremental)
+        only=only, start=start, incremental=incremental, store=store, resume=resume,
+        echo=not as_json)
     sys.exit(_run_and_report(request, as_json=as_json, quiet=quiet))
 
 
 def _run_and_report(request: Any, *, as_json: bool, quiet: bool) -> int:
-    from rich.console import Console
-
     from jupyter_blocks import headless, terminal
 
     out = sys.stdout
-    console = Console(file=out, highlight=False, soft_wrap=True)
-    errors = Console(file=sys.stderr, highlight=False, soft_wrap=True)
+    console = _console(out)
+    errors = _console(sys.stderr)
     subscribers: list[Callable[[Any], None]] = []
     live: terminal.LiveProgress | None = None
     if as_json:
@@ -165,6 +169,58 @@ def import_(project: str, pipeline: str | None, output: str) -> None:
 
 
 @cli.group()
+def runs() -> None:
+    """Run history: list runs, show one, print a block's captured output."""
+
+
+_store_option = click.option("--store", envvar="JUPYTER_BLOCKS_STORE", metavar="URL",
+                             help="Run store (SQLAlchemy URL).")
+_target_argument = click.argument("target", type=click.Path(), default=".")
+
+
+@runs.command("list")
+@_target_argument
+@click.option("--pipeline", help="Only runs of this pipeline.")
+@click.option("--status", type=click.Choice(["running", "success", "failed", "interrupted"]))
+@click.option("--limit", type=int, default=50, show_default=True)
+@_store_option
+@_errors_as_exit_codes
+def runs_list(target: str, pipeline: str | None, status: str | None, limit: int,
+              store: str | None) -> None:
+    """List runs, newest first."""
+    from jupyter_blocks import headless, terminal
+
+    found = headless.store_for(target, store).list_runs(pipeline, status, limit)
+    _console().print(terminal.runs_table(found))
+
+
+@runs.command("show")
+@click.argument("run_id")
+@_target_argument
+@_store_option
+@_errors_as_exit_codes
+def runs_show(run_id: str, target: str, store: str | None) -> None:
+    """Show a run: its blocks with a text Gantt of their timings."""
+    from jupyter_blocks import headless, terminal
+
+    _console().print(terminal.run_table(headless.store_for(target, store)
+                                                      .get_run(run_id)))
+
+
+@runs.command("logs")
+@click.argument("run_id")
+@click.argument("block")
+@_target_argument
+@_store_option
+@_errors_as_exit_codes
+def runs_logs(run_id: str, block: str, target: str, store: str | None) -> None:
+    """Print what a block printed and logged in a run."""
+    from jupyter_blocks import headless
+
+    click.echo(headless.store_for(target, store).block_logs(run_id, block), nl=False)
+
+
+@cli.group()
 def cache() -> None:
     """List or empty the output cache of a notebook or project folder."""
 
@@ -174,12 +230,10 @@ def cache() -> None:
 @_errors_as_exit_codes
 def cache_ls(target: str) -> None:
     """List cache entries, most recently used first."""
-    from rich.console import Console
-
     from jupyter_blocks import headless, terminal
 
     entries = headless.cache_for(target).disk
-    Console(highlight=False).print(terminal.cache_table(entries.entries() if entries else []))
+    _console().print(terminal.cache_table(entries.entries() if entries else []))
 
 
 @cache.command("clear")
@@ -191,6 +245,16 @@ def cache_clear(target: str) -> None:
 
     removed = headless.cache_for(target).clear()
     click.echo(f"removed {removed} cache entries")
+
+
+def _console(file: Any = None) -> Any:
+    """A rich console; off a terminal, wide enough that tables are not cut."""
+    from rich.console import Console
+
+    console = Console(file=file or sys.stdout, highlight=False, soft_wrap=True)
+    if not console.is_terminal:
+        console.width = max(console.width, 160)
+    return console
 
 
 def main() -> None:

@@ -10,6 +10,7 @@ headless (the imports made in non-block cells, nothing else); turning ``--only``
 from __future__ import annotations
 
 import datetime as dt
+import os
 import shlex
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -19,6 +20,7 @@ from typing import Any
 import yaml
 
 from jupyter_blocks.cache import Cache
+from jupyter_blocks.capture import OutputCapture
 from jupyter_blocks.errors import BlocksError, BlockSpecError, ConfigError, GraphError, did_you_mean
 from jupyter_blocks.forms import analyze, resolve_type
 from jupyter_blocks.graph import Dag
@@ -28,6 +30,7 @@ from jupyter_blocks.project.parameters import parameter_values
 from jupyter_blocks.runner import Runner, RunResult
 from jupyter_blocks.runner.events import Subscriber
 from jupyter_blocks.runner.executors import Executor
+from jupyter_blocks.store import RunStore
 
 
 @dataclass(frozen=True)
@@ -74,6 +77,10 @@ class RunRequest:
         start: Run this block and everything downstream of it (``--from``).
         incremental: Reuse fresh cache entries; a full run otherwise.
         run_id: The run's id (a new one by default).
+        store: The run store's URL (default: ``$JUPYTER_BLOCKS_STORE`` or SQLite beside).
+        record: Whether to record the run in the store.
+        resume: Finish this earlier run without re-running its completed blocks.
+        echo: Pass what blocks print on to the terminal (it is captured for the store too).
     """
 
     target: str
@@ -84,6 +91,13 @@ class RunRequest:
     start: str | None = None
     incremental: bool = False
     run_id: str | None = None
+    store: str | None = None
+    record: bool = True
+    resume: str | None = None
+    echo: bool = True
+
+
+_DERIVED = frozenset({"interval_start_datetime", "interval_end_datetime", "ds", "pipeline"})
 
 
 def parse_assignments(pairs: Iterable[str]) -> dict[str, Any]:
@@ -199,6 +213,16 @@ def cache_for(target: str | Path) -> Cache:
     return Cache.beside(path.resolve())
 
 
+def store_for(target: str | Path, url: str | None = None) -> RunStore:
+    """The run store of a notebook's folder or a project folder (or ``url``)."""
+    path = Path(target)
+    if path.is_file():
+        path = path.parent
+    if not path.is_dir():
+        raise ConfigError(f"{target} is neither a notebook nor a folder")
+    return RunStore.for_directory(path, url)
+
+
 def selection(dag: Dag, request: RunRequest) -> tuple[list[str] | None, list[str], bool]:
     """The runner's ``targets``, ``force`` and ``use_cache`` for a request."""
     if request.only and request.start:
@@ -245,20 +269,56 @@ def run(request: RunRequest, subscribers: Iterable[Subscriber] = (),
     """
     pipeline = loaded or load_target(request.target, request.pipeline)
     pipeline.dag.validate()
-    targets, force, use_cache = selection(pipeline.dag, request)
+    store = RunStore.for_directory(pipeline.directory, request.store) \
+        if request.record or request.resume else None
     values = {**pipeline.defaults, **request.variables}
+    run_id = request.run_id
+    targets: list[str] | None
+    if request.resume:
+        assert store is not None
+        targets, force, use_cache, values = _resumed(store, request, pipeline, values)
+        run_id = request.resume
+    else:
+        targets, force, use_cache = selection(pipeline.dag, request)
     execution_date = request.execution_date or (
         as_datetime(values["execution_date"]) if "execution_date" in values
         else dt.datetime.now().replace(microsecond=0))
     variables = run_variables(pipeline.name, execution_date, values)
-    runner = Runner(Cache.beside(pipeline.directory), executor, subscribers,
+    listeners = list(subscribers)
+    if store is not None and request.record:
+        capture = OutputCapture(echo=request.echo)
+        listeners = [capture, store.recorder(request.target, variables, output=capture.take),
+                     *listeners]
+    runner = Runner(Cache.beside(pipeline.directory), executor, listeners,
                     pipeline.namespace(), pipeline.directory)
-    result = runner.run(pipeline.dag, targets, variables, force=force, use_cache=use_cache,
-                        pipeline=pipeline.name, run_id=request.run_id)
+    # Relative paths in blocks mean what they mean in the kernel: the notebook's folder.
+    previous = os.getcwd()
+    os.chdir(pipeline.directory)
+    try:
+        result = runner.run(pipeline.dag, targets, variables, force=force, use_cache=use_cache,
+                            pipeline=pipeline.name, run_id=run_id)
+    finally:
+        os.chdir(previous)
     resume = None
     if result.failed:
         resume = resume_command(request, result.failed[0].name, execution_date)
     return HeadlessResult(result, pipeline, variables, resume)
+
+
+def _resumed(store: RunStore, request: RunRequest, pipeline: HeadlessPipeline,
+             values: dict[str, Any]) -> tuple[list[str], list[str], bool, dict[str, Any]]:
+    """Selection and variables that finish run ``request.resume``."""
+    assert request.resume is not None
+    previous = store.get_run(request.resume)
+    if previous["pipeline"] != pipeline.name:
+        raise ConfigError(f"run {request.resume} is of pipeline `{previous['pipeline']}`, "
+                          f"not `{pipeline.name}`")
+    if previous["status"] == "running":
+        raise ConfigError(f"run {request.resume} is still running")
+    done = store.completed_blocks(request.resume)
+    recorded = {k: v for k, v in previous["variables"].items() if k not in _DERIVED}
+    targets = [name for name in pipeline.dag.names if name not in done]
+    return targets, [], True, {**recorded, **request.variables}
 
 
 def resume_command(request: RunRequest, failed: str, execution_date: dt.datetime) -> str:

@@ -30,10 +30,17 @@ _STATUS = {ev.BLOCK_STARTED: "running", ev.BLOCK_CACHED: "cached", ev.BLOCK_FINI
 
 def json_lines(stream: TextIO) -> Any:
     """A subscriber writing each event as one JSON line to ``stream``."""
+    closed = False
 
     def write(event: Event) -> None:
-        stream.write(json.dumps(event.to_dict(), default=str) + "\n")
-        stream.flush()
+        nonlocal closed
+        if closed:
+            return
+        try:
+            stream.write(json.dumps(event.to_dict(), default=str) + "\n")
+            stream.flush()
+        except BrokenPipeError:
+            closed = True  # the reader went away (``| head``); the run goes on
 
     return write
 
@@ -191,3 +198,54 @@ def _size(size: float) -> str:
             return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
         size /= 1024
     return f"{size:.1f} GB"
+
+
+def runs_table(runs: list[dict[str, Any]]) -> Table:
+    """Pipeline runs: id, pipeline, status, started, seconds, trigger."""
+    table = Table()
+    for column in ("run", "pipeline", "status", "started", "seconds", "trigger"):
+        table.add_column(column, justify="right" if column == "seconds" else "left",
+                         no_wrap=True)
+    for run in runs:
+        seconds = "" if run.get("seconds") is None else f"{run['seconds']:.2f}"
+        table.add_row(run["run_id"], run["pipeline"],
+                      Text(run["status"], style=_STYLES.get(_run_style(run["status"]), "")),
+                      (run.get("started_at") or "")[:19].replace("T", " "), seconds,
+                      run.get("trigger") or "")
+    return table
+
+
+def run_table(run: dict[str, Any], width: int = 24) -> Table:
+    """A run's block runs with a text Gantt of their timings."""
+    seconds = "" if run.get("seconds") is None else f" in {run['seconds']:.2f}s"
+    table = Table(title=f"run {run['run_id']} of {run['pipeline']}: {run['status']}{seconds}",
+                  title_justify="left")
+    for column in ("block", "attempt", "status", "seconds", "rows", "timeline"):
+        table.add_column(column, justify="right" if column in ("seconds", "rows") else "left")
+    blocks = run.get("blocks", [])
+    starts = [_time(b["started_at"]) for b in blocks if b.get("started_at")]
+    ends = [_time(b["finished_at"]) for b in blocks if b.get("finished_at")]
+    origin = min(starts) if starts else 0.0
+    span = max((max(ends) if ends else origin) - origin, 1e-6)
+    for block in blocks:
+        bar = ""
+        if block.get("started_at"):
+            begin = _time(block["started_at"]) - origin
+            end = (_time(block["finished_at"]) - origin) if block.get("finished_at") else span
+            left = min(int(begin / span * width), width - 1)
+            right = max(left + 1, min(round(end / span * width), width))
+            bar = " " * left + "█" * (right - left)
+        seconds_text = "" if block.get("seconds") is None else f"{block['seconds']:.2f}"
+        table.add_row(block["block"], str(block.get("attempt") or ""),
+                      Text(block["status"], style=_STYLES.get(block["status"], "")),
+                      seconds_text, "" if block.get("rows") is None else str(block["rows"]),
+                      Text(bar, style=_STYLES.get(block["status"], "")))
+    return table
+
+
+def _time(text: str) -> float:
+    return dt.datetime.fromisoformat(text).timestamp()
+
+
+def _run_style(status: str) -> str:
+    return {"success": "ran", "running": "running"}.get(status, status)

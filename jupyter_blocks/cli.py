@@ -61,13 +61,15 @@ def cli() -> None:
 @click.option("-q", "--quiet", is_flag=True, help="Print only failures.")
 @click.option("--store", envvar="JUPYTER_BLOCKS_STORE", metavar="URL",
               help="Run store (SQLAlchemy URL; default: .jupyter_blocks/runs.sqlite).")
+@click.option("--output", type=click.Path(), metavar="OUT.ipynb",
+              help="Papermill mode: run in a real kernel and write the executed notebook.")
 @click.option("--resume", metavar="RUN_ID",
               help="Finish an interrupted or failed run without re-running completed blocks.")
 @_errors_as_exit_codes
 def run(target: str, pipeline: str | None, var: tuple[str, ...],
         parameters: tuple[tuple[str, str], ...], execution_date: str | None, only: str | None,
         start: str | None, incremental: bool, as_json: bool, quiet: bool, store: str | None,
-        resume: str | None) -> None:
+        resume: str | None, output: str | None) -> None:
     """Run a notebook or a project pipeline headless, in this process.
 
     TARGET is a notebook, a project folder (with --pipeline) or a pipeline folder.
@@ -76,6 +78,16 @@ def run(target: str, pipeline: str | None, var: tuple[str, ...],
 
     variables = headless.parse_assignments(var)
     variables.update((name, headless.parse_value(value)) for name, value in parameters)
+    if output:
+        from jupyter_blocks.kernel_run import run_in_kernel
+
+        if execution_date:
+            variables["execution_date"] = headless.as_datetime(execution_date,
+                                                               "--execution-date")
+        written = run_in_kernel(target, output, variables, progress=not quiet and not as_json)
+        if not quiet:
+            click.echo(f"wrote {written}")
+        return
     request = headless.RunRequest(
         target=target, pipeline=pipeline, variables=variables,
         execution_date=headless.as_datetime(execution_date, "--execution-date")

@@ -1,5 +1,7 @@
 import datetime as dt
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pandas as pd
@@ -115,3 +117,50 @@ def test_bad_notebook_is_config_error(tmp_path):
     bad.write_text("{not json")
     with pytest.raises(ConfigError, match="not valid JSON"):
         headless.run(headless.RunRequest(str(bad)))
+
+
+def _outputs(notebook: Path) -> list[str]:
+    import nbformat
+
+    executed = nbformat.read(notebook, as_version=4)
+    texts = []
+    for cell in executed.cells:
+        for output in cell.get("outputs", []):
+            texts.append(str(output.get("text") or output.get("data", {}).get("text/plain", ""))
+                         + str(output.get("ename", "")))
+    return texts
+
+
+@pytest.mark.kernel
+def test_plain_papermill_runs_our_notebook_with_parameters(tmp_path):
+    path = copy(tmp_path, "headless_params.ipynb")
+    out = tmp_path / "out.ipynb"
+    done = subprocess.run([sys.executable, "-m", "papermill", str(path), str(out), "-p",
+                           "threshold", "3", "--cwd", str(tmp_path)],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    printed = _outputs(out)
+    assert any("'root': 3.605" in text for text in printed)  # sqrt(4 + 9): threshold 3 used
+    # the kernel's cache is the headless run's: same keys, same folder
+    again = headless.run(headless.RunRequest(str(path), variables={"threshold": 3},
+                                             incremental=True))
+    assert set(statuses(again).values()) == {"cached"}
+
+
+@pytest.mark.kernel
+def test_cli_papermill_mode_marks_failures(tmp_path):
+    from click.testing import CliRunner
+
+    from jupyter_blocks.cli import cli
+
+    path = copy(tmp_path, "failing_block.ipynb")
+    out = tmp_path / "out.ipynb"
+    result = CliRunner().invoke(cli, ["run", str(path), "--output", str(out), "-q"])
+    assert result.exit_code == 1
+    assert "BlockRunError" in result.stderr and "ZeroDivisionError" in result.stderr
+    assert out.is_file()
+    import nbformat
+
+    executed = nbformat.read(out, as_version=4)
+    assert any(c.get("id") == "papermill-error-cell-tag" or "papermill-error-cell-tag"
+               in c.get("metadata", {}).get("tags", []) for c in executed.cells)

@@ -19,6 +19,7 @@ from typing import Any
 
 import yaml
 
+from jupyter_blocks.block import SIDE_EFFECT_TYPES
 from jupyter_blocks.cache import Cache
 from jupyter_blocks.capture import OutputCapture
 from jupyter_blocks.errors import BlocksError, BlockSpecError, ConfigError, GraphError, did_you_mean
@@ -27,7 +28,7 @@ from jupyter_blocks.graph import Dag
 from jupyter_blocks.project.notebook import NotebookPipeline, read_notebook
 from jupyter_blocks.project.outside import check_outside_names
 from jupyter_blocks.project.parameters import parameter_values
-from jupyter_blocks.runner import Runner, RunResult
+from jupyter_blocks.runner import Runner, RunResult, plan
 from jupyter_blocks.runner.events import Subscriber
 from jupyter_blocks.runner.executors import Executor
 from jupyter_blocks.store import RunStore
@@ -284,6 +285,8 @@ def run(request: RunRequest, subscribers: Iterable[Subscriber] = (),
         as_datetime(values["execution_date"]) if "execution_date" in values
         else dt.datetime.now().replace(microsecond=0))
     variables = run_variables(pipeline.name, execution_date, values)
+    if request.incremental and store is not None:
+        targets = _without_done_side_effects(store, pipeline.dag, targets, variables)
     listeners = list(subscribers)
     if store is not None and request.record:
         capture = OutputCapture(echo=request.echo)
@@ -319,6 +322,20 @@ def _resumed(store: RunStore, request: RunRequest, pipeline: HeadlessPipeline,
     recorded = {k: v for k, v in previous["variables"].items() if k not in _DERIVED}
     targets = [name for name in pipeline.dag.names if name not in done]
     return targets, [], True, {**recorded, **request.variables}
+
+
+def _without_done_side_effects(store: RunStore, dag: Dag, targets: list[str] | None,
+                               variables: dict[str, Any]) -> list[str] | None:
+    """Leave out exporters and sensors whose run history shows this key already succeeded."""
+    planned = plan(dag, variables)
+    side_effects = {name: item.key.digest for name, item in planned.items()
+                    if item.type in SIDE_EFFECT_TYPES and not item.spec.no_cache}
+    done = store.succeeded_keys(side_effects.values())
+    skipped = {name for name, key in side_effects.items() if key in done}
+    if not skipped:
+        return targets
+    return [name for name in (targets if targets is not None else dag.names)
+            if name not in skipped]
 
 
 def resume_command(request: RunRequest, failed: str, execution_date: dt.datetime) -> str:

@@ -14,7 +14,7 @@ import datetime as dt
 import json
 import os
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -210,6 +210,17 @@ class RunStore:
             names = list(dict.fromkeys(b["block"] for b in run["blocks"]))
             raise ConfigError(f"run {run_id} has no block `{block}`" + did_you_mean(block, names))
         return "".join(b["output"] or "" for b in found)
+
+    def succeeded_keys(self, keys: Iterable[str]) -> set[str]:
+        """The cache keys among ``keys`` with a block run that ran successfully."""
+        wanted = list(keys)
+        if not wanted:
+            return set()
+        with self.engine.connect() as db:
+            found = db.execute(sa.select(block_runs.c.cache_key).distinct()
+                               .where(block_runs.c.cache_key.in_(wanted),
+                                      block_runs.c.status == "ran")).scalars().all()
+        return set(found)
 
     def completed_blocks(self, run_id: str) -> set[str]:
         """Blocks that ran or were served from the cache in a run."""

@@ -135,3 +135,18 @@ def test_bad_store_url_is_bad_input(tmp_path):
     notebook = copy(tmp_path, "chain.ipynb")
     result = CliRunner().invoke(cli, ["run", str(notebook), "--store", "nosuchdb://x"])
     assert result.exit_code == 2 and result.stderr.startswith("error: cannot open the run store")
+
+
+def test_incremental_skips_exporters_that_already_succeeded_with_the_same_key(tmp_path):
+    project = tmp_path / "mage"
+    shutil.copytree(Path(__file__).parent / "golden/mage_project", project)
+    first = headless.run(headless.RunRequest(str(project)))
+    assert first.result.outcomes["export_trips"].status == "ran"
+    again = headless.run(headless.RunRequest(str(project), incremental=True))
+    assert "export_trips" not in again.result.outcomes
+    assert {o.status for o in again.result.outcomes.values()} == {"cached"}
+    changed = headless.run(headless.RunRequest(str(project), incremental=True,
+                                               variables={"min_passengers": 2}))
+    assert changed.result.outcomes["export_trips"].status == "ran"
+    full = headless.run(headless.RunRequest(str(project)))
+    assert full.result.outcomes["export_trips"].status == "ran"

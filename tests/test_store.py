@@ -150,3 +150,25 @@ def test_incremental_skips_exporters_that_already_succeeded_with_the_same_key(tm
     assert changed.result.outcomes["export_trips"].status == "ran"
     full = headless.run(headless.RunRequest(str(project)))
     assert full.result.outcomes["export_trips"].status == "ran"
+
+
+def test_ctrl_c_exits_130_and_records_interrupted(tmp_path):
+    notebook = copy(tmp_path, "headless_slow.ipynb")
+    hold = tmp_path / "hold.flag"
+    hold.write_text("")
+    process = subprocess.Popen([sys.executable, "-m", "jupyter_blocks.cli", "run", str(notebook),
+                                "--var", f"hold={hold}", "-q"], stderr=subprocess.PIPE,
+                               text=True)
+    store = RunStore.for_directory(tmp_path)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        runs = store.list_runs()
+        if runs and any(b["block"] == "wait" and b["status"] == "running"
+                        for b in store.get_run(runs[0]["run_id"])["blocks"]):
+            break
+        time.sleep(0.05)
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=30)
+    assert process.returncode == 130
+    assert stderr.strip().splitlines()[-1] == "interrupted"
+    assert store.list_runs()[0]["status"] == "interrupted"

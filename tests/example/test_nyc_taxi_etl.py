@@ -1,0 +1,230 @@
+"""The flagship example, end to end: in a kernel, headless, from HTTP, on real rows, on services."""
+
+from __future__ import annotations
+
+import datetime as dt
+import gzip
+import uuid
+import zlib
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+from jupyter_blocks.cli import cli
+from tests.example.conftest import EXAMPLE, NOTEBOOK, REPO_ROOT
+from tests.kernel import error_of, execute, text_of
+
+SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
+YELLOW = SHARED_DATA / "yellow_tripdata_2021-01_head.csv"
+
+
+def expected(months: tuple[str, ...] = ("2020-10", "2020-11")) -> pd.DataFrame:
+    """The clean rows of the sample, computed without the pipeline."""
+    frames = [pd.read_csv(EXAMPLE / "data" / f"green_tripdata_{m}.csv.gz") for m in months]
+    trips = pd.concat(frames, ignore_index=True)
+    return trips[(trips.passenger_count > 0) & (trips.trip_distance > 0)]
+
+
+def run_cli(*args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(cli, ["run", *args], catch_exceptions=False)
+    return result.exit_code, result.output + result.stderr
+
+
+def check_default_outputs(folder: Path, clean: pd.DataFrame) -> None:
+    """Lake partitions, both DuckDB warehouse tables, one partition per pickup day."""
+    days = sorted(pd.to_datetime(clean.lpep_pickup_datetime).dt.strftime("%Y-%m-%d").unique())
+    lake = folder / "lake" / "green_taxi"
+    partitions = sorted(path.name for path in lake.iterdir())
+    assert partitions == [f"lpep_pickup_date={day}" for day in days]
+    assert "lpep_pickup_date=2009-01-01" in partitions  # stray dates are kept, in their own day
+    with duckdb.connect(str(folder / "warehouse.duckdb"), read_only=True) as connection:
+        pg_rows = connection.execute("SELECT count(*) FROM mage.green_taxi").fetchone()[0]
+        wh_rows, wh_days = connection.execute(
+            "SELECT count(*), count(DISTINCT lpep_pickup_date) FROM nyc_taxi.green_taxi"
+        ).fetchone()
+        columns = [row[0] for row in connection.execute("DESCRIBE mage.green_taxi").fetchall()]
+    assert pg_rows == wh_rows == len(clean)
+    assert wh_days == len(days)
+    assert columns[:3] == ["vendor_id", "lpep_pickup_datetime", "lpep_dropoff_datetime"]
+    assert {"ratecode_id", "pu_location_id", "do_location_id", "lpep_pickup_date"} <= set(columns)
+
+
+@pytest.mark.kernel
+def test_notebook_runs_in_a_kernel_on_the_default_profile(example_dir):
+    notebook = execute(example_dir / NOTEBOOK)
+    errors = [text_of(cell) for cell in notebook.cells if error_of(cell)]
+    assert not errors, errors[0]
+    clean = expected()
+    check_default_outputs(example_dir, clean)
+    transform = next(c for c in notebook.cells if c.source.startswith("%%block transform_taxi"))
+    assert "tests 3/3 passed" in text_of(transform)
+    summary = text_of(notebook.cells[-2])  # the SQL block
+    assert "trips_per_day · ran" in summary and "2020-10-01" in summary
+    assert f"{clean.lpep_pickup_datetime.str[:10].nunique()} rows × 5 cols" in summary
+
+
+def test_headless_run_from_the_parent_folder(example_dir, monkeypatch):
+    monkeypatch.chdir(example_dir.parent)  # as `jupyter-blocks run example_notebooks/...`
+    code, output = run_cli(f"{example_dir.name}/{NOTEBOOK}")
+    assert code == 0, output
+    clean = expected()
+    check_default_outputs(example_dir, clean)
+    assert "mage.green_taxi goes to the DuckDB warehouse" in output
+    assert f"wrote {len(clean):,} rows in" in output
+    assert f"into nyc_taxi.green_taxi in DuckDB {example_dir / 'warehouse.duckdb'}" in output
+    days = clean.lpep_pickup_datetime.str[:10].nunique()
+    assert any(
+        line.split()[1:4] == ["trips_per_day", "ran", line.split()[3]]
+        and line.rstrip().endswith(f"{days} rows")
+        for line in output.splitlines()
+        if "trips_per_day ran" in line
+    )
+
+
+def test_source_over_http_with_a_cut_download(example_dir, http_folder, monkeypatch):
+    base, served = http_folder
+    whole = (EXAMPLE / "data" / "green_tripdata_2020-10.csv.gz").read_bytes()
+    cut = whole[: len(whole) * 2 // 3]
+    (served / "green_tripdata_2020-10.csv.gz").write_bytes(cut)
+    text = zlib.decompressobj(wbits=31).decompress(cut).decode()
+    whole_rows = text.count("\n") - 1  # header, then every row that has its newline
+    monkeypatch.chdir(example_dir)
+    code, output = run_cli(
+        NOTEBOOK,
+        "--only",
+        "load_green_taxi",
+        "--var",
+        f"source={base}/green_tripdata_{{month}}.csv.gz",
+        "--var",
+        "months=2020-10",
+    )
+    assert code == 0, output
+    assert f"{base}/green_tripdata_2020-10.csv.gz: dropped the cut last line" in output
+    assert f"{base}/green_tripdata_2020-10.csv.gz: {whole_rows:,} rows" in output
+
+
+def test_source_over_http_whole_file_runs_every_block(example_dir, http_folder, monkeypatch):
+    base, served = http_folder
+    (served / "october.csv.gz").write_bytes(
+        (EXAMPLE / "data" / "green_tripdata_2020-10.csv.gz").read_bytes()
+    )
+    monkeypatch.chdir(example_dir)
+    code, output = run_cli(NOTEBOOK, "--var", f"source={base}/october.csv.gz")
+    assert code == 0, output
+    assert "dropped" not in output
+    assert f"wrote {len(expected(('2020-10',))):,} rows to mage.green_taxi" in output
+
+
+def test_loader_and_transformer_on_real_yellow_rows_with_a_cut_last_line(example_dir, capsys):
+    if not SHARED_DATA.is_dir():
+        pytest.skip(f"{SHARED_DATA} does not exist: no real taxi rows to test against")
+    from jupyter_blocks import headless
+
+    finished = headless.run(
+        headless.RunRequest(
+            target=str(example_dir / NOTEBOOK),
+            only="transform_taxi",
+            variables={"source": str(YELLOW), "months": "2021-01"},
+        )
+    )
+    assert finished.result.ok, [o.error for o in finished.result.failed]
+    raw = YELLOW.read_text()
+    assert not raw.endswith("\n")
+    loaded = finished.result.outputs["load_green_taxi"]
+    assert len(loaded) == raw.count("\n") - 1  # every whole row, not the cut one
+    assert str(loaded.tpep_pickup_datetime.dtype) == "datetime64[us]"
+    assert str(loaded.VendorID.dtype) == "Int64" and str(loaded.passenger_count.dtype) == "Int64"
+    assert "dropped the cut last line '1,2021-0" in capsys.readouterr().out
+    clean = finished.result.outputs["transform_taxi"]
+    assert 0 < len(clean) < len(loaded)
+    assert (clean.passenger_count > 0).all() and (clean.trip_distance > 0).all()
+    assert clean.tpep_pickup_date.iloc[0] == dt.date(2021, 1, 1)
+    assert {"vendor_id", "pu_location_id", "do_location_id", "ratecode_id"} <= set(clean.columns)
+
+
+def test_sample_is_small_deterministic_and_dirty(tmp_path):
+    import subprocess
+    import sys
+
+    subprocess.run(
+        [sys.executable, str(EXAMPLE / "make_sample.py"), "--out", str(tmp_path)],
+        check=True,
+        capture_output=True,
+    )
+    for path in sorted((EXAMPLE / "data").glob("*.csv.gz")):
+        assert (tmp_path / path.name).read_bytes() == path.read_bytes(), path.name
+        assert path.stat().st_size < 200_000
+    trips = pd.read_csv(tmp_path / "green_tripdata_2020-10.csv.gz")
+    assert len(trips.columns) == 20 and 2000 < len(trips) < 10000
+    assert trips.VendorID.isna().any() and trips.passenger_count.isna().any()
+    assert (trips.passenger_count == 0).any() and (trips.trip_distance == 0).any()
+    assert trips.lpep_pickup_datetime.str.startswith("2009-01-01").any()
+    with gzip.open(tmp_path / "green_tripdata_2020-10.csv.gz", "rt") as stream:
+        assert stream.readline().startswith("VendorID,lpep_pickup_datetime,")
+
+
+@pytest.mark.postgres
+@pytest.mark.gcs
+@pytest.mark.bigquery
+def test_dev_profile_exports_to_postgres_gcs_and_bigquery(
+    example_dir, monkeypatch, postgres_server, pg_schema, gcs_emulator, bigquery_emulator
+):
+    from jupyter_blocks.io import BigQuery, GoogleCloudStorage
+
+    environment = {
+        "POSTGRES_HOST": str(postgres_server["host"]),
+        "POSTGRES_PORT": str(postgres_server["port"]),
+        "POSTGRES_DBNAME": str(postgres_server["dbname"]),
+        "POSTGRES_USER": str(postgres_server["user"]),
+        "POSTGRES_PASSWORD": "",  # trust authentication
+        "GOOGLE_PROJECT_ID": bigquery_emulator.project,
+        "GCS_ENDPOINT": gcs_emulator.endpoint,
+        "BIGQUERY_ENDPOINT": bigquery_emulator.endpoint,
+    }
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    for name in ("GOOGLE_APPLICATION_CREDENTIALS", "STORAGE_EMULATOR_HOST"):
+        monkeypatch.delenv(name, raising=False)
+    prefix = f"gs://{gcs_emulator.bucket}/example-{uuid.uuid4().hex[:8]}/green_taxi"
+    dataset = f"nyc_taxi_{uuid.uuid4().hex[:8]}"
+    monkeypatch.chdir(example_dir)
+    code, output = run_cli(
+        NOTEBOOK,
+        "--var",
+        "profile=dev",
+        "--var",
+        "months=2020-10",
+        "--var",
+        f"postgres_table={pg_schema}.green_taxi",
+        "--var",
+        f"gcs_path={prefix}",
+        # The emulator's `*` does not cross `/`; real BigQuery takes the default (gcs_path/*).
+        "--var",
+        f"bigquery_source={prefix}/**",
+        "--var",
+        f"warehouse_table={dataset}.green_taxi",
+    )
+    assert code == 0, output
+    clean = expected(("2020-10",))
+    days = clean.lpep_pickup_datetime.str[:10].nunique()
+
+    import psycopg
+
+    with psycopg.connect(**postgres_server) as connection:  # type: ignore[arg-type]
+        rows = connection.execute(f'SELECT count(*) FROM "{pg_schema}".green_taxi').fetchone()
+    assert rows is not None and rows[0] == len(clean)
+
+    lake = GoogleCloudStorage(endpoint=gcs_emulator.endpoint).load(prefix)
+    assert len(lake) == len(clean) and lake.lpep_pickup_date.nunique() == days
+
+    bigquery = BigQuery(project=bigquery_emulator.project, endpoint=bigquery_emulator.endpoint)
+    counted = bigquery.load(
+        f"SELECT count(*) AS n, count(DISTINCT lpep_pickup_date) AS days "
+        f"FROM `{bigquery_emulator.project}.{dataset}.green_taxi`"
+    )
+    assert counted.n[0] == len(clean) and counted.days[0] == days
+    assert not (example_dir / "warehouse.duckdb").exists()  # nothing went to the embedded ones
+    assert f"wrote {len(clean):,} rows to {pg_schema}.green_taxi in PostgreSQL" in output

@@ -31,6 +31,8 @@ from jupyter_blocks.project.parameters import parameter_values
 from jupyter_blocks.runner import Runner, RunResult, plan
 from jupyter_blocks.runner.events import Subscriber
 from jupyter_blocks.runner.executors import Executor
+from jupyter_blocks.runner.variables import as_datetime as as_datetime
+from jupyter_blocks.runner.variables import run_variables
 from jupyter_blocks.store import RunStore
 
 
@@ -122,35 +124,6 @@ def parse_value(text: str) -> Any:
     if isinstance(value, dict | list):
         return text
     return "" if value is None and text.strip() not in ("null", "~") else value
-
-
-def as_datetime(value: Any, what: str = "execution_date") -> dt.datetime:
-    """A datetime from a datetime, a date or an ISO text; ``ConfigError`` otherwise."""
-    if isinstance(value, dt.datetime):
-        return value
-    if isinstance(value, dt.date):
-        return dt.datetime(value.year, value.month, value.day)
-    if isinstance(value, str):
-        try:
-            return dt.datetime.fromisoformat(value)
-        except ValueError:
-            pass
-    raise ConfigError(f"{what} must be a date or datetime like 2020-10-01 or "
-                      f"2020-10-01T06:00, got `{value}`")
-
-
-def run_variables(pipeline: str, execution_date: dt.datetime, values: Mapping[str, Any]
-                  ) -> dict[str, Any]:
-    """The variables of a run, named and typed exactly as the kernel session passes them."""
-    variables: dict[str, Any] = {
-        "execution_date": execution_date,
-        "interval_start_datetime": execution_date,
-        "interval_end_datetime": execution_date + dt.timedelta(days=1),
-        "ds": execution_date.strftime("%Y-%m-%d"),
-        "pipeline": pipeline,
-    }
-    variables.update((k, v) for k, v in values.items() if k != "execution_date")
-    return variables
 
 
 def load_notebook(path: str | Path) -> HeadlessPipeline:

@@ -22,7 +22,7 @@ from typing import Any
 
 from jupyter_blocks.block import BlockSpec
 from jupyter_blocks.cache import Cache, KeyParts, stale_reason
-from jupyter_blocks.errors import BlocksError, GraphError, did_you_mean
+from jupyter_blocks.errors import BlocksError, ConfigError, GraphError, did_you_mean
 from jupyter_blocks.forms import analyze
 from jupyter_blocks.graph import Dag
 from jupyter_blocks.project.notebook import (
@@ -33,6 +33,7 @@ from jupyter_blocks.project.notebook import (
 )
 from jupyter_blocks.runner import Event, Runner, RunResult, plan
 from jupyter_blocks.runner import events as ev
+from jupyter_blocks.runner.variables import as_datetime, run_variables
 
 logger = logging.getLogger(__name__)
 
@@ -209,18 +210,14 @@ class Session:
 
     def variables(self) -> dict[str, Any]:
         """The run variables: dates, pipeline name and the parameters' current values."""
-        execution_date = _as_datetime(self.namespace.get("execution_date")) or self.started
-        values: dict[str, Any] = {
-            "execution_date": execution_date,
-            "interval_start_datetime": execution_date,
-            "interval_end_datetime": execution_date + dt.timedelta(days=1),
-            "ds": execution_date.strftime("%Y-%m-%d"),
-            "pipeline": self.notebook_path.stem if self.notebook_path else "notebook",
-        }
-        for name in self.parameter_names():
-            if name in self.namespace and name not in ("execution_date",):
-                values[name] = self.namespace[name]
-        return values
+        try:
+            execution_date = as_datetime(self.namespace.get("execution_date", self.started))
+        except ConfigError:
+            execution_date = self.started
+        parameters = {name: self.namespace[name] for name in self.parameter_names()
+                      if name in self.namespace}
+        pipeline = self.notebook_path.stem if self.notebook_path else "notebook"
+        return run_variables(pipeline, execution_date, parameters)
 
     # -- running ------------------------------------------------------------------------------
 
@@ -378,19 +375,6 @@ class Session:
     def _unknown_block(self, name: str, dag: Dag) -> str:
         return (f"no block named `{name}` in this notebook" + did_you_mean(name, dag.names)
                 + ": run the cell that defines it (%%block " + name + ") or save the notebook")
-
-
-def _as_datetime(value: Any) -> dt.datetime | None:
-    if isinstance(value, dt.datetime):
-        return value
-    if isinstance(value, dt.date):
-        return dt.datetime(value.year, value.month, value.day)
-    if isinstance(value, str):
-        try:
-            return dt.datetime.fromisoformat(value)
-        except ValueError:
-            return None
-    return None
 
 
 def _short(reason: str | None) -> str | None:

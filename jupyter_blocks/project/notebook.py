@@ -128,8 +128,13 @@ def from_sources(sources: Sequence[Mapping[str, Any]]) -> NotebookPipeline:
                            c.get("cell_id")) for i, c in enumerate(sources, start=1))
 
 
-def assigned_names(source: str) -> tuple[str, ...]:
-    """Top-level names a cell assigns (``x = 1``, ``x: int = 1``, ``a, b = ...``)."""
+def assigned_names(source: str, *, definitions: bool = False) -> tuple[str, ...]:
+    """Top-level names a cell assigns (``x = 1``, ``x: int = 1``, ``a, b = ...``).
+
+    Args:
+        source: The cell's source.
+        definitions: Also count ``def`` and ``class`` names.
+    """
     try:
         tree = ast.parse(_without_magics(source))
     except SyntaxError:
@@ -141,11 +146,12 @@ def assigned_names(source: str) -> tuple[str, ...]:
             targets = list(node.targets)
         elif isinstance(node, ast.AnnAssign | ast.AugAssign):
             targets = [node.target]
+        elif definitions and isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef
+                                        | ast.ClassDef):
+            names.append(node.name)
         for target in targets:
-            for sub in ast.walk(target):
-                if isinstance(sub, ast.Name) and sub.id not in names:
-                    names.append(sub.id)
-    return tuple(names)
+            names.extend(sub.id for sub in ast.walk(target) if isinstance(sub, ast.Name))
+    return tuple(dict.fromkeys(names))
 
 
 def imported_names(source: str) -> dict[str, str]:

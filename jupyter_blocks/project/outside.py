@@ -8,34 +8,17 @@ names the name and the cell, because a block file or a headless run would not ha
 
 from __future__ import annotations
 
-import ast
 from collections.abc import Iterable
 
 from jupyter_blocks.block import BlockSpec
 from jupyter_blocks.errors import BlockSpecError
 from jupyter_blocks.forms import analyze
-from jupyter_blocks.project.notebook import Cell, NotebookPipeline
-from jupyter_blocks.project.notebook import _without_magics as without_magics
+from jupyter_blocks.project.notebook import Cell, NotebookPipeline, assigned_names
 
 
 def defined_names(source: str) -> tuple[str, ...]:
     """Top-level names a cell binds other than by import: assignments, functions, classes."""
-    try:
-        tree = ast.parse(without_magics(source))
-    except SyntaxError:
-        return ()
-    names: list[str] = []
-    for node in tree.body:
-        targets: list[ast.expr] = []
-        if isinstance(node, ast.Assign):
-            targets = list(node.targets)
-        elif isinstance(node, ast.AnnAssign | ast.AugAssign):
-            targets = [node.target]
-        elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
-            names.append(node.name)
-        for target in targets:
-            names.extend(sub.id for sub in ast.walk(target) if isinstance(sub, ast.Name))
-    return tuple(dict.fromkeys(names))
+    return assigned_names(source, definitions=True)
 
 
 def needed_imports(pipeline: NotebookPipeline, spec: BlockSpec) -> list[str]:

@@ -54,7 +54,7 @@ def describe(value: Any) -> dict[str, Any]:
                                                                  for n in shape):
         facts["rows"] = shape[0]
         facts["cols"] = shape[1] if len(shape) == 2 else None
-    elif isinstance(value, list | tuple | dict | set):
+    elif isinstance(value, list | tuple | set):
         facts["rows"] = len(value)
     return facts
 

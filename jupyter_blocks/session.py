@@ -107,6 +107,7 @@ class Session:
         #: Called after each run, once the blocks' records are up to date.
         self.after_run: list[Callable[[], None]] = []
         self._cache: Cache | None = None
+        self._store: Any = None
         self._file: tuple[float, NotebookPipeline] | None = None
 
     @property
@@ -234,10 +235,10 @@ class Session:
         problems = closure.problems()
         if problems:
             raise GraphError(problems)
-        runner = Runner(self.cache, subscribers=[self._on_event, *self.subscribers,
-                                                 *subscribers],
-                        namespace=self.namespace, directory=self.directory)
         variables = self.variables()
+        runner = Runner(self.cache, subscribers=[self._on_event, *self._recorder(variables),
+                                                 *self.subscribers, *subscribers],
+                        namespace=self.namespace, directory=self.directory)
         try:
             result = runner.run(dag, targets, variables, force=force,
                                 pipeline=variables["pipeline"])
@@ -364,6 +365,29 @@ class Session:
             self.running.add(event.block)
         else:
             self.running.discard(event.block)
+
+    def _recorder(self, variables: dict[str, Any]) -> list[Callable[[Event], None]]:
+        """The run store's subscriber, so notebook runs show in the run history too."""
+        if self._store is None:
+            from jupyter_blocks.store import RunStore
+
+            try:
+                self._store = RunStore.for_directory(self.directory)
+            except BlocksError as exc:
+                logger.warning("runs of this notebook are not recorded: %s", exc)
+                self._store = False
+        if self._store is False:
+            return []
+        target = str(self.notebook_path) if self.notebook_path else str(self.directory)
+        recorder = self._store.recorder(target, variables, trigger="notebook")
+
+        def record(event: Event) -> None:
+            try:
+                recorder(event)
+            except Exception as exc:  # history is best effort: never fail a notebook run
+                logger.warning("cannot record %s in the run store: %s", event.event, exc)
+
+        return [record]
 
     def _record(self, result: RunResult) -> None:
         now = time.time()

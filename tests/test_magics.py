@@ -97,3 +97,14 @@ def test_load_ext_does_not_import_io_or_arrow_dataset():
             "'jupyter_blocks.io'] if m in sys.modules])")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_notebook_runs_are_recorded_in_the_run_store(ip, tmp_path):
+    from jupyter_blocks.store import RunStore
+
+    cell(ip, "a", "1")
+    cell(ip, "b -u a", "a + 1")
+    runs = RunStore.for_directory(tmp_path).list_runs()
+    assert len(runs) == 2 and {r["status"] for r in runs} == {"success"}
+    latest = RunStore.for_directory(tmp_path).get_run(runs[0]["run_id"])
+    assert {b["block"]: b["status"] for b in latest["blocks"]} == {"a": "cached", "b": "ran"}

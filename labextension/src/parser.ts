@@ -327,3 +327,14 @@ function setValue(options: BlockOptions, key: ValueOption, spelled: string, valu
       return;
   }
 }
+
+const DECORATOR = new RegExp(`^@(${BLOCK_TYPES.join('|')})\\b`, 'm');
+
+/** The block type a cell declares or, failing that, the one its decorator implies. */
+export function effectiveBlockType(options: BlockOptions, source: string): BlockType | null {
+  if (options.type) {
+    return options.type;
+  }
+  const match = DECORATOR.exec(source);
+  return match ? (match[1] as BlockType) : null;
+}

@@ -88,6 +88,12 @@ export class LiveStates {
   applySnapshot(blocks: readonly KernelBlockState[], sourceOf: (name: string) => string | undefined): void {
     const next = new Map<string, Known>();
     for (const block of blocks) {
+      const previous = this._known.get(block.name);
+      if (previous?.state === 'skipped' && (block.state === 'stale' || block.state === 'never_run')) {
+        // "Not run because X failed" says more than "stale" until the block runs again.
+        next.set(block.name, previous);
+        continue;
+      }
       next.set(block.name, {
         state: block.state,
         reason: block.reason ?? null,
@@ -140,7 +146,9 @@ export class LiveStates {
           ...timing,
           detail: null
         });
-        const source = sourceOf(name);
+        // A block run as someone's upstream runs the code its cell last executed, not
+        // today's edits: only its own execution (or a first sight) moves the baseline.
+        const source = this._executing.get(name) ?? (this._ranWith.has(name) ? undefined : sourceOf(name));
         if (source !== undefined) {
           this._ranWith.set(name, source);
         }
@@ -165,10 +173,20 @@ export class LiveStates {
     }
   }
 
+  /** A block's cell was sent for execution with `source`. */
+  executionStarted(name: string, source: string): void {
+    this._executing.set(name, source);
+  }
+
+  executionEnded(name: string): void {
+    this._executing.delete(name);
+  }
+
   /** Forget everything (kernel restarted or changed). */
   clear(): void {
     this._known.clear();
     this._ranWith.clear();
+    this._executing.clear();
   }
 
   get(name: string): Known | undefined {
@@ -185,6 +203,7 @@ export class LiveStates {
 
   private _known = new Map<string, Known>();
   private _ranWith = new Map<string, string>();
+  private _executing = new Map<string, string>();
 }
 
 /** Edits that cannot change what a block computes do not make it stale. */

@@ -72,3 +72,12 @@ describe('tokenize', () => {
     expect(tokenize(`a ''`)).toEqual(['a', '']);
   });
 });
+
+describe('effectiveBlockType', () => {
+  const { effectiveBlockType, defaultOptions } = require('../src/parser');
+  it('prefers --type, then the decorator', () => {
+    expect(effectiveBlockType({ ...defaultOptions('a'), type: 'sensor' }, '@transformer\ndef f(): pass')).toBe('sensor');
+    expect(effectiveBlockType(defaultOptions('a'), '%%block a\n@transformer\ndef f(x): return x')).toBe('transformer');
+    expect(effectiveBlockType(defaultOptions('a'), '%%block a\nx = 1')).toBeNull();
+  });
+});

@@ -77,6 +77,36 @@ describe('deriveStates', () => {
     expect(deriveStates(graph, live).get('cell-a')!.detail).toContain('ZeroDivisionError');
   });
 
+  it('keeps an edited upstream stale when it ran only as an upstream, with its old code', () => {
+    const live = new LiveStates();
+    live.applySnapshot(['load', 'a', 'b', 'join'].map(fresh), name => SOURCES[name]);
+    const edited: Record<string, string> = { ...SOURCES, a: '%%block a -u load\nload + 100' };
+    const sourceOf = (name: string) => edited[name];
+    // `join` is executed; the kernel takes `a` from the code its cell last ran.
+    live.executionStarted('join', edited.join);
+    live.applyEvent({ event: 'block_cached', run_id: 'r2', block: 'a', seconds: 0, rows: 1, cols: 1 }, sourceOf);
+    live.applyEvent({ event: 'block_finished', run_id: 'r2', block: 'join', seconds: 0.1, rows: 1, cols: 1 }, sourceOf);
+    live.executionEnded('join');
+    expect(statesOf(graphOf(edited), live)).toMatchObject({ a: 'stale: code changed', join: 'stale: upstream changed' });
+    // Executing `a`'s own cell moves its baseline.
+    live.executionStarted('a', edited.a);
+    live.applyEvent({ event: 'block_finished', run_id: 'r3', block: 'a', seconds: 0.1, rows: 1, cols: 1 }, sourceOf);
+    live.executionEnded('a');
+    expect(statesOf(graphOf(edited), live).a).toBe('fresh');
+  });
+
+  it('keeps "not run because" over a later stale snapshot until the block runs again', () => {
+    const graph = graphOf(SOURCES);
+    const live = new LiveStates();
+    const sourceOf = (name: string) => SOURCES[name];
+    live.applyEvent({ event: 'block_skipped', run_id: 'r1', block: 'join', reason: 'not run because b failed' }, sourceOf);
+    live.applySnapshot([{ ...fresh('join'), state: 'stale', reason: 'upstream' }], sourceOf);
+    expect(statesOf(graph, live).join).toBe('skipped: not run because b failed');
+    live.applyEvent({ event: 'block_started', run_id: 'r2', block: 'join' }, sourceOf);
+    live.applySnapshot([{ ...fresh('join'), state: 'stale', reason: 'upstream' }], sourceOf);
+    expect(statesOf(graph, live).join).toBe('stale: upstream changed');
+  });
+
   it('keeps the kernel reason for stale blocks', () => {
     const live = new LiveStates();
     live.applySnapshot([{ ...fresh('load'), state: 'stale', reason: 'variables' }], name => SOURCES[name]);

@@ -1,0 +1,81 @@
+/**
+ * Requests to the jupyter-blocks server extension (`jupyter_blocks/server.py`).
+ */
+
+import { URLExt } from '@jupyterlab/coreutils';
+import { ServerConnection } from '@jupyterlab/services';
+
+/** A pipeline run as the run store lists it; fields beyond these are shown when present. */
+export interface RunSummary {
+  run_id: string;
+  pipeline?: string | null;
+  status?: string | null;
+  started_at?: string | null;
+  finished_at?: string | null;
+  seconds?: number | null;
+  [key: string]: unknown;
+}
+
+export interface BlockRun {
+  block: string;
+  status?: string | null;
+  seconds?: number | null;
+  rows?: number | null;
+  cols?: number | null;
+  attempt?: number | null;
+  error?: string | null;
+  [key: string]: unknown;
+}
+
+export interface RunDetail extends RunSummary {
+  blocks: BlockRun[];
+}
+
+export class ApiError extends Error {
+  constructor(
+    message: string,
+    readonly status: number
+  ) {
+    super(message);
+  }
+}
+
+async function request<T>(path: string, init: RequestInit = {}): Promise<T> {
+  const settings = ServerConnection.makeSettings();
+  const url = URLExt.join(settings.baseUrl, 'jupyter-blocks', path);
+  let response: Response;
+  try {
+    response = await ServerConnection.makeRequest(url, init, settings);
+  } catch (error) {
+    throw new ApiError(`the server did not answer: ${error}`, 0);
+  }
+  const text = await response.text();
+  let body: any = null;
+  try {
+    body = text ? JSON.parse(text) : null;
+  } catch {
+    body = null;
+  }
+  if (!response.ok) {
+    const message = body?.message || body?.reason || response.statusText || `HTTP ${response.status}`;
+    throw new ApiError(message, response.status);
+  }
+  return body as T;
+}
+
+export function listRuns(notebookPath: string, limit: number): Promise<{ runs: RunSummary[] }> {
+  const query = URLExt.objectToQueryString({ path: notebookPath, limit: String(limit) });
+  return request(`runs${query}`);
+}
+
+export function getRun(notebookPath: string, runId: string): Promise<RunDetail> {
+  const query = URLExt.objectToQueryString({ path: notebookPath });
+  return request(`runs/${encodeURIComponent(runId)}${query}`);
+}
+
+export function exportPipeline(notebookPath: string, project: string): Promise<Record<string, unknown>> {
+  return request('export', {
+    method: 'POST',
+    body: JSON.stringify({ path: notebookPath, project })
+  });
+}

@@ -281,3 +281,49 @@ test('export pipeline writes the project through the server extension', async ()
   const metadata = path.join(process.env.JUPYTER_BLOCKS_ROOT!, 'proj', 'pipelines', 'fan', 'metadata.yaml');
   expect(fs.existsSync(metadata)).toBe(true);
 });
+
+test('cycles, unknown upstreams and duplicates show as errors on the graph', async () => {
+  await openDag();
+  const insert = (sources: string[]) =>
+    page.evaluate(cellSources => {
+      const model = (window as any).jupyterapp.shell.currentWidget.content.model;
+      model.sharedModel.insertCells(
+        6,
+        cellSources.map(source => ({ cell_type: 'code', source, metadata: {} }))
+      );
+    }, sources);
+  await insert(['%%block c -u join d\n1', '%%block d -u c\n2', '%%block e -u lod\n3', '%%block a\n4']);
+  const problems = page.locator('#jupyter-blocks-dag .jp-BlocksDag-problem');
+  await expect(problems.and(page.locator('[data-kind="cycle"]'))).toHaveText('cycle: c → d → c');
+  await expect(problems.and(page.locator('[data-kind="unknown_upstream"]'))).toContainText("did you mean 'load'?");
+  await expect(problems.and(page.locator('[data-kind="duplicate_name"]'))).toHaveCount(1);
+  await expect(page.locator('#jupyter-blocks-dag .jp-BlocksDag-node[data-kind="missing"]')).toHaveAttribute(
+    'data-block',
+    'lod'
+  );
+  await expect(page.locator('#jupyter-blocks-dag .jp-BlocksDag-node.jp-mod-error')).toHaveCount(5);
+  await expect(page.locator('#jupyter-blocks-dag .jp-BlocksDag-edge.jp-mod-error')).toHaveCount(3);
+  await expectBadge('e', 'data-problems', '1');
+  await page.locator('#jupyter-blocks-dag').screenshot({ path: path.join(ARTIFACTS, 'dag-errors.png') });
+
+  await page.evaluate(() => {
+    const model = (window as any).jupyterapp.shell.currentWidget.content.model;
+    model.sharedModel.deleteCellRange(6, 10);
+  });
+  await expect(problems).toHaveCount(0);
+  await expect(page.locator('#jupyter-blocks-dag .jp-BlocksDag-node')).toHaveCount(4);
+});
+
+test('after a kernel restart the comm is reopened and states come back', async () => {
+  await page.evaluate(() => (window as any).jupyterapp.shell.currentWidget.sessionContext.session.kernel.restart());
+  await waitForKernelIdle(page);
+  const connection = page.locator('#jupyter-blocks-dag .jp-BlocksDag-connection');
+  await expect(connection).toHaveAttribute('data-connected', 'false');
+  await expect(dagNode('load')).toHaveAttribute('data-state', 'never_run');
+  // Run Pipeline loads the extension first, since the new kernel has no comm target yet.
+  await execute('jupyter-blocks:run-pipeline');
+  await expect(connection).toHaveAttribute('data-connected', 'true', { timeout: 120_000 });
+  for (const name of ['load', 'a', 'b', 'join']) {
+    await expect(dagNode(name)).toHaveAttribute('data-state', DONE, { timeout: 120_000 });
+  }
+});

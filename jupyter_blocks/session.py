@@ -346,7 +346,7 @@ class Session:
             for index, state in enumerate(states):
                 broken = sorted(dag.ancestors([state.name]) & failed_names) \
                     if state.name not in problems else []
-                if broken and state.state in ("fresh", "cached", "skipped"):
+                if broken and state.state in ("fresh", "cached"):
                     states[index] = dataclasses.replace(
                         state, state="stale", reason="upstream",
                         error=f"not run because {broken[0]} failed")
@@ -392,9 +392,14 @@ class Session:
     def _record(self, result: RunResult) -> None:
         now = time.time()
         for name, outcome in result.outcomes.items():
-            if outcome.key is not None:
-                self.records[name] = BlockRecord(outcome.key, outcome.status, outcome.seconds,
-                                                 outcome.rows, outcome.cols, outcome.error, now)
+            if outcome.key is None:
+                continue
+            seconds = outcome.seconds
+            previous = self.records.get(name)
+            if outcome.status == "cached" and previous is not None:
+                seconds = previous.seconds  # keep the time of the run that made the output
+            self.records[name] = BlockRecord(outcome.key, outcome.status, seconds,
+                                             outcome.rows, outcome.cols, outcome.error, now)
 
     def _unknown_block(self, name: str, dag: Dag) -> str:
         return (f"no block named `{name}` in this notebook" + did_you_mean(name, dag.names)

@@ -108,3 +108,13 @@ def test_notebook_runs_are_recorded_in_the_run_store(ip, tmp_path):
     assert len(runs) == 2 and {r["status"] for r in runs} == {"success"}
     latest = RunStore.for_directory(tmp_path).get_run(runs[0]["run_id"])
     assert {b["block"]: b["status"] for b in latest["blocks"]} == {"a": "cached", "b": "ran"}
+
+
+def test_a_failure_marks_fresh_downstream_stale(ip):
+    cell(ip, "a", "1")
+    cell(ip, "b -u a", "a + 1")
+    with pytest.raises(BlockRunError):
+        cell(ip, "a", "raise ValueError('broken source')")
+    states = {s.name: s for s in jupyter_blocks._session.states()}
+    assert states["a"].state == "failed"
+    assert states["b"].state == "stale" and states["b"].error == "not run because a failed"

@@ -79,7 +79,7 @@ def test_failing_block_points_at_its_cell_line_and_marks_downstream(tmp_path):
     assert "report: not run because broken failed" in clean("\n".join(downstream["traceback"]))
     listing = text_of(cells[4])
     assert re.search(r"broken\s+transformer\s+load\s+failed", listing)
-    assert re.search(r"report\s+transformer\s+broken\s+stale \(not run because broken failed\)", listing)
+    assert re.search(r"report\s+transformer\s+broken\s+skipped: not run because broken failed", listing)
 
 
 def test_failing_test_fails_the_block_with_its_message(tmp_path):

@@ -129,16 +129,21 @@ def _run_and_report(request: Any, *, as_json: bool, quiet: bool) -> int:
 @cli.command()
 @click.argument("target", type=click.Path())
 @click.option("--pipeline", help="Pipeline name, when TARGET is a project folder.")
-@click.option("--format", "fmt", type=click.Choice(["mermaid", "dot"]), default="mermaid",
+@click.option("--format", "fmt", type=click.Choice(["mermaid", "dot", "svg"]), default="mermaid",
               show_default=True)
 @click.option("-o", "--output", type=click.Path(), help="Write to this file instead of stdout.")
 @_errors_as_exit_codes
 def dag(target: str, pipeline: str | None, fmt: str, output: str | None) -> None:
-    """Print the DAG of a notebook or a project pipeline (Mermaid or Graphviz dot)."""
-    from jupyter_blocks import headless, terminal
+    """Print or write the DAG of a notebook or a project pipeline (Mermaid, dot or SVG)."""
+    from jupyter_blocks import headless, pictures
 
     graph, types = headless.load_dag(target, pipeline)
-    text = graph.to_mermaid(types=types) if fmt == "mermaid" else terminal.to_dot(graph, types)
+    if fmt == "mermaid":
+        text = graph.to_mermaid(types=types)
+    elif fmt == "dot":
+        text = pictures.to_dot(graph, types)
+    else:
+        text = pictures.to_svg(graph, types)
     if output:
         with open(output, "w", encoding="utf-8") as handle:
             handle.write(text + "\n")

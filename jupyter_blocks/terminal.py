@@ -18,7 +18,6 @@ from rich.table import Table
 from rich.text import Text
 
 from jupyter_blocks.cache.disk import EntryInfo
-from jupyter_blocks.graph import Dag
 from jupyter_blocks.runner import events as ev
 from jupyter_blocks.runner.events import Event, RunResult
 
@@ -161,23 +160,6 @@ def failure_report(result: RunResult, resume: str | None) -> list[str]:
     if resume:
         lines.append(f"resume with: {resume}")
     return lines
-
-
-def to_dot(dag: Dag, types: dict[str, str | None] | None = None) -> str:
-    """The DAG in Graphviz dot; missing upstreams drawn dashed and red."""
-    lines = ["digraph pipeline {", "    rankdir=TB;", "    node [shape=box, style=rounded];"]
-    for block in dag:
-        kind = (types or {}).get(block.name) or block.type or "block"
-        lines.append(f'    "{block.name}" [label="{block.name}\\n{kind}"];')
-    for block in dag:
-        for parent in block.upstream:
-            if parent in dag:
-                lines.append(f'    "{parent}" -> "{block.name}";')
-            else:
-                lines.append(f'    "{parent}" [label="{parent} (missing)", color=red];')
-                lines.append(f'    "{parent}" -> "{block.name}" [style=dashed];')
-    lines.append("}")
-    return "\n".join(lines)
 
 
 def cache_table(entries: Iterable[EntryInfo]) -> Table:

@@ -108,6 +108,7 @@ class Session:
         self.after_run: list[Callable[[], None]] = []
         self._cache: Cache | None = None
         self._store: Any = None
+        self._scanned: dict[Path, float] = {}
         self._file: tuple[float, NotebookPipeline] | None = None
 
     @property
@@ -152,6 +153,15 @@ class Session:
         if cell_source is None:
             return
         for path in sorted(self.directory.glob("*.ipynb")):
+            # Each file is read again only once it changes: this runs before every block run
+            # until the notebook is found (an unsaved notebook is not on disk yet).
+            try:
+                mtime = path.stat().st_mtime
+            except OSError:
+                continue
+            if self._scanned.get(path) == mtime:
+                continue
+            self._scanned[path] = mtime
             try:
                 pipeline = read_notebook(path)
             except BlocksError:

@@ -19,7 +19,6 @@ from typing import TYPE_CHECKING, Any
 
 from jupyter_blocks.errors import ConfigError, ConnectorError
 from jupyter_blocks.io._base import (
-    Connector,
     arrow_table,
     arrow_to_pandas,
     check_if_exists,
@@ -27,7 +26,7 @@ from jupyter_blocks.io._base import (
     wrap_error,
 )
 from jupyter_blocks.io.config import Profile
-from jupyter_blocks.io.gcs import google_credentials, parse_uri
+from jupyter_blocks.io.gcs import GoogleConnector, parse_uri
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -186,7 +185,7 @@ def parameter_type(value: Any) -> str:
     raise ConfigError(f"no BigQuery parameter type for a {type(value).__name__}")
 
 
-class BigQuery(Connector):
+class BigQuery(GoogleConnector):
     """A BigQuery project: ``export`` frames, ``load_from_gcs``, ``load`` queries."""
 
     def __init__(
@@ -199,27 +198,20 @@ class BigQuery(Connector):
         service_account_key_path: Path | str | None = None,
         profile_name: str | None = None,
     ) -> None:
-        self.project = project
+        super().__init__(
+            project=project,
+            endpoint=endpoint,
+            service_account_key=service_account_key,
+            service_account_key_path=service_account_key_path,
+            profile_name=profile_name,
+        )
         self.location = location
-        self.endpoint = endpoint
-        self.__key = service_account_key
-        self.key_path = service_account_key_path
-        self.profile_name = profile_name
-        self._client: Any = None
 
     @classmethod
     def from_profile(cls, profile: Profile) -> BigQuery:
-        """Build from ``GOOGLE_*`` keys and ``BIGQUERY_ENDPOINT``."""
-        key = profile.GOOGLE_SERVICE_ACC_KEY
-        key_info = key.get_secret_value() if key is not None else None
-        return cls(
-            project=profile.GOOGLE_PROJECT_ID or (key_info or {}).get("project_id"),
-            location=profile.GOOGLE_LOCATION,
-            endpoint=profile.BIGQUERY_ENDPOINT,
-            service_account_key=key_info,
-            service_account_key_path=profile.GOOGLE_SERVICE_ACC_KEY_FILEPATH,
-            profile_name=profile.name,
-        )
+        """Build from ``GOOGLE_*`` keys, ``GOOGLE_LOCATION`` and ``BIGQUERY_ENDPOINT``."""
+        return cls(location=profile.GOOGLE_LOCATION, endpoint=profile.BIGQUERY_ENDPOINT,
+                   **cls.account(profile))
 
     def __repr__(self) -> str:
         profile = f", profile={self.profile_name!r}" if self.profile_name else ""
@@ -233,7 +225,7 @@ class BigQuery(Connector):
         """The ``google.cloud.bigquery.Client``, created on first use."""
         if self._client is None:
             bigquery = _bigquery()
-            credentials = google_credentials(self.__key, self.key_path, self.endpoint is not None)
+            credentials = self.credentials()
             options = {"api_endpoint": self.endpoint} if self.endpoint else None
             try:
                 self._client = bigquery.Client(

@@ -52,6 +52,45 @@ def google_credentials(
     return None
 
 
+class GoogleConnector(Connector):
+    """What the Google connectors share: project, endpoint and a service-account key.
+
+    The key is kept in a private attribute and never appears in a repr or a message.
+    """
+
+    def __init__(
+        self,
+        *,
+        project: str | None = None,
+        endpoint: str | None = None,
+        service_account_key: dict[str, Any] | None = None,
+        service_account_key_path: Path | str | None = None,
+        profile_name: str | None = None,
+    ) -> None:
+        self.project = project
+        self.endpoint = endpoint
+        self.__key = service_account_key
+        self.key_path = service_account_key_path
+        self.profile_name = profile_name
+        self._client: Any = None
+
+    @staticmethod
+    def account(profile: Profile) -> dict[str, Any]:
+        """The constructor arguments a profile's ``GOOGLE_*`` keys give."""
+        key = profile.GOOGLE_SERVICE_ACC_KEY
+        key_info = key.get_secret_value() if key is not None else None
+        return {
+            "project": profile.GOOGLE_PROJECT_ID or (key_info or {}).get("project_id"),
+            "service_account_key": key_info,
+            "service_account_key_path": profile.GOOGLE_SERVICE_ACC_KEY_FILEPATH,
+            "profile_name": profile.name,
+        }
+
+    def credentials(self) -> Any:
+        """Credentials for the client: the key, anonymous for an emulator, or None for ADC."""
+        return google_credentials(self.__key, self.key_path, self.endpoint is not None)
+
+
 class _BucketStore:
     """:class:`_partitioned.ObjectStore` over one bucket."""
 
@@ -74,7 +113,7 @@ class _BucketStore:
         )
 
 
-class GoogleCloudStorage(Connector):
+class GoogleCloudStorage(GoogleConnector):
     """Cloud Storage: ``export`` frames as Parquet objects or partitioned datasets; ``load``."""
 
     def __init__(
@@ -86,25 +125,18 @@ class GoogleCloudStorage(Connector):
         service_account_key_path: Path | str | None = None,
         profile_name: str | None = None,
     ) -> None:
-        self.project = project
-        self.endpoint = endpoint or os.environ.get("STORAGE_EMULATOR_HOST") or None
-        self.__key = service_account_key
-        self.key_path = service_account_key_path
-        self.profile_name = profile_name
-        self._client: Any = None
+        super().__init__(
+            project=project,
+            endpoint=endpoint or os.environ.get("STORAGE_EMULATOR_HOST") or None,
+            service_account_key=service_account_key,
+            service_account_key_path=service_account_key_path,
+            profile_name=profile_name,
+        )
 
     @classmethod
     def from_profile(cls, profile: Profile) -> GoogleCloudStorage:
         """Build from ``GOOGLE_*`` keys and ``GCS_ENDPOINT``."""
-        key = profile.GOOGLE_SERVICE_ACC_KEY
-        key_info = key.get_secret_value() if key is not None else None
-        return cls(
-            project=profile.GOOGLE_PROJECT_ID or (key_info or {}).get("project_id"),
-            endpoint=profile.GCS_ENDPOINT,
-            service_account_key=key_info,
-            service_account_key_path=profile.GOOGLE_SERVICE_ACC_KEY_FILEPATH,
-            profile_name=profile.name,
-        )
+        return cls(endpoint=profile.GCS_ENDPOINT, **cls.account(profile))
 
     def __repr__(self) -> str:
         profile = f", profile={self.profile_name!r}" if self.profile_name else ""
@@ -115,7 +147,7 @@ class GoogleCloudStorage(Connector):
         """The ``google.cloud.storage.Client``, created on first use."""
         if self._client is None:
             storage = require("google.cloud.storage", "google-cloud-storage", "gcs")
-            credentials = google_credentials(self.__key, self.key_path, self.endpoint is not None)
+            credentials = self.credentials()
             options = {"api_endpoint": self.endpoint} if self.endpoint else None
             try:
                 self._client = storage.Client(

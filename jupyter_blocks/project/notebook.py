@@ -11,6 +11,7 @@ import ast
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -156,10 +157,16 @@ def assigned_names(source: str, *, definitions: bool = False) -> tuple[str, ...]
 
 def imported_names(source: str) -> dict[str, str]:
     """Names bound by top-level imports in ``source`` -> the import statement's text."""
+    return dict(_imported_names(source))
+
+
+@lru_cache(maxsize=1024)
+def _imported_names(source: str) -> tuple[tuple[str, str], ...]:
+    # Cached: the kernel re-reads the same executed cells before every block run.
     try:
         tree = ast.parse(_without_magics(source))
     except SyntaxError:
-        return {}
+        return ()
     found: dict[str, str] = {}
     for node in tree.body:
         if isinstance(node, ast.Import):
@@ -175,7 +182,7 @@ def imported_names(source: str) -> dict[str, str]:
                 text = f"from {module} import {alias.name}" + (
                     f" as {alias.asname}" if alias.asname else "")
                 found[alias.asname or alias.name] = text
-    return found
+    return tuple(found.items())
 
 
 def _without_magics(source: str) -> str:

@@ -2,8 +2,8 @@
 
 Compares, on one taxi-shaped frame (default 1,000,000 rows x 18 columns) in one run:
 
-- ours: ``Postgres.export(df, schema, table, if_exists="replace")`` (ADBC binary COPY, chunked,
-  staging table swapped in one transaction);
+- ours: ``Postgres.export(df, schema, table, if_exists="replace")`` (ADBC binary COPY of 4 MiB
+  Arrow chunks over two connections into a staging table, swapped in with one transaction);
 - ``DataFrame.to_sql`` with default arguments (on a subset, scaled: it is slow);
 - one CSV buffer written by pandas + ``COPY ... FROM STDIN`` (what Mage's exporter does);
 - raw ``adbc_ingest`` of the whole frame converted to Arrow at once.

@@ -163,7 +163,7 @@ def _wait_for_blocked_backend(schema: str, timeout: float = 30.0) -> int:
             row = monitor.execute(
                 "SELECT pid FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
                 "AND query ILIKE %s",
-                [f'DROP TABLE "{schema}"%'],
+                [f'DROP TABLE %"{schema}".%'],
             ).fetchone()
             if row:
                 return int(row[0])
@@ -171,14 +171,21 @@ def _wait_for_blocked_backend(schema: str, timeout: float = 30.0) -> int:
     raise AssertionError("the export never reached its swap")
 
 
-def test_replace_survives_a_dropped_connection(postgres, pg_schema):
+#: How an export of ``sample(2000)`` loads: one transaction (one chunk), or several connections
+#: filling a committed staging table (1024-row chunks).
+LOAD_PATHS = {"one_transaction": {}, "parallel": {"chunk_bytes": 1}}
+
+
+@pytest.mark.parametrize("path", LOAD_PATHS)
+def test_replace_survives_a_dropped_connection(postgres, pg_schema, path):
     postgres.export(sample(3), pg_schema, "t")
+    exporter = Postgres(**PG, **LOAD_PATHS[path])
     lock = _hold_table_lock(pg_schema, "t")
     errors: list[BaseException] = []
 
     def export() -> None:
         try:
-            postgres.export(sample(2000), pg_schema, "t")
+            exporter.export(sample(2000), pg_schema, "t")
         except BaseException as exc:
             errors.append(exc)
 
@@ -193,11 +200,25 @@ def test_replace_survives_a_dropped_connection(postgres, pg_schema):
         lock.close()
         worker.join(timeout=60)
     assert errors and isinstance(errors[0], ConnectorError)
+    assert "nothing was changed" in str(errors[0])
     assert postgres.load(f'SELECT count(*) AS n FROM "{pg_schema}".t')["n"][0] == 3
     assert staging_tables(postgres, pg_schema) == []
 
 
-def test_replace_survives_a_killed_process(postgres, pg_schema):
+def _backend_gone(pid: int, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    with psycopg.connect(**PG, autocommit=True) as monitor:  # type: ignore[arg-type]
+        while time.monotonic() < deadline:
+            if not monitor.execute(
+                "SELECT 1 FROM pg_stat_activity WHERE pid = %s", [pid]
+            ).fetchone():
+                return
+            time.sleep(0.1)
+    raise AssertionError(f"server process {pid} outlived its killed client")
+
+
+@pytest.mark.parametrize("path", LOAD_PATHS)
+def test_replace_survives_a_killed_process(postgres, pg_schema, path):
     postgres.export(sample(3), pg_schema, "t")
     lock = _hold_table_lock(pg_schema, "t")
     script = textwrap.dedent(
@@ -207,22 +228,80 @@ def test_replace_survives_a_killed_process(postgres, pg_schema):
         sys.path.insert(0, {str(REPO_ROOT / "tests" / "io")!r})
         from test_io_postgres import sample
         from jupyter_blocks.io import Postgres
-        Postgres(**{PG!r}).export(sample(2000), {pg_schema!r}, "t")
+        Postgres(**{PG!r}, **{LOAD_PATHS[path]!r}).export(sample(2000), {pg_schema!r}, "t")
         """
     )
     child = subprocess.Popen([sys.executable, "-c", script])
     try:
-        _wait_for_blocked_backend(pg_schema)
+        backend = _wait_for_blocked_backend(pg_schema)
         os.kill(child.pid, signal.SIGKILL)
         child.wait(timeout=30)
     finally:
         lock.rollback()
         lock.close()
-    deadline = time.monotonic() + 30
-    while staging_tables(postgres, pg_schema) and time.monotonic() < deadline:
-        time.sleep(0.1)  # the server notices the dead client and rolls back
+    _backend_gone(backend)  # the server notices the dead client and rolls back
     assert postgres.load(f'SELECT count(*) AS n FROM "{pg_schema}".t')["n"][0] == 3
+    if path == "parallel":
+        # The staging table was committed for the other connections; the next export into the
+        # schema sees that its creator is gone and drops it.
+        assert len(staging_tables(postgres, pg_schema)) == 1
+        postgres.export(sample(1), pg_schema, "another")
     assert staging_tables(postgres, pg_schema) == []
+    assert postgres.load(f'SELECT count(*) AS n FROM "{pg_schema}".t')["n"][0] == 3
+
+
+def test_large_frames_load_over_several_connections(postgres, pg_schema, monkeypatch):
+    from jupyter_blocks.io import _pg_copy
+
+    used: list[int] = []
+    real = _pg_copy.load_in_parallel
+
+    def spy(connect, connections, *args):  # type: ignore[no-untyped-def]
+        used.append(connections)
+        return real(connect, connections, *args)
+
+    monkeypatch.setattr(_pg_copy, "load_in_parallel", spy)
+    exporter = Postgres(**PG, chunk_bytes=1, connections=3)  # 1024-row chunks
+    postgres.export(sample(3), pg_schema, "t")
+    df = sample(5000)
+    assert exporter.export(df, pg_schema, "t") == 5000
+    assert used == [3]
+    back = postgres.load(f'SELECT * FROM "{pg_schema}".t ORDER BY plain_int')
+    assert back["plain_int"].tolist() == df["plain_int"].tolist()
+    assert back["nullable_int"].tolist() == df["nullable_int"].tolist()
+    assert back["name"].isna().tolist() == df["name"].isna().tolist()
+    assert (back["aware_ts"] == df["aware_ts"]).all()
+    assert staging_tables(postgres, pg_schema) == []
+
+    with pytest.raises(ConnectorError, match="exists"):
+        exporter.export(df, pg_schema, "t", if_exists="fail")
+    assert exporter.export(df, pg_schema, "new", if_exists="fail") == 5000
+    exporter.export(df.head(1500), pg_schema, "t", if_exists="append")  # one transaction
+    assert used == [3, 3, 3]
+    assert postgres.load(f'SELECT count(*) AS n FROM "{pg_schema}".t')["n"][0] == 6500
+    assert staging_tables(postgres, pg_schema) == []
+
+
+def test_only_staging_tables_of_gone_exports_are_dropped(postgres, pg_schema):
+    postgres.execute(f'CREATE SCHEMA "{pg_schema}"')
+    with psycopg.connect(**PG, autocommit=True) as live:  # type: ignore[arg-type]
+        live_pid = live.info.backend_pid
+        with psycopg.connect(**PG, autocommit=True) as admin:  # type: ignore[arg-type]
+            dead_pid = admin.info.backend_pid
+            for pid in (live_pid, dead_pid):
+                admin.execute(f'CREATE TABLE "{pg_schema}"._jb_staging_{pid}_abc123 (n int)')
+            admin.execute(f'CREATE TABLE "{pg_schema}"._jb_staging_notes (n int)')
+        _backend_gone(dead_pid)
+        postgres.export(sample(1), pg_schema, "t")
+        assert sorted(staging_tables(postgres, pg_schema)) == [
+            f"_jb_staging_{live_pid}_abc123",
+            "_jb_staging_notes",
+        ]
+
+
+def test_connections_must_be_positive():
+    with pytest.raises(ConfigError, match="connections must be at least 1, got 0"):
+        Postgres(**PG, connections=0)
 
 
 def test_load_binds_parameters(postgres):

@@ -1,0 +1,135 @@
+"""PostgreSQL column types: pandas/Arrow → PostgreSQL on export, PostgreSQL → pandas on load.
+
+What belongs here: identifier quoting, the Arrow → ``CREATE TABLE`` type mapping and the Arrow
+types sent through binary ``COPY`` (which must match the columns exactly), the same for appending
+to an existing table's columns, and the dtype fixes applied to query results.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from jupyter_blocks.errors import ConfigError
+
+if TYPE_CHECKING:
+    import pandas as pd
+    import pyarrow as pa
+
+_INT_OIDS = {20, 21, 23}
+_BOOL_OID = 16
+_TIMESTAMP_OID = 1114
+_TIMESTAMPTZ_OID = 1184
+
+
+def quote_identifier(name: str) -> str:
+    """Quote ``name`` as one PostgreSQL identifier (``x; drop table y`` stays a name)."""
+    if "\x00" in name:
+        raise ConfigError(f"identifier {name!r}: contains a NUL character")
+    return '"' + name.replace('"', '""') + '"'
+
+
+def column_type(arrow_type: pa.DataType) -> tuple[str, pa.DataType]:
+    """Map an Arrow type to ``(PostgreSQL type, Arrow type to send through binary COPY)``.
+
+    Binary COPY needs the wire type to match the column exactly, so e.g. ``int8`` is widened to
+    ``int16`` for a ``SMALLINT`` column.
+
+    Raises:
+        ConfigError: For types PostgreSQL columns cannot hold here (lists, structs, ...).
+    """
+    import pyarrow as pa
+    import pyarrow.types as t
+
+    if t.is_dictionary(arrow_type):
+        return column_type(arrow_type.value_type)
+    simple: list[tuple[Any, str, pa.DataType]] = [
+        (t.is_boolean, "BOOLEAN", pa.bool_()),
+        (lambda x: t.is_int8(x) or t.is_int16(x) or t.is_uint8(x), "SMALLINT", pa.int16()),
+        (lambda x: t.is_int32(x) or t.is_uint16(x), "INTEGER", pa.int32()),
+        (lambda x: t.is_int64(x) or t.is_uint32(x), "BIGINT", pa.int64()),
+        (t.is_uint64, "NUMERIC(20)", pa.decimal128(20, 0)),
+        (lambda x: t.is_float16(x) or t.is_float32(x), "REAL", pa.float32()),
+        (t.is_float64, "DOUBLE PRECISION", pa.float64()),
+        (lambda x: t.is_string(x) or t.is_large_string(x) or t.is_null(x), "TEXT", pa.string()),
+        (lambda x: t.is_string_view(x), "TEXT", pa.string()),
+        (lambda x: t.is_binary(x) or t.is_large_binary(x), "BYTEA", pa.binary()),
+        (t.is_date, "DATE", pa.date32()),
+        (t.is_time, "TIME", pa.time64("us")),
+    ]
+    for predicate, sql_type, wire_type in simple:
+        if predicate(arrow_type):
+            return sql_type, wire_type
+    if t.is_timestamp(arrow_type):
+        sql_type = "TIMESTAMPTZ" if arrow_type.tz is not None else "TIMESTAMP"
+        return sql_type, arrow_type
+    if t.is_decimal(arrow_type):
+        return f"NUMERIC({arrow_type.precision},{arrow_type.scale})", arrow_type
+    if t.is_duration(arrow_type):
+        return "INTERVAL", arrow_type
+    raise ConfigError(f"type {arrow_type} has no PostgreSQL column type here")
+
+
+def wire_schema(schema: pa.Schema) -> tuple[pa.Schema, list[str]]:
+    """Return the Arrow schema sent through COPY and the ``CREATE TABLE`` column definitions."""
+    import pyarrow as pa
+
+    fields: list[pa.Field] = []
+    definitions: list[str] = []
+    for arrow_field in schema:
+        try:
+            sql_type, wire_type = column_type(arrow_field.type)
+        except ConfigError as exc:
+            raise ConfigError(f"column {arrow_field.name!r}: {exc}") from None
+        fields.append(pa.field(arrow_field.name, wire_type))
+        definitions.append(f"{quote_identifier(arrow_field.name)} {sql_type}")
+    return pa.schema(fields), definitions
+
+
+def append_schema(source: pa.Schema, existing: Mapping[str, str], where: str) -> pa.Schema:
+    """Arrow types matching an existing table's columns, for binary COPY into it."""
+    import pyarrow as pa
+
+    by_pg_type = {
+        "int2": pa.int16(),
+        "int4": pa.int32(),
+        "int8": pa.int64(),
+        "float4": pa.float32(),
+        "float8": pa.float64(),
+        "text": pa.string(),
+        "varchar": pa.string(),
+        "bpchar": pa.string(),
+        "bool": pa.bool_(),
+        "date": pa.date32(),
+        "bytea": pa.binary(),
+    }
+    missing = [name for name in source.names if name not in existing]
+    if missing:
+        raise ConfigError(f"append to {where}: the table has no column {', '.join(missing)}")
+    fields = []
+    for arrow_field in source:
+        pg_type = existing[arrow_field.name]
+        wire = by_pg_type.get(pg_type)
+        if wire is None:
+            wire = column_type(arrow_field.type)[1]
+            if pg_type == "timestamptz" and pa.types.is_timestamp(wire) and wire.tz is None:
+                wire = pa.timestamp(wire.unit, tz="UTC")
+            elif pg_type == "timestamp" and pa.types.is_timestamp(wire) and wire.tz is not None:
+                wire = pa.timestamp(wire.unit)
+        fields.append(pa.field(arrow_field.name, wire))
+    return pa.schema(fields)
+
+
+def fix_dtype(column: pd.Series, type_code: Any) -> pd.Series:
+    """Give a query result column the pandas dtype its PostgreSQL type (an OID) calls for."""
+    import pandas as pd
+
+    if type_code in _INT_OIDS and column.dtype.kind in {"f", "O"}:
+        return column.astype("Int64")
+    if type_code == _BOOL_OID and column.dtype.kind == "O":
+        return column.astype("boolean")
+    if type_code == _TIMESTAMPTZ_OID:
+        return pd.to_datetime(column, utc=True)
+    if type_code == _TIMESTAMP_OID:
+        return pd.to_datetime(column)
+    return column

@@ -3,7 +3,8 @@
 Compares, on the same taxi-shaped frame (default 1,000,000 rows over 95 pickup dates):
 
 - ours: ``GoogleCloudStorage.export(df, "gs://bucket/prefix", partition_cols=["lpep_pickup_date"])``
-  (partitions encoded and uploaded concurrently with the google-cloud-storage client);
+  (partitions encoded and uploaded concurrently, one media request each, over the
+  google-cloud-storage client's authorized session);
 - one ``pyarrow.parquet.write_to_dataset`` call through ``pyarrow.fs.GcsFileSystem``.
 
 A fresh emulator (``gcp-storage-emulator``, in memory) is started on a free loopback port for

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
+import base64
 import datetime as dt
+import json
 
 import pandas as pd
 import pytest
@@ -107,3 +109,87 @@ def test_with_config_reads_the_endpoint(tmp_path, gcs_emulator, gcs_prefix, clea
     assert connector.endpoint == gcs_emulator.endpoint
     connector.export(pd.DataFrame({"a": [1]}), f"{gcs_prefix}/a.parquet")
     assert connector.load(f"{gcs_prefix}/a.parquet")["a"].tolist() == [1]
+
+
+class _FlakyStorage:
+    """A loopback HTTP endpoint that answers uploads with scripted statuses and CRC32C values."""
+
+    def __init__(self, replies: list[tuple[int, str | None]]) -> None:
+        import http.server
+        import threading
+
+        self.replies = list(replies)
+        self.requests: list[tuple[str, bytes]] = []
+        outer = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                outer.requests.append((self.path, body))
+                status, crc = outer.replies.pop(0)
+                payload = json.dumps({"name": "x", **({"crc32c": crc} if crc else {})}).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+        self.endpoint = f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def _crc32c(data: bytes) -> str:
+    import google_crc32c
+
+    return base64.b64encode(google_crc32c.value(data).to_bytes(4, "big")).decode()
+
+
+@pytest.mark.parametrize("status", [503, 429])
+def test_uploads_retry_transient_errors_and_check_the_stored_crc32c(status):
+    payload = pa_bytes()
+    storage = _FlakyStorage([(status, None), (200, _crc32c(payload))])
+    try:
+        store = GoogleCloudStorage(endpoint=storage.endpoint)._store("bucket")
+        store.put("dir/a b.parquet", payload)
+    finally:
+        storage.close()
+    assert [body for _, body in storage.requests] == [payload, payload]
+    path = storage.requests[-1][0]
+    assert path == "/upload/storage/v1/b/bucket/o?uploadType=media&name=dir%2Fa%20b.parquet"
+
+
+def test_an_upload_stored_with_another_crc32c_is_an_error():
+    storage = _FlakyStorage([(200, _crc32c(b"something else"))])
+    try:
+        store = GoogleCloudStorage(endpoint=storage.endpoint)._store("bucket")
+        with pytest.raises(ConnectorError, match=r"gs://bucket/k\.parquet was stored with CRC32C"):
+            store.put("k.parquet", pa_bytes())
+    finally:
+        storage.close()
+
+
+def test_a_refused_upload_is_not_retried():
+    storage = _FlakyStorage([(403, None)])
+    try:
+        gcs = GoogleCloudStorage(endpoint=storage.endpoint)
+        with pytest.raises(ConnectorError, match=r"export to gs://bucket/k\.parquet failed"):
+            gcs.export(trips(), "gs://bucket/k.parquet")
+    finally:
+        storage.close()
+    assert len(storage.requests) == 1
+
+
+def pa_bytes() -> bytes:
+    from jupyter_blocks.io._base import arrow_table
+    from jupyter_blocks.io._partitioned import to_bytes
+
+    return to_bytes(arrow_table(trips()), "x.parquet")

@@ -28,6 +28,9 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
+#: Objects up to this size are uploaded in one request; larger ones resumably, in chunks.
+MEDIA_UPLOAD_LIMIT = 8 * 1024 * 1024
+
 
 def parse_uri(uri: str) -> tuple[str, str]:
     """Split ``gs://bucket/key`` into ``(bucket, key)``."""
@@ -108,12 +111,20 @@ class _BucketStore:
         self.bucket = bucket
 
     def put(self, path: str, data: bytes) -> None:
-        """Upload one object with a single media request, and check the stored CRC32C.
+        """Upload one object: in one media request, or resumably when it is large.
 
         A media upload (``uploadType=media``) sends the bytes alone: the lightest request the
         JSON API has, which counts when a dataset is many small partition files. Transient
-        failures (connection errors, 429, 5xx) are retried; rewriting an object is idempotent.
+        failures (connection errors, 429, 5xx) are retried, as rewriting an object is
+        idempotent, and the CRC32C the service stored is checked against the data. Objects over
+        :data:`MEDIA_UPLOAD_LIMIT` go through the client's resumable, chunked upload instead.
         """
+        if len(data) > MEDIA_UPLOAD_LIMIT:
+            blob = self.bucket.blob(path)
+            blob.upload_from_string(
+                data, content_type="application/octet-stream", checksum="crc32c"
+            )
+            return
         import google_crc32c
         import requests
         from google.api_core import exceptions, retry

@@ -193,3 +193,12 @@ def pa_bytes() -> bytes:
     from jupyter_blocks.io._partitioned import to_bytes
 
     return to_bytes(arrow_table(trips()), "x.parquet")
+
+
+def test_large_objects_upload_resumably(gcs, gcs_prefix, monkeypatch):
+    from jupyter_blocks.io import gcs as gcs_module
+
+    monkeypatch.setattr(gcs_module, "MEDIA_UPLOAD_LIMIT", 1024)
+    frame = trips(days=30, per_day=200)
+    gcs.export(frame, f"{gcs_prefix}/large.parquet")
+    pd.testing.assert_frame_equal(gcs.load(f"{gcs_prefix}/large.parquet"), frame)

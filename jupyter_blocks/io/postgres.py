@@ -19,7 +19,7 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from jupyter_blocks.errors import ConfigError, ConnectorError
+from jupyter_blocks.errors import BlocksError, ConfigError, ConnectorError
 from jupyter_blocks.io import _pg_copy
 from jupyter_blocks.io._base import (
     Connector,
@@ -218,7 +218,7 @@ class Postgres(Connector):
                     raise
                 finally:
                     _pg_copy.close(connection)
-        except (ConnectorError, ConfigError):
+        except BlocksError:
             raise
         except Exception as exc:
             raise self._fail(f"export to {where} failed, nothing was changed", exc) from exc

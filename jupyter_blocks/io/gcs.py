@@ -130,8 +130,9 @@ class _BucketStore:
         from google.api_core import exceptions, retry
 
         client = self.bucket.client
+        host = client._connection.API_BASE_URL
         url = (
-            f"{client.api_endpoint}/upload/storage/v1/b/{quote(self.bucket.name, safe='')}/o"
+            f"{host}/upload/storage/v1/b/{quote(self.bucket.name, safe='')}/o"
             f"?uploadType=media&name={quote(path, safe='')}"
         )
 

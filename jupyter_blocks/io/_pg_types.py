@@ -2,11 +2,15 @@
 
 What belongs here: identifier quoting, the Arrow → ``CREATE TABLE`` type mapping and the Arrow
 types sent through binary ``COPY`` (which must match the columns exactly), the same for appending
-to an existing table's columns, and the dtype fixes applied to query results.
+to an existing table's columns, and the dtype fixes applied to query results: to psycopg's rows
+(:func:`fix_dtype`) and to ADBC's Arrow results (:func:`frame_from_arrow`), so a query gives the
+same DataFrame through either driver.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+import json
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -133,3 +137,58 @@ def fix_dtype(column: pd.Series, type_code: Any) -> pd.Series:
     if type_code == _TIMESTAMP_OID:
         return pd.to_datetime(column)
     return column
+
+
+def frame_from_arrow(table: pa.Table) -> pd.DataFrame:
+    """Convert an ADBC query result to the DataFrame :meth:`Postgres.load` gives for it.
+
+    Integers become ``int64`` (``Int64`` when they hold NULLs), floats and ``numeric`` become
+    ``float64``, ``interval`` becomes ``timedelta64`` (a month counted as 30 days, as psycopg does),
+    ``json``/``jsonb`` become Python objects and arrays Python lists; types ADBC passes as opaque
+    values keep their text.
+    """
+    import pandas as pd
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from jupyter_blocks.io._base import arrow_to_pandas
+
+    columns: list[Any] = []
+    as_python: dict[int, list[Any]] = {}
+    for position, column in enumerate(table.columns):
+        kind = column.type
+        extension = getattr(kind, "extension_name", None)
+        if extension is not None:
+            storage = pa.chunked_array(
+                [chunk.storage for chunk in column.chunks], kind.storage_type
+            )
+            if extension == "arrow.opaque" and kind.type_name == "numeric":
+                column = pc.cast(storage, pa.float64())
+            elif extension == "arrow.json":
+                as_python[position] = [
+                    None if text is None else json.loads(text) for text in storage.to_pylist()
+                ]
+            elif extension != "arrow.uuid":
+                column = storage
+        elif pa.types.is_integer(kind):
+            column = column.cast(pa.int64())
+        elif pa.types.is_floating(kind) or pa.types.is_decimal(kind):
+            column = column.cast(pa.float64())
+        elif pa.types.is_interval(kind):
+            as_python[position] = [
+                None
+                if value is None
+                else dt.timedelta(
+                    days=30 * value.months + value.days, microseconds=value.nanoseconds // 1000
+                )
+                for value in column.to_pylist()
+            ]
+        elif pa.types.is_list(kind) or pa.types.is_large_list(kind):
+            as_python[position] = column.to_pylist()
+        columns.append(column)
+    frame = arrow_to_pandas(pa.Table.from_arrays(columns, names=table.column_names))
+    for position, values in as_python.items():
+        # Built as psycopg's rows are, so the dtype is the one Postgres.load gives.
+        records = pd.DataFrame.from_records([(value,) for value in values], columns=["value"])
+        frame.isetitem(position, records["value"])
+    return frame

@@ -6,6 +6,12 @@ What belongs here: :class:`BigQuery` and the pure functions that build its job c
 
 The endpoint is the profile's ``BIGQUERY_ENDPOINT`` (an emulator) or Google's; with an endpoint of
 its own and no service account the client is anonymous.
+
+``query_with_upstreams`` is a SQL block's query over upstream DataFrames: each is loaded (a load
+job, as ``export`` does) into a table named after its block in the scratch dataset
+(:data:`SCRATCH_DATASET` or the profile's ``BIGQUERY_SCRATCH_DATASET``), replacing its rows and
+expiring after :data:`SCRATCH_EXPIRATION`, then the query runs with that dataset as its default
+dataset.
 """
 
 from __future__ import annotations
@@ -37,6 +43,12 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 _DISPOSITIONS = {"replace": "WRITE_TRUNCATE", "append": "WRITE_APPEND", "fail": "WRITE_EMPTY"}
+
+#: Dataset holding the tables a SQL block's upstream outputs are loaded into.
+SCRATCH_DATASET = "jupyter_blocks_scratch"
+
+#: How long a scratch table outlives its last load.
+SCRATCH_EXPIRATION = dt.timedelta(days=1)
 
 
 def _bigquery() -> Any:
@@ -197,6 +209,7 @@ class BigQuery(GoogleConnector):
         service_account_key: dict[str, Any] | None = None,
         service_account_key_path: Path | str | None = None,
         profile_name: str | None = None,
+        scratch_dataset: str = SCRATCH_DATASET,
     ) -> None:
         super().__init__(
             project=project,
@@ -206,12 +219,17 @@ class BigQuery(GoogleConnector):
             profile_name=profile_name,
         )
         self.location = location
+        self.scratch_dataset = scratch_dataset
 
     @classmethod
     def from_profile(cls, profile: Profile) -> BigQuery:
-        """Build from ``GOOGLE_*`` keys, ``GOOGLE_LOCATION`` and ``BIGQUERY_ENDPOINT``."""
-        return cls(location=profile.GOOGLE_LOCATION, endpoint=profile.BIGQUERY_ENDPOINT,
-                   **cls.account(profile))
+        """Build from ``GOOGLE_*``, ``GOOGLE_LOCATION`` and the ``BIGQUERY_*`` keys."""
+        return cls(
+            location=profile.GOOGLE_LOCATION,
+            endpoint=profile.BIGQUERY_ENDPOINT,
+            scratch_dataset=profile.BIGQUERY_SCRATCH_DATASET or SCRATCH_DATASET,
+            **cls.account(profile),
+        )
 
     def __repr__(self) -> str:
         profile = f", profile={self.profile_name!r}" if self.profile_name else ""
@@ -249,12 +267,26 @@ class BigQuery(GoogleConnector):
 
     def ensure_dataset(self, table_id: str) -> None:
         """Create the table's dataset when missing."""
-        bigquery = _bigquery()
         project, dataset, _ = table_id.split(".")
-        reference = bigquery.Dataset(f"{project}.{dataset}")
+        self._create_dataset(f"{project}.{dataset}")
+
+    def _create_dataset(
+        self, dataset_id: str, table_expiration: dt.timedelta | None = None
+    ) -> None:
+        """Create ``project.dataset`` when missing, with a default table expiration if given."""
+        bigquery = _bigquery()
+        reference = bigquery.Dataset(dataset_id)
         if self.location:
             reference.location = self.location
+        if table_expiration is not None:
+            reference.default_table_expiration_ms = int(table_expiration.total_seconds() * 1000)
         self.client.create_dataset(reference, exists_ok=True)
+
+    def scratch_dataset_id(self) -> str:
+        """``project.dataset`` of the scratch dataset (the client's project when none is set)."""
+        if "." in self.scratch_dataset:
+            return self.scratch_dataset
+        return f"{self.project or self.client.project}.{self.scratch_dataset}"
 
     def export(
         self,
@@ -271,20 +303,23 @@ class BigQuery(GoogleConnector):
         table_id = self.table_id(table)
         data = arrow_table(df)
         config = dataframe_job_config(if_exists, schema or bigquery_schema(data.schema))
+        try:
+            self.ensure_dataset(table_id)
+            rows = int(self._load_frame(data, table_id, config).num_rows or 0)
+        except Exception as exc:
+            raise self._error(f"export to {table_id} failed", exc) from exc
+        logger.info("bigquery: loaded %d rows into %s (%s)", data.num_rows, table_id, if_exists)
+        return rows
+
+    def _load_frame(self, data: pa.Table, table_id: str, config: Any) -> Any:
+        """Run a load job of ``data`` (as Parquet) into ``table_id``; return the table after it."""
         import pyarrow.parquet as pq
 
         sink = io.BytesIO()
         pq.write_table(data, sink, coerce_timestamps="us", allow_truncated_timestamps=True)
         sink.seek(0)
-        try:
-            self.ensure_dataset(table_id)
-            job = self.client.load_table_from_file(sink, table_id, job_config=config)
-            job.result()
-            rows = int(self.client.get_table(table_id).num_rows or 0)
-        except Exception as exc:
-            raise self._error(f"export to {table_id} failed", exc) from exc
-        logger.info("bigquery: loaded %d rows into %s (%s)", data.num_rows, table_id, if_exists)
-        return rows
+        self.client.load_table_from_file(sink, table_id, job_config=config).result()
+        return self.client.get_table(table_id)
 
     def load_from_gcs(
         self,
@@ -311,16 +346,66 @@ class BigQuery(GoogleConnector):
         logger.info("bigquery: loaded %s into %s (%d rows)", uri, table_id, rows)
         return rows
 
-    def load(self, query: str, params: Mapping[str, Any] | None = None) -> pd.DataFrame:
-        """Run ``query`` with ``@name`` parameters bound and return a DataFrame."""
+    def load(
+        self,
+        query: str,
+        params: Mapping[str, Any] | None = None,
+        default_dataset: str | None = None,
+    ) -> pd.DataFrame:
+        """Run ``query`` with ``@name`` parameters bound and return a DataFrame.
+
+        Args:
+            query: GoogleSQL.
+            params: Values bound as typed query parameters.
+            default_dataset: ``project.dataset`` where unqualified table names are looked up.
+        """
         bigquery = _bigquery()
         config = bigquery.QueryJobConfig(query_parameters=query_parameters(params))
+        if default_dataset is not None:
+            config.default_dataset = default_dataset
         try:
             rows = self.client.query(query, job_config=config).result()
             result = rows.to_arrow(create_bqstorage_client=False)
         except Exception as exc:
             raise self._error("query failed", exc) from exc
         return arrow_to_pandas(result)
+
+    def query_with_upstreams(
+        self, query: str, params: Mapping[str, Any] | None, upstreams: Mapping[str, Any]
+    ) -> pd.DataFrame:
+        """Run ``query`` where each upstream output is a table named after its block.
+
+        Each frame is loaded into ``scratch dataset.block`` (rows replaced, expiring after
+        :data:`SCRATCH_EXPIRATION`; the dataset is created when missing), then the query runs with
+        the scratch dataset as its default dataset.
+
+        Args:
+            query: GoogleSQL with ``@name`` parameters.
+            params: Values bound as typed query parameters.
+            upstreams: DataFrames or Arrow tables by block name.
+
+        Raises:
+            ConnectorError: A frame could not be loaded (naming its block) or the query failed.
+        """
+        dataset = self.scratch_dataset_id()
+        try:
+            self._create_dataset(dataset, SCRATCH_EXPIRATION)
+        except Exception as exc:
+            raise self._error(f"cannot create the scratch dataset {dataset}", exc) from exc
+        for block, output in upstreams.items():
+            table_id = f"{dataset}.{block}"
+            try:
+                data = arrow_table(output)
+                config = dataframe_job_config("replace", bigquery_schema(data.schema))
+                table = self._load_frame(data, table_id, config)
+                table.expires = dt.datetime.now(dt.timezone.utc) + SCRATCH_EXPIRATION
+                self.client.update_table(table, ["expires"])
+            except Exception as exc:
+                raise self._error(
+                    f"upstream block '{block}' could not be loaded into {table_id}", exc
+                ) from exc
+            logger.debug("bigquery: upstream %s loaded into %s", block, table_id)
+        return self.load(query, params, default_dataset=dataset)
 
     def _error(self, action: str, exc: BaseException) -> ConnectorError:
         return wrap_error(f"{self._context('bigquery')}: {action}", exc)

@@ -26,6 +26,10 @@ defaults and emulators:
 - ``GCS_ENDPOINT``: a Cloud Storage endpoint such as an emulator's ``http://127.0.0.1:9023``
   (otherwise ``STORAGE_EMULATOR_HOST`` or Google's endpoint is used).
 - ``BIGQUERY_ENDPOINT``: a BigQuery endpoint such as an emulator's ``http://127.0.0.1:9050``.
+- ``BIGQUERY_SCRATCH_DATASET``: the dataset (``dataset`` or ``project.dataset``) where SQL blocks
+  on BigQuery load their upstream DataFrames, as tables named after the blocks that expire a day
+  after each load (default ``jupyter_blocks_scratch``, created when missing). Set it when the
+  account may not create datasets, or to keep runs at the same time apart.
 
 Any other key is kept as an extra (Mage has many more); extras whose names say they are secret
 (``PASSWORD``, ``SECRET``, ``TOKEN``, ``_KEY``) are hidden like the declared secrets. Secret values
@@ -84,6 +88,7 @@ class Profile(BaseModel):
     GOOGLE_PROJECT_ID: str | None = None
     GCS_ENDPOINT: str | None = None
     BIGQUERY_ENDPOINT: str | None = None
+    BIGQUERY_SCRATCH_DATASET: str | None = None
 
     DUCKDB_PATH: Path | None = None
     LAKE_PATH: Path | None = None

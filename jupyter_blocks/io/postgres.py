@@ -10,6 +10,10 @@ table and its rows untouched; ``append`` runs in one transaction. Frames of seve
 sent over several connections at once (``connections``), since the server's insert work is what
 bounds a COPY. Queries go through SQLAlchemy (psycopg 3) with parameters bound by the driver:
 ``%(name)s`` with a mapping or ``%s`` with a sequence.
+
+``query_with_upstreams`` is a SQL block's query over upstream DataFrames: on one ADBC connection
+each frame becomes a temporary table named after its block (``_pg_query``), then the query runs
+there, with the same placeholders and the same result dtypes as ``load``.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from jupyter_blocks.errors import BlocksError, ConfigError, ConnectorError
-from jupyter_blocks.io import _pg_copy
+from jupyter_blocks.io import _pg_copy, _pg_query
 from jupyter_blocks.io._base import (
     Connector,
     check_if_exists,
@@ -156,6 +160,82 @@ class Postgres(Connector):
             frame.isetitem(position, fix_dtype(frame.iloc[:, position], column[1]))
         return frame
 
+    @staticmethod
+    def upstream_table(block: str) -> str:
+        """The temporary table an upstream block becomes: its name as an unquoted name folds.
+
+        PostgreSQL folds unquoted names to lower case, so ``FROM cleanTrips`` finds the table of
+        block ``cleanTrips``.
+        """
+        return block.lower()
+
+    def query_with_upstreams(
+        self,
+        query: str,
+        params: Mapping[str, Any] | Sequence[Any] | None,
+        upstreams: Mapping[str, Any],
+    ) -> pd.DataFrame:
+        """Run ``query`` where each upstream output is a temporary table named after its block.
+
+        One ADBC connection holds one transaction: each frame is loaded through binary COPY into
+        a temporary table (:meth:`upstream_table`; the session's temporary tables are found before
+        any other table of that name), the query runs, and the commit drops the temporary tables
+        and keeps what the query itself changed.
+
+        Args:
+            query: SQL with psycopg's placeholders, as for :meth:`load`.
+            params: Values bound by the driver; a ``str`` takes the type its place calls for.
+            upstreams: DataFrames or Arrow tables by block name.
+
+        Raises:
+            ConfigError: Two block names fold to the same table name.
+            ConnectorError: A frame could not be loaded (naming its block) or the query failed.
+        """
+        tables: dict[str, tuple[str, Any]] = {}
+        for block, data in upstreams.items():
+            table = self.upstream_table(block)
+            if table in tables:
+                raise ConfigError(
+                    f"{self._context('postgres')}: upstream blocks '{tables[table][0]}' and "
+                    f"'{block}' are both table {table} in SQL"
+                )
+            tables[table] = (block, data)
+        connection = self._connect("run a query")
+        try:
+            with connection.cursor() as cursor:
+                for table, (block, data) in tables.items():
+                    started = time.perf_counter()
+                    try:
+                        rows = _pg_query.create_temporary_table(
+                            cursor, table, data, self.chunk_bytes
+                        )
+                    except Exception as exc:
+                        raise self._fail(
+                            f"upstream block '{block}' could not be loaded into temporary "
+                            f"table {quote_identifier(table)}",
+                            exc,
+                        ) from exc
+                    logger.debug(
+                        "postgres: upstream %s loaded into temporary table %s (%d rows, %.2f s)",
+                        block,
+                        table,
+                        rows,
+                        time.perf_counter() - started,
+                    )
+                try:
+                    frame = _pg_query.run_query(cursor, query, params)
+                    connection.commit()
+                except ConfigError:
+                    raise
+                except Exception as exc:
+                    raise self._fail("query failed", exc) from exc
+        except BaseException:
+            _pg_copy.rollback(connection)
+            raise
+        finally:
+            _pg_copy.close(connection)
+        return frame
+
     def execute(
         self, statement: str, params: Mapping[str, Any] | Sequence[Any] | None = None
     ) -> None:
@@ -199,7 +279,7 @@ class Postgres(Connector):
         try:
             if parallel:
                 _pg_copy.load_in_parallel(
-                    lambda: self._connect(where),
+                    lambda: self._connect(f"export {where}"),
                     min(self.connections, chunks.count),
                     schema,
                     table,
@@ -208,7 +288,7 @@ class Postgres(Connector):
                     context,
                 )
             else:
-                connection = self._connect(where)
+                connection = self._connect(f"export {where}")
                 try:
                     _pg_copy.load_in_one_transaction(
                         connection, schema, table, mode, chunks, context
@@ -232,13 +312,13 @@ class Postgres(Connector):
         )
         return chunks.rows
 
-    def _connect(self, where: str) -> Any:
-        """A new ADBC connection (binary COPY), with errors naming the export's target."""
+    def _connect(self, purpose: str) -> Any:
+        """A new ADBC connection (binary COPY), with errors naming what it was for."""
         dbapi = require("adbc_driver_postgresql.dbapi", "adbc-driver-postgresql", "postgres")
         try:
             return dbapi.connect(self._url("postgresql").render_as_string(hide_password=False))
         except Exception as exc:
-            raise self._fail(f"cannot connect to export {where}", exc) from exc
+            raise self._fail(f"cannot connect to {purpose}", exc) from exc
 
 
 def _driver_params(params: Mapping[str, Any] | Sequence[Any] | None) -> Any:

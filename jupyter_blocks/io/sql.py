@@ -1,21 +1,35 @@
 """SQL blocks: run a block's SQL on DuckDB (default) or a profile's database, get a DataFrame.
 
 What belongs here: :func:`run_sql_block`, the function the runner calls for ``--lang sql``
-blocks, and :func:`referenced_variables`, which the cache uses to key a SQL block on the
-variables it reads. Rendering (``{{ x }}`` → bound parameters) lives in ``_templating``.
+blocks, :func:`referenced_variables`, which the cache uses to key a SQL block on the variables
+it reads, and :func:`referenced_upstreams`, which picks the upstream outputs a block's SQL reads.
+Rendering (``{{ x }}`` → bound parameters) lives in ``_templating``.
 
-Engines (``connector``):
+On every engine an upstream output that is a table (a pandas or polars DataFrame, an Arrow
+table, a DuckDB relation) is visible to the SQL as a table named after its block, and
+``{{ df_1 }}`` names the first upstream, as in Mage. Engines (``connector``):
 
 - ``duckdb`` (default): in memory, or on the profile's ``DUCKDB_PATH`` file when a profile is
-  given and has one. Each upstream output (a DataFrame or Arrow table) is visible as a table named
-  after its block; ``{{ df_1 }}`` names the first upstream, as in Mage.
-- ``postgres``: the profile's ``POSTGRES_*`` database; upstream names refer to tables there.
-- ``bigquery``: the profile's project; upstream names refer to tables there.
+  given and has one. Every tabular upstream is registered as a view of the frame (no copy).
+- ``postgres``: the profile's ``POSTGRES_*`` database. Each tabular upstream the SQL names (its
+  block name as a word, in any case, or its ``df_N``) is loaded through binary COPY into a
+  temporary table on the connection that then runs the query; temporary tables are found before
+  any other table of that name and are dropped when the query's transaction ends. Block names
+  fold to lower case there, as unquoted names do. Other names refer to the database's tables.
+- ``bigquery``: the profile's project. Each tabular upstream the SQL names is loaded into a
+  table named after its block in a scratch dataset (``jupyter_blocks_scratch``, or the profile's
+  ``BIGQUERY_SCRATCH_DATASET``), replacing that table's rows and expiring a day later, and the
+  query runs with that dataset as its default dataset, so an unqualified name finds it. Runs
+  that share a scratch dataset share those tables: runs at the same time on one project need
+  datasets of their own.
+
+A block that names no tabular upstream runs its SQL as it stands on every engine.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -74,15 +88,67 @@ def run_sql_block(
         rendered = _templating.render_sql(source, variables, _templating.DUCKDB, upstream_names)
         return _run_duckdb(rendered, upstreams, settings)
     settings = settings or load_profile(None, directory=directory)
+    tables = referenced_upstreams(source, upstreams)
     if engine == "postgres":
         from jupyter_blocks.io.postgres import Postgres
 
-        rendered = _templating.render_sql(source, variables, _templating.POSTGRES, upstream_names)
-        return Postgres.from_profile(settings).load(rendered.sql, rendered.params)
+        postgres = Postgres.from_profile(settings)
+        if not tables:
+            rendered = _templating.render_sql(
+                source, variables, _templating.POSTGRES, upstream_names
+            )
+            return postgres.load(rendered.sql, rendered.params)
+        table_names = [postgres.upstream_table(name) for name in upstream_names]
+        rendered = _templating.render_sql(source, variables, _templating.POSTGRES, table_names)
+        return postgres.query_with_upstreams(rendered.sql, rendered.params, tables)
     from jupyter_blocks.io.bigquery import BigQuery
 
+    bigquery = BigQuery.from_profile(settings)
     rendered = _templating.render_sql(source, variables, _templating.BIGQUERY, upstream_names)
-    return BigQuery.from_profile(settings).load(rendered.sql, rendered.params)
+    if not tables:
+        return bigquery.load(rendered.sql, rendered.params)
+    return bigquery.query_with_upstreams(rendered.sql, rendered.params, tables)
+
+
+def referenced_upstreams(source: str, upstreams: Mapping[str, Any]) -> dict[str, Any]:
+    """Return the tabular upstream outputs a block's SQL names, as DataFrames or Arrow tables.
+
+    An upstream is named by its block name as a word (in any case) or by its ``df_N`` alias,
+    anywhere in the source (a name only in a comment or a string counts too: it costs a load,
+    never a wrong result). Outputs that are not tables (dicts, numbers...) are left out.
+    """
+    found: dict[str, Any] = {}
+    for index, (name, output) in enumerate(upstreams.items(), start=1):
+        if not (_names(source, name) or _names(source, f"df_{index}")):
+            continue
+        if not _is_tabular(output):
+            logger.debug(
+                "upstream %s is a %s, not a table: not loaded for SQL", name, type(output).__name__
+            )
+            continue
+        found[name] = _as_table(output)
+    return found
+
+
+def _names(source: str, word: str) -> bool:
+    pattern = rf"(?<![A-Za-z0-9_$]){re.escape(word)}(?![A-Za-z0-9_$])"
+    return re.search(pattern, source, re.IGNORECASE) is not None
+
+
+def _as_table(output: Any) -> Any:
+    """A pandas DataFrame or Arrow table as it is; polars and DuckDB outputs as Arrow tables."""
+    import pyarrow as pa
+
+    module = type(output).__module__.split(".")[0]
+    if module == "pandas" or isinstance(output, pa.Table):
+        return output
+    if isinstance(output, pa.RecordBatch):
+        return pa.Table.from_batches([output])
+    if module == "duckdb":
+        from jupyter_blocks.io.duckdb import fetch_arrow
+
+        return fetch_arrow(output)
+    return output.to_arrow()
 
 
 def _run_duckdb(

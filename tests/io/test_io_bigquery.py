@@ -181,3 +181,157 @@ def test_bigquery_schema_from_arrow():
     ]
     with pytest.raises(ConfigError, match="column 'l'"):
         bigquery_schema(pa.schema([("l", pa.list_(pa.int64()))]))
+
+
+# --- SQL blocks with upstream frames: scratch tables and a default dataset ----------------------
+
+
+def bigquery_profile(folder, emulator, scratch: str | None = None):  # type: ignore[no-untyped-def]
+    lines = [
+        "dev:",
+        f"  GOOGLE_PROJECT_ID: {emulator.project}",
+        f"  BIGQUERY_ENDPOINT: {emulator.endpoint}",
+    ]
+    if scratch is not None:
+        lines.append(f"  BIGQUERY_SCRATCH_DATASET: {scratch}")
+    (folder / "io_config.yaml").write_text("\n".join(lines) + "\n")
+    return folder
+
+
+def as_lists(frame: pd.DataFrame) -> dict[str, list[object]]:
+    """Columns as lists, missing values as None (pandas has several kinds of them)."""
+    return frame.astype(object).where(frame.notna(), None).to_dict("list")
+
+
+def run_on_bigquery(source, upstreams, variables, folder):  # type: ignore[no-untyped-def]
+    from jupyter_blocks.io import run_sql_block
+
+    return run_sql_block(
+        source, upstreams, variables, profile="dev", connector="bigquery", directory=folder
+    )
+
+
+def tables_in(bigquery, dataset: str) -> set[str]:  # type: ignore[no-untyped-def]
+    return {table.table_id for table in bigquery.client.list_tables(dataset)}
+
+
+@pytest.fixture
+def expirations(monkeypatch):  # type: ignore[no-untyped-def]
+    """``(table id, expires)`` of every table update asked for.
+
+    The emulator accepts a table's expiration time but does not keep it, so the request is
+    what the tests can check.
+    """
+    requested: list[tuple[str, dt.datetime | None]] = []
+    real = bq.Client.update_table
+
+    def spy(self, table, fields, *args, **kwargs):  # type: ignore[no-untyped-def]
+        if "expires" in fields:
+            requested.append(
+                (f"{table.project}.{table.dataset_id}.{table.table_id}", table.expires)
+            )
+        return real(self, table, fields, *args, **kwargs)
+
+    monkeypatch.setattr(bq.Client, "update_table", spy)
+    return requested
+
+
+@pytest.mark.bigquery
+def test_sql_block_on_bigquery_sees_upstream_frames(
+    bigquery, bigquery_emulator, bq_dataset, tmp_path, expirations
+):
+    bigquery.export(
+        pd.DataFrame({"day": [dt.date(2020, 10, 2)], "label": ["second"]}), f"{bq_dataset}.labels"
+    )
+    scratch = f"scratch_{bq_dataset.rsplit('_', 1)[-1]}"
+    folder = bigquery_profile(tmp_path, bigquery_emulator, scratch)
+    zones = pd.DataFrame({"day": [dt.date(2020, 10, 1)], "zone": ["z1"]})
+    source = (
+        "SELECT c.day, count(*) AS n, sum(c.trips) AS trips, max(z.zone) AS zone,"
+        " max(l.label) AS label\n"
+        "FROM clean AS c\n"
+        "LEFT JOIN {{ df_2 }} AS z ON z.day = c.day\n"
+        f"LEFT JOIN `{bq_dataset}.labels` AS l ON l.day = c.day\n"
+        "WHERE c.day >= {{ since }} AND '{{ note }}' != ''\n"
+        "GROUP BY c.day ORDER BY c.day"
+    )
+    upstreams = {"clean": frame(), "zones": zones, "unused": frame(), "config": {"a": 1}}
+    variables = {"since": dt.date(2020, 10, 1), "note": "it's"}
+    started = dt.datetime.now(dt.timezone.utc)
+    result = run_on_bigquery(source, upstreams, variables, folder)
+    assert as_lists(result) == {
+        "day": [dt.date(2020, 10, 1), dt.date(2020, 10, 2)],
+        "n": [2, 1],
+        "trips": [3, None],
+        "zone": ["z1", None],
+        "label": [None, "second"],
+    }
+    project = bigquery_emulator.project
+    assert tables_in(bigquery, f"{project}.{scratch}") == {"clean", "zones"}
+    assert tables_in(bigquery, bq_dataset) == {"labels"}
+    assert sorted(table for table, _ in expirations) == [
+        f"{project}.{scratch}.clean",
+        f"{project}.{scratch}.zones",
+    ]
+    for _, expires in expirations:
+        assert expires is not None
+        assert dt.timedelta(hours=23) < expires - started < dt.timedelta(hours=25)
+
+    # Each run replaces the scratch tables with the upstream outputs of that run.
+    smaller = frame().iloc[:1]
+    again = run_on_bigquery(source, {"clean": smaller, "zones": zones}, variables, folder)
+    assert again["n"].tolist() == [1]
+    assert bigquery.client.get_table(f"{project}.{scratch}.clean").num_rows == 1
+
+
+@pytest.mark.bigquery
+def test_the_default_scratch_dataset(bigquery, bigquery_emulator, tmp_path):
+    folder = bigquery_profile(tmp_path, bigquery_emulator)
+    result = run_on_bigquery(
+        "SELECT count(*) AS n FROM default_scratch_probe",
+        {"default_scratch_probe": frame()},
+        {},
+        folder,
+    )
+    assert result["n"].tolist() == [3]
+    assert "default_scratch_probe" in tables_in(
+        bigquery, f"{bigquery_emulator.project}.jupyter_blocks_scratch"
+    )
+
+
+@pytest.mark.bigquery
+def test_upstream_round_trip_matches_a_stored_table(
+    bigquery, bigquery_emulator, bq_dataset, tmp_path
+):
+    folder = bigquery_profile(tmp_path, bigquery_emulator, f"scratch_rt_{bq_dataset[-10:]}")
+    data = frame().assign(
+        naive=pd.to_datetime(
+            ["2020-10-01 08:30:00.123456", "2020-10-01 09:00", "2020-10-02 00:00"], format="ISO8601"
+        ),
+        aware=pd.to_datetime(
+            ["2020-10-01 08:30", "2020-10-01 09:00", "2020-10-02 00:00"]
+        ).tz_localize("Europe/Paris"),
+        ratio=[0.5, None, 1.5],
+    )
+    via_upstream = run_on_bigquery(
+        "SELECT * FROM trips ORDER BY vendor", {"trips": data}, {}, folder
+    )
+    bigquery.export(data, f"{bq_dataset}.trips")
+    via_table = bigquery.load(f"SELECT * FROM `{bq_dataset}.trips` ORDER BY vendor")
+    pd.testing.assert_frame_equal(via_upstream, via_table)
+    assert via_upstream["trips"].dtype == "Int64"
+    assert via_upstream["trips"].isna().tolist() == [False, False, True]
+    assert (via_upstream["naive"] == data["naive"]).all()
+    assert (via_upstream["aware"] == data["aware"]).all()
+
+
+@pytest.mark.bigquery
+def test_an_upload_failure_names_the_block(bigquery_emulator, tmp_path):
+    folder = bigquery_profile(tmp_path, bigquery_emulator, "scratch_failures")
+    listy = pd.DataFrame({"values": [[1, 2]]})
+    with pytest.raises(ConnectorError) as caught:
+        run_on_bigquery("SELECT * FROM listy", {"listy": listy}, {}, folder)
+    message = str(caught.value)
+    assert message.startswith("bigquery profile 'dev': upstream block 'listy'")
+    assert "column 'values'" in message
+    assert "\n" not in message

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 import psycopg
+import pyarrow as pa
 import pytest
 
 from jupyter_blocks.errors import ConfigError, ConnectorError
@@ -339,3 +340,266 @@ def test_sql_block_on_a_postgres_profile(postgres, pg_schema, tmp_path):
     )
     expected = sum(1 for i in range(6) if i >= 2 and i % 4)
     assert result.to_dict("list") == {"n": [expected], "label": ["it's"]}
+
+
+# --- SQL blocks with upstream frames: temporary tables on one session ---------------------------
+
+PASSWORD = "pw-s3cr3t-Zq9"  # trust auth accepts any password; it must never be printed
+
+
+def postgres_profile(folder: Path, schema: str, password: str | None = None) -> Path:
+    lines = [
+        "dev:",
+        "  POSTGRES_HOST: 127.0.0.1",
+        "  POSTGRES_DBNAME: test",
+        "  POSTGRES_USER: postgres",
+        f"  POSTGRES_SCHEMA: {schema}",
+    ]
+    if password is not None:
+        lines.append(f"  POSTGRES_PASSWORD: {password}")
+    (folder / "io_config.yaml").write_text("\n".join(lines) + "\n")
+    return folder
+
+
+def as_lists(frame: pd.DataFrame) -> dict[str, list[object]]:
+    """Columns as lists, missing values as None (pandas has several kinds of them)."""
+    return frame.astype(object).where(frame.notna(), None).to_dict("list")
+
+
+def run_on_postgres(source, upstreams, variables, folder):  # type: ignore[no-untyped-def]
+    return run_sql_block(
+        source, upstreams, variables, profile="dev", connector="postgres", directory=folder
+    )
+
+
+def temporary_relations(names: list[str]) -> list[str]:
+    with psycopg.connect(**PG, autocommit=True) as connection:  # type: ignore[arg-type]
+        rows = connection.execute(
+            "SELECT relname FROM pg_class WHERE relpersistence = 't' AND relname = ANY(%s)",
+            [names],
+        ).fetchall()
+    return [row[0] for row in rows]
+
+
+@pytest.fixture
+def uploads(monkeypatch):  # type: ignore[no-untyped-def]
+    """The temporary tables created, in order."""
+    from jupyter_blocks.io import _pg_query
+
+    created: list[str] = []
+    real = _pg_query.create_temporary_table
+
+    def spy(cursor, table, data, chunk_bytes):  # type: ignore[no-untyped-def]
+        created.append(table)
+        return real(cursor, table, data, chunk_bytes)
+
+    monkeypatch.setattr(_pg_query, "create_temporary_table", spy)
+    return created
+
+
+def test_sql_block_on_postgres_sees_upstream_frames(postgres, pg_schema, tmp_path, uploads):
+    postgres.export(
+        pd.DataFrame({"day": [dt.date(2020, 10, 4)], "label": ["fourth"]}), pg_schema, "labels"
+    )
+    folder = postgres_profile(tmp_path, pg_schema)
+    clean = sample(6)
+    zones = pa.table({"day": [dt.date(2020, 10, 3), dt.date(2020, 10, 5)], "zone": ["z3", "z5"]})
+    unused = pd.DataFrame({"x": [1]})
+    source = (
+        "SELECT c.day, count(*) AS trips, sum(c.amount) AS amount, max(z.zone) AS zone,\n"
+        "       max(l.label) AS label,\n"
+        "       (SELECT relpersistence FROM pg_class WHERE oid = 'clean'::regclass) AS kind\n"
+        "FROM Clean c\n"
+        "LEFT JOIN {{ df_2 }} z ON z.day = c.day\n"
+        f'LEFT JOIN "{pg_schema}".labels l ON l.day = c.day\n'
+        "WHERE c.day >= {{ since }} AND c.name LIKE 'n%' -- not 'unused'\n"
+        "GROUP BY c.day ORDER BY c.day"
+    )
+    result = run_on_postgres(
+        source,
+        {"clean": clean, "zones": zones, "unused_block": unused, "settings": {"a": 1}},
+        {"since": "2020-10-03"},  # a string, as --var gives it: PostgreSQL infers date
+        folder,
+    )
+    assert uploads == ["clean", "zones"]
+    assert as_lists(result) == {
+        "day": [dt.date(2020, 10, 3), dt.date(2020, 10, 4), dt.date(2020, 10, 6)],
+        "trips": [1, 1, 1],
+        "amount": [0.5, 0.75, 1.25],
+        "zone": ["z3", None, None],
+        "label": [None, "fourth", None],
+        "kind": ["t", "t", "t"],
+    }
+    assert result["trips"].dtype == "int64"
+    # Nothing is left behind: the session's temporary tables went with it.
+    assert temporary_relations(["clean", "zones"]) == []
+    assert sorted(
+        postgres.load(
+            "SELECT tablename FROM pg_tables WHERE schemaname = %s", [pg_schema]
+        ).tablename
+    ) == ["labels"]
+
+
+def test_parameters_bind_as_they_do_without_upstreams(postgres, pg_schema, tmp_path):
+    folder = postgres_profile(tmp_path, pg_schema)
+    source = (
+        "SELECT count(*) AS n, min(plain_int) AS first, '{{ note }}' AS note, {{ n }} + 1 AS n1,\n"
+        "       {{ label }} AS label, coalesce({{ missing }}, 'none') AS missing,\n"
+        "       {{ stamp }} AS stamp\n"
+        "FROM {{ df_1 }} WHERE day >= {{ since }} AND naive_ts < {{ until }}\n"
+        "  AND name LIKE 'n%' AND {{ cutoff }} > 0.5"
+    )
+    variables = {
+        "since": dt.date(2020, 10, 3),
+        "until": "2020-10-01 20:00",
+        "note": "it's 100%",
+        "n": 41,
+        "label": "x",
+        "missing": None,
+        "stamp": dt.datetime(2020, 10, 1, 8, tzinfo=dt.timezone.utc),
+        "cutoff": "1.5",
+    }
+    with_upstream = run_on_postgres(source, {"trips": sample(8)}, variables, folder)
+    postgres.export(sample(8), pg_schema, "trips")
+    stored = run_on_postgres(
+        source.replace("{{ df_1 }}", f'"{pg_schema}".trips'), {}, variables, folder
+    )
+    pd.testing.assert_frame_equal(with_upstream, stored)
+    assert with_upstream["n"].tolist() == [sum(1 for i in range(8) if i >= 2 and i % 4 and i < 12)]
+    assert with_upstream["note"].tolist() == ["it's 100%"]
+
+
+def test_upstream_round_trip_matches_a_stored_table(postgres, pg_schema, tmp_path):
+    folder = postgres_profile(tmp_path, pg_schema)
+    frame = sample(9)
+    source = (
+        "SELECT *, nullable_int * 2 AS doubled, amount::numeric(10, 2) AS money,"
+        " sum(plain_int) OVER () AS total, naive_ts - naive_ts AS zero, ARRAY[small] AS arr"
+        " FROM trips ORDER BY plain_int"
+    )
+    via_upstream = run_on_postgres(source, {"trips": frame}, {}, folder)
+    postgres.export(frame, pg_schema, "trips")
+    via_table = postgres.load(source.replace("FROM trips", f'FROM "{pg_schema}".trips'))
+    pd.testing.assert_frame_equal(via_upstream, via_table)
+    assert via_upstream["nullable_int"].dtype == "Int64"
+    assert via_upstream["nullable_int"].tolist() == frame["nullable_int"].tolist()
+    assert via_upstream["maybe"].dtype == "boolean"
+    assert (via_upstream["naive_ts"] == frame["naive_ts"]).all()
+    assert (via_upstream["aware_ts"] == frame["aware_ts"]).all()
+    assert str(via_upstream["aware_ts"].dt.tz) == "UTC"
+
+
+def test_upstream_arrow_and_empty_frames(pg_schema, tmp_path):
+    folder = postgres_profile(tmp_path, pg_schema)
+    table = pa.table(
+        {
+            "id": pa.array([1, None, 3], pa.int32()),
+            "at": pa.array(
+                [dt.datetime(2020, 1, 1), None, dt.datetime(2020, 1, 3)], pa.timestamp("ms")
+            ),
+            "tag": pa.array(["a", "b", None]).dictionary_encode(),
+        }
+    )
+    empty = pd.DataFrame({"id": pd.Series([], dtype="int64")})
+    result = run_on_postgres(
+        "SELECT t.id, t.at, t.tag, (SELECT count(*) FROM nothing) AS none FROM t ORDER BY t.id",
+        {"t": table, "nothing": empty},
+        {},
+        folder,
+    )
+    assert result["id"].dtype == "Int64"
+    assert result["id"].tolist()[:2] == [1, 3]
+    assert result["id"].isna().tolist() == [False, False, True]
+    assert result["at"].tolist()[:2] == [pd.Timestamp("2020-01-01"), pd.Timestamp("2020-01-03")]
+    assert result["tag"][0] == "a"
+    assert pd.isna(result["tag"][1])
+    assert result["none"].tolist() == [0, 0, 0]
+
+
+def test_statements_on_upstreams_are_committed(postgres, pg_schema, tmp_path):
+    postgres.execute(f'CREATE SCHEMA "{pg_schema}"')
+    postgres.execute(f'CREATE TABLE "{pg_schema}".target (plain_int bigint, name text)')
+    folder = postgres_profile(tmp_path, pg_schema)
+    result = run_on_postgres(
+        f'INSERT INTO "{pg_schema}".target SELECT plain_int, name FROM clean WHERE flag',
+        {"clean": sample(6)},
+        {},
+        folder,
+    )
+    assert result.empty
+    stored = postgres.load(f'SELECT plain_int FROM "{pg_schema}".target ORDER BY 1')
+    assert stored["plain_int"].tolist() == [0, 2, 4]
+
+
+def test_without_referenced_frames_the_query_runs_as_before(postgres, pg_schema, tmp_path, uploads):
+    postgres.export(sample(4), pg_schema, "trips")
+    folder = postgres_profile(tmp_path, pg_schema)
+    result = run_on_postgres(
+        f'SELECT count(*) AS n FROM "{pg_schema}".trips WHERE plain_int >= {{{{ floor }}}}',
+        {"trips": {"rows": 4}, "other": sample(2)},  # a dict is not a table
+        {"floor": 1},
+        folder,
+    )
+    assert result["n"].tolist() == [3]
+    assert uploads == []
+
+
+def test_an_upload_failure_names_the_block_and_hides_the_password(pg_schema, tmp_path, caplog):
+    import logging
+
+    caplog.set_level(logging.DEBUG)
+    folder = postgres_profile(tmp_path, pg_schema, password=PASSWORD)
+    bad = sample(3)
+    bad.loc[2, "name"] = "NUL \x00 is not valid text"
+    with pytest.raises(ConnectorError) as caught:
+        run_on_postgres(
+            "SELECT count(*) FROM fine JOIN clean USING (plain_int)",
+            {"fine": sample(2), "clean": bad},
+            {},
+            folder,
+        )
+    message = str(caught.value)
+    assert message.startswith("postgres profile 'dev': upstream block 'clean'")
+    assert "\n" not in message
+    assert PASSWORD not in message
+    assert PASSWORD not in caplog.text
+    assert temporary_relations(["fine", "clean"]) == []
+
+    listy = pd.DataFrame({"values": [[1, 2]]})
+    with pytest.raises(ConnectorError, match=r"upstream block 'listy'.*column 'values'"):
+        run_on_postgres("SELECT * FROM listy", {"listy": listy}, {}, folder)
+
+    with pytest.raises(ConnectorError) as caught:
+        run_on_postgres(
+            "SELECT * FROM clean JOIN nowhere USING (x)", {"clean": sample(2)}, {}, folder
+        )
+    assert str(caught.value).startswith("postgres profile 'dev': query failed")
+    assert "nowhere" in str(caught.value)
+    assert PASSWORD not in str(caught.value)
+
+
+def test_block_names_fold_to_lower_case_like_unquoted_names(pg_schema, tmp_path):
+    folder = postgres_profile(tmp_path, pg_schema)
+    result = run_on_postgres(
+        "SELECT (SELECT count(*) FROM cleanTrips) AS a, (SELECT count(*) FROM {{ df_1 }}) AS b",
+        {"cleanTrips": sample(3)},
+        {},
+        folder,
+    )
+    assert result.to_dict("list") == {"a": [3], "b": [3]}
+    with pytest.raises(ConfigError, match="'Clean' and 'clean'"):
+        run_on_postgres("SELECT * FROM clean", {"Clean": sample(1), "clean": sample(1)}, {}, folder)
+
+
+def test_an_upstream_hides_a_table_of_the_same_name_for_its_query(postgres, pg_schema, tmp_path):
+    import uuid
+
+    name = f"jb_shadow_{uuid.uuid4().hex[:8]}"
+    postgres.export(sample(1), "public", name)
+    try:
+        folder = postgres_profile(tmp_path, pg_schema)
+        result = run_on_postgres(f"SELECT count(*) AS n FROM {name}", {name: sample(3)}, {}, folder)
+        assert result["n"].tolist() == [3]
+        assert postgres.load(f'SELECT count(*) AS n FROM public."{name}"')["n"].tolist() == [1]
+    finally:
+        postgres.execute(f'DROP TABLE IF EXISTS public."{name}"')

@@ -123,3 +123,55 @@ def test_errors_name_the_engine():
         run_sql_block("SELECT * FROM nowhere", {}, {}, profile=None, connector=None, directory=None)
     with pytest.raises(ConfigError, match="did you mean `postgres`"):
         run_sql_block("SELECT 1", {}, {}, profile=None, connector="postgre", directory=None)
+
+
+def test_referenced_upstreams_are_the_tables_the_sql_names():
+    from jupyter_blocks.io.sql import referenced_upstreams
+
+    frame = pd.DataFrame({"x": [1]})
+    upstreams = {
+        "clean": frame,
+        "zones": pa.table({"x": [1]}),
+        "clean_trips": frame,
+        "config": {"a": 1},
+        "third": frame,
+    }
+    found = referenced_upstreams(
+        "SELECT * FROM CLEAN c JOIN {{ df_5 }} USING (x) WHERE c.x > 0 -- config, not clean2",
+        upstreams,
+    )
+    assert list(found) == ["clean", "third"]
+    assert found["clean"] is frame
+    assert list(referenced_upstreams('SELECT * FROM "zones"', upstreams)) == ["zones"]
+    assert referenced_upstreams("SELECT 1 AS cleaned, $clean$x$clean$", upstreams) == {}
+
+
+def test_polars_and_duckdb_upstreams_are_passed_as_arrow():
+    import duckdb
+
+    from jupyter_blocks.io.sql import referenced_upstreams
+
+    relation = duckdb.sql("SELECT 1 AS x")
+    found = referenced_upstreams("SELECT * FROM rel", {"rel": relation})
+    assert isinstance(found["rel"], pa.Table)
+    assert found["rel"].to_pydict() == {"x": [1]}
+
+
+def test_psycopg_placeholders_become_numbered_for_adbc():
+    from jupyter_blocks.io._pg_query import to_positional
+
+    named = to_positional("SELECT %(a)s, '100%%', %(b)s, %(a)s", {"a": 1, "b": "x"})
+    assert named.sql() == "SELECT $1, '100%', $2, $1"
+    assert named.values == (1, "x")
+    assert named.sql({2: "date"}) == "SELECT $1, '100%', CAST($2 AS date), $1"
+    positional = to_positional("SELECT %s || %s", ["a", "b"])
+    assert positional.sql() == "SELECT $1 || $2"
+    assert positional.values == ("a", "b")
+    assert to_positional("SELECT '5%'", None).sql() == "SELECT '5%'"
+    assert to_positional("SELECT '5%'", {}).sql() == "SELECT '5%'"
+    with pytest.raises(ConfigError, match="doubled"):
+        to_positional("SELECT '5%' || %(a)s", {"a": 1})
+    with pytest.raises(ConfigError, match="no parameter 'b'"):
+        to_positional("SELECT %(b)s", {"a": 1})
+    with pytest.raises(ConfigError, match="2 placeholders, 1 value"):
+        to_positional("SELECT %s, %s", [1])

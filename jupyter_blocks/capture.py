@@ -1,9 +1,14 @@
-"""Capturing what a block prints and logs while it runs in this process, for the run store.
+"""Capturing what each block prints and logs while it runs in this process, for the run store.
 
-What belongs here: a runner subscriber that, between a block's ``block_started`` event and its
-end, sends ``sys.stdout``, ``sys.stderr`` and log records to a per-block buffer (and, unless told
-to be silent, on to the terminal as before). It relies on the inline executor running the block
-in this thread between those two events.
+What belongs here: :func:`block_output`, which the runner enters in the thread that runs a
+block's body, and :class:`OutputCapture`, a runner subscriber that, for the duration of a run,
+routes ``sys.stdout``, ``sys.stderr`` and log records to the buffer of the block whose thread
+wrote them (and, unless told to be silent, on to the terminal as before).
+
+Blocks may run at once (``--executor threads``), so output is attributed by thread, not by time.
+Output from a thread that is running no block (a thread a block started itself, a library's
+worker) goes to the only running block when there is exactly one, and to the terminal alone
+otherwise.
 """
 
 from __future__ import annotations
@@ -11,29 +16,70 @@ from __future__ import annotations
 import io
 import logging
 import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any, TextIO
 
 _ENDS = {"block_finished", "block_failed", "block_cached", "block_skipped"}
+_running = threading.local()
 
 
-class _Tee(io.TextIOBase):
-    def __init__(self, buffer: io.StringIO, echo: TextIO | None) -> None:
-        self.buffer_ = buffer
-        self.echo = echo
+@contextmanager
+def block_output(block: str) -> Iterator[None]:
+    """Attribute what this thread prints and logs to ``block`` while the context is open."""
+    previous = getattr(_running, "block", None)
+    _running.block = block
+    try:
+        yield
+    finally:
+        _running.block = previous
+
+
+def current_block() -> str | None:
+    """The block this thread is running, if any."""
+    block: str | None = getattr(_running, "block", None)
+    return block
+
+
+class _Router(io.TextIOBase):
+    """A stream that writes to the buffer of the writing thread's block, and echoes."""
+
+    def __init__(self, capture: OutputCapture, original: TextIO) -> None:
+        self.capture = capture
+        self.original = original
 
     def write(self, text: str) -> int:
-        self.buffer_.write(text)
-        if self.echo is not None:
-            self.echo.write(text)
+        buffer = self.capture.buffer_for_this_thread()
+        if buffer is not None:
+            buffer.write(text)
+        if buffer is None or self.capture.echo:
+            self.original.write(text)
         return len(text)
 
     def flush(self) -> None:
-        if self.echo is not None:
-            self.echo.flush()
+        self.original.flush()
+
+
+class _RoutingHandler(logging.Handler):
+    """A logging handler that writes records to the buffer of the logging thread's block."""
+
+    def __init__(self, capture: OutputCapture) -> None:
+        super().__init__()
+        self.capture = capture
+        self.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+
+    def emit(self, record: logging.LogRecord) -> None:
+        buffer = self.capture.buffer_for_this_thread()
+        if buffer is not None:
+            try:
+                buffer.write(self.format(record) + "\n")
+            except Exception:
+                self.handleError(record)
 
 
 class OutputCapture:
-    """Per-block captured stdout, stderr and logging.
+    """Per-block captured stdout, stderr and logging, for blocks running one at a time or at once.
 
     Args:
         echo: Also pass the output on to the original streams.
@@ -42,34 +88,58 @@ class OutputCapture:
     def __init__(self, echo: bool = True) -> None:
         self.echo = echo
         self.outputs: dict[str, str] = {}
-        self._current: tuple[str, io.StringIO, TextIO, TextIO, logging.Handler] | None = None
+        self._buffers: dict[str, io.StringIO] = {}
+        self._lock = threading.Lock()
+        self._installed: tuple[TextIO, TextIO, logging.Handler] | None = None
 
     def __call__(self, event: Any) -> None:
-        """Start capturing at ``block_started``; stop at the block's end."""
+        """Open a block's buffer at ``block_started``; close it at the block's end."""
         if event.event == "block_started" and event.block is not None:
-            self._stop()
-            buffer = io.StringIO()
-            handler = logging.StreamHandler(buffer)
-            handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: "
-                                                   "%(message)s"))
-            logging.getLogger().addHandler(handler)
-            old_out, old_err = sys.stdout, sys.stderr
-            sys.stdout = _Tee(buffer, old_out if self.echo else None)
-            sys.stderr = _Tee(buffer, old_err if self.echo else None)
-            self._current = (event.block, buffer, old_out, old_err, handler)
-        elif event.event in _ENDS or event.event == "run_finished":
-            self._stop()
+            self._install()
+            with self._lock:
+                self._buffers.setdefault(event.block, io.StringIO())
+        elif event.event in _ENDS and event.block is not None:
+            self._close(event.block)
+        elif event.event == "run_finished":
+            for block in list(self._buffers):
+                self._close(block)
+            self._uninstall()
 
     def take(self, block: str) -> str:
         """The output captured for ``block`` (empty when none)."""
-        self._stop()
-        return self.outputs.pop(block, "")
+        self._close(block)
+        with self._lock:
+            return self.outputs.pop(block, "")
 
-    def _stop(self) -> None:
-        if self._current is None:
+    def buffer_for_this_thread(self) -> io.StringIO | None:
+        """The buffer of the block the calling thread runs (or of the only running block)."""
+        block = current_block()
+        with self._lock:
+            if block is not None and block in self._buffers:
+                return self._buffers[block]
+            if len(self._buffers) == 1:
+                return next(iter(self._buffers.values()))
+        return None
+
+    def _close(self, block: str) -> None:
+        with self._lock:
+            buffer = self._buffers.pop(block, None)
+            if buffer is not None:
+                self.outputs[block] = self.outputs.get(block, "") + buffer.getvalue()
+
+    def _install(self) -> None:
+        if self._installed is not None:
             return
-        block, buffer, old_out, old_err, handler = self._current
-        self._current = None
-        sys.stdout, sys.stderr = old_out, old_err
+        handler = _RoutingHandler(self)
+        self._installed = (sys.stdout, sys.stderr, handler)
+        sys.stdout = _Router(self, sys.stdout)
+        sys.stderr = _Router(self, sys.stderr)
+        logging.getLogger().addHandler(handler)
+
+    def _uninstall(self) -> None:
+        if self._installed is None:
+            return
+        out, err, handler = self._installed
+        self._installed = None
+        sys.stdout, sys.stderr = out, err
         logging.getLogger().removeHandler(handler)
-        self.outputs[block] = self.outputs.get(block, "") + buffer.getvalue()

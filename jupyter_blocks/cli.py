@@ -65,11 +65,14 @@ def cli() -> None:
               help="Papermill mode: run in a real kernel and write the executed notebook.")
 @click.option("--resume", metavar="RUN_ID",
               help="Finish an interrupted or failed run without re-running completed blocks.")
+@click.option("--executor", type=click.Choice(["inline", "threads"]), default="inline",
+              show_default=True, help="inline: one block at a time; threads: independent "
+              "branches at once.")
 @_errors_as_exit_codes
 def run(target: str, pipeline: str | None, var: tuple[str, ...],
         parameters: tuple[tuple[str, str], ...], execution_date: str | None, only: str | None,
         start: str | None, incremental: bool, as_json: bool, quiet: bool, store: str | None,
-        resume: str | None, output: str | None) -> None:
+        resume: str | None, output: str | None, executor: str) -> None:
     """Run a notebook or a project pipeline headless, in this process.
 
     TARGET is a notebook, a project folder (with --pipeline) or a pipeline folder.
@@ -80,6 +83,10 @@ def run(target: str, pipeline: str | None, var: tuple[str, ...],
     variables.update((name, headless.parse_value(value)) for name, value in parameters)
     if output:
         from jupyter_blocks.kernel_run import run_in_kernel
+
+        if executor != "inline":
+            raise click.UsageError(f"--executor {executor} runs headless blocks; --output runs "
+                                   "the notebook's cells in order in a kernel: drop one of them")
 
         if execution_date:
             variables["execution_date"] = headless.as_datetime(execution_date,
@@ -93,7 +100,7 @@ def run(target: str, pipeline: str | None, var: tuple[str, ...],
         execution_date=headless.as_datetime(execution_date, "--execution-date")
         if execution_date else None,
         only=only, start=start, incremental=incremental, store=store, resume=resume,
-        echo=not as_json)
+        echo=not as_json, executor=executor)
     sys.exit(_run_and_report(request, as_json=as_json, quiet=quiet))
 
 

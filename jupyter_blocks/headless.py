@@ -30,10 +30,13 @@ from jupyter_blocks.project.outside import check_outside_names
 from jupyter_blocks.project.parameters import parameter_values
 from jupyter_blocks.runner import Runner, RunResult, plan
 from jupyter_blocks.runner.events import Subscriber
-from jupyter_blocks.runner.executors import Executor
+from jupyter_blocks.runner.executors import Executor, InlineExecutor, ThreadExecutor
 from jupyter_blocks.runner.variables import as_datetime as as_datetime
 from jupyter_blocks.runner.variables import run_variables
 from jupyter_blocks.store import RunStore
+
+#: The names ``--executor`` takes.
+EXECUTORS = ("inline", "threads")
 
 
 @dataclass(frozen=True)
@@ -84,6 +87,8 @@ class RunRequest:
         record: Whether to record the run in the store.
         resume: Finish this earlier run without re-running its completed blocks.
         echo: Pass what blocks print on to the terminal (it is captured for the store too).
+        executor: ``inline`` (one block at a time, in this thread) or ``threads`` (independent
+            branches at once, on a thread pool).
     """
 
     target: str
@@ -98,6 +103,7 @@ class RunRequest:
     record: bool = True
     resume: str | None = None
     echo: bool = True
+    executor: str = "inline"
 
 
 _DERIVED = frozenset({"interval_start_datetime", "interval_end_datetime", "ds", "pipeline"})
@@ -265,6 +271,8 @@ def run(request: RunRequest, subscribers: Iterable[Subscriber] = (),
         capture = OutputCapture(echo=request.echo)
         listeners = [capture, store.recorder(request.target, variables, output=capture.take),
                      *listeners]
+    owned = executor is None
+    executor = executor or make_executor(request.executor)
     runner = Runner(Cache.beside(pipeline.directory), executor, listeners,
                     pipeline.namespace(), pipeline.directory)
     # Relative paths in blocks mean what they mean in the kernel: the notebook's folder.
@@ -275,10 +283,26 @@ def run(request: RunRequest, subscribers: Iterable[Subscriber] = (),
                             pipeline=pipeline.name, run_id=run_id)
     finally:
         os.chdir(previous)
+        if owned:
+            executor.shutdown()
     resume = None
     if result.failed:
         resume = resume_command(request, result.failed[0].name, execution_date)
     return HeadlessResult(result, pipeline, variables, resume)
+
+
+def make_executor(name: str) -> Executor:
+    """The executor ``--executor NAME`` names.
+
+    Raises:
+        ConfigError: An unknown name (with the near match).
+    """
+    if name == "inline":
+        return InlineExecutor()
+    if name == "threads":
+        return ThreadExecutor()
+    raise ConfigError(f"--executor: expected one of {', '.join(EXECUTORS)}, got {name!r}"
+                      f"{did_you_mean(name, EXECUTORS)}")
 
 
 def _resumed(store: RunStore, request: RunRequest, pipeline: HeadlessPipeline,
@@ -320,6 +344,8 @@ def resume_command(request: RunRequest, failed: str, execution_date: dt.datetime
         if name != "execution_date":
             words += ["--var", f"{name}={format_value(value)}"]
     words += ["--execution-date", execution_date.isoformat(), "--from", failed, "--incremental"]
+    if request.executor != "inline":
+        words += ["--executor", request.executor]
     return shlex.join(words)
 
 

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from jupyter_blocks.block import BlockSpec
+from jupyter_blocks.capture import block_output
 from jupyter_blocks.decorators import NAMESPACE
 from jupyter_blocks.forms import BodyInfo, compile_body
 
@@ -92,6 +93,11 @@ def run_task(task: BlockTask) -> Executed:
 
 
 def _run_once(task: BlockTask) -> Executed:
+    with block_output(task.spec.name):
+        return _run_attributed(task)
+
+
+def _run_attributed(task: BlockTask) -> Executed:
     spec = task.spec
     tests: list[tuple[str, Callable[..., Any]]] = []
     try:

@@ -1,0 +1,142 @@
+"""`jupyter-blocks run --executor`: independent branches at once, output kept per block."""
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from jupyter_blocks import headless
+from jupyter_blocks.cli import cli
+from jupyter_blocks.errors import ConfigError
+from jupyter_blocks.store import RunStore
+
+RENDEZVOUS = """
+import threading
+
+BARRIER = threading.Barrier(2, timeout=20)
+"""
+
+
+def write_notebook(path: Path, *cells: str) -> Path:
+    notebook = {
+        "cells": [
+            {
+                "cell_type": "code",
+                "id": f"c{i}",
+                "metadata": {},
+                "outputs": [],
+                "execution_count": None,
+                "source": source,
+            }
+            for i, source in enumerate(cells)
+        ],
+        "metadata": {
+            "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}
+        },
+        "nbformat": 4,
+        "nbformat_minor": 5,
+    }
+    path.write_text(json.dumps(notebook))
+    return path
+
+
+@pytest.fixture
+def rendezvous(tmp_path, monkeypatch):
+    """A module whose barrier two blocks can only pass when they run at the same time."""
+    (tmp_path / "rendezvous_point.py").write_text(RENDEZVOUS)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    yield
+    sys.modules.pop("rendezvous_point", None)
+
+
+def fan_out(tmp_path: Path) -> Path:
+    branch = (
+        "%%block {name} -u source\n"
+        "import logging\n"
+        "import rendezvous_point\n"
+        "rendezvous_point.BARRIER.wait()\n"
+        "for i in range(50):\n"
+        "    print('{name} line', i)\n"
+        "    logging.getLogger('taxi').warning('{name} log %d', i)\n"
+        "rendezvous_point.BARRIER.wait()\n"
+        "len(source)"
+    )
+    return write_notebook(
+        tmp_path / "fan.ipynb",
+        "%load_ext jupyter_blocks",
+        "%%block source\n[1, 2, 3]",
+        branch.format(name="left"),
+        branch.format(name="right"),
+        "%%block joined -u left right\nleft + right",
+    )
+
+
+def test_threads_run_independent_branches_at_once_and_keep_each_blocks_output(tmp_path, rendezvous):
+    notebook = fan_out(tmp_path)
+    finished = headless.run(headless.RunRequest(str(notebook), echo=False, executor="threads"))
+    assert finished.result.ok, [o.error for o in finished.result.outcomes.values()]
+    assert finished.result.outputs["joined"] == 6
+    store = RunStore.for_directory(tmp_path)
+    for name, other in (("left", "right"), ("right", "left")):
+        logs = store.block_logs(finished.result.run_id, name)
+        assert logs.count(f"{name} line") == 50
+        assert logs.count(f"{name} log") == 50
+        assert other not in logs
+
+
+def test_a_thread_a_block_starts_is_captured_for_that_block(tmp_path):
+    notebook = write_notebook(
+        tmp_path / "spawn.ipynb",
+        "%load_ext jupyter_blocks",
+        "%%block spawn\n"
+        "import threading\n"
+        "worker = threading.Thread(target=lambda: print('from the worker thread'))\n"
+        "worker.start()\n"
+        "worker.join()\n"
+        "1",
+    )
+    finished = headless.run(headless.RunRequest(str(notebook), echo=False))
+    logs = RunStore.for_directory(tmp_path).block_logs(finished.result.run_id, "spawn")
+    assert "from the worker thread" in logs
+
+
+def test_inline_runs_one_block_at_a_time(tmp_path, rendezvous):
+    (tmp_path / "rendezvous_point.py").write_text(
+        "import threading\nBARRIER = threading.Barrier(2, timeout=0.5)\n"
+    )
+    finished = headless.run(headless.RunRequest(str(fan_out(tmp_path)), echo=False))
+    assert not finished.result.ok
+    assert "BrokenBarrierError" in finished.result.failed[0].error
+
+
+def test_the_resume_command_keeps_the_executor(tmp_path):
+    notebook = write_notebook(
+        tmp_path / "broken.ipynb",
+        "%load_ext jupyter_blocks",
+        "%%block ok\n1",
+        "%%block broken -u ok\n1 / 0",
+    )
+    finished = headless.run(headless.RunRequest(str(notebook), echo=False, executor="threads"))
+    assert finished.resume is not None and finished.resume.endswith("--executor threads")
+
+
+def test_cli_executor_choices(tmp_path, rendezvous):
+    runner = CliRunner()
+    notebook = fan_out(tmp_path)
+    threads = runner.invoke(cli, ["run", str(notebook), "--executor", "threads", "-q"])
+    assert threads.exit_code == 0, threads.output
+    unknown = runner.invoke(cli, ["run", str(notebook), "--executor", "dask"])
+    assert unknown.exit_code == 2
+    assert "'dask' is not one of 'inline', 'threads'" in unknown.stderr
+    papermill = runner.invoke(
+        cli, ["run", str(notebook), "--executor", "threads", "--output", str(tmp_path / "o.ipynb")]
+    )
+    assert papermill.exit_code == 2 and "--output runs the notebook's cells" in papermill.stderr
+
+
+def test_executor_names():
+    assert headless.EXECUTORS == ("inline", "threads")
+    with pytest.raises(ConfigError, match="did you mean `threads`"):
+        headless.make_executor("thread")

@@ -68,11 +68,13 @@ def cli() -> None:
 @click.option("--executor", type=click.Choice(["inline", "threads"]), default="inline",
               show_default=True, help="inline: one block at a time; threads: independent "
               "branches at once.")
+@click.option("--workers", type=click.IntRange(min=1), metavar="N",
+              help="Blocks at once with --executor threads (default 16).")
 @_errors_as_exit_codes
 def run(target: str, pipeline: str | None, var: tuple[str, ...],
         parameters: tuple[tuple[str, str], ...], execution_date: str | None, only: str | None,
         start: str | None, incremental: bool, as_json: bool, quiet: bool, store: str | None,
-        resume: str | None, output: str | None, executor: str) -> None:
+        resume: str | None, output: str | None, executor: str, workers: int | None) -> None:
     """Run a notebook or a project pipeline headless, in this process.
 
     TARGET is a notebook, a project folder (with --pipeline) or a pipeline folder.
@@ -100,7 +102,7 @@ def run(target: str, pipeline: str | None, var: tuple[str, ...],
         execution_date=headless.as_datetime(execution_date, "--execution-date")
         if execution_date else None,
         only=only, start=start, incremental=incremental, store=store, resume=resume,
-        echo=not as_json, executor=executor)
+        echo=not as_json, executor=executor, workers=workers)
     sys.exit(_run_and_report(request, as_json=as_json, quiet=quiet))
 
 

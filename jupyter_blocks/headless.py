@@ -38,6 +38,9 @@ from jupyter_blocks.store import RunStore
 #: The names ``--executor`` takes.
 EXECUTORS = ("inline", "threads")
 
+#: Threads of ``--executor threads``: blocks that overlap are mostly waiting on I/O.
+DEFAULT_WORKERS = 16
+
 
 @dataclass(frozen=True)
 class HeadlessPipeline:
@@ -89,6 +92,7 @@ class RunRequest:
         echo: Pass what blocks print on to the terminal (it is captured for the store too).
         executor: ``inline`` (one block at a time, in this thread) or ``threads`` (independent
             branches at once, on a thread pool).
+        workers: Threads of the ``threads`` executor (default :data:`DEFAULT_WORKERS`).
     """
 
     target: str
@@ -104,6 +108,7 @@ class RunRequest:
     resume: str | None = None
     echo: bool = True
     executor: str = "inline"
+    workers: int | None = None
 
 
 _DERIVED = frozenset({"interval_start_datetime", "interval_end_datetime", "ds", "pipeline"})
@@ -272,7 +277,7 @@ def run(request: RunRequest, subscribers: Iterable[Subscriber] = (),
         listeners = [capture, store.recorder(request.target, variables, output=capture.take),
                      *listeners]
     owned = executor is None
-    executor = executor or make_executor(request.executor)
+    executor = executor or make_executor(request.executor, request.workers)
     runner = Runner(Cache.beside(pipeline.directory), executor, listeners,
                     pipeline.namespace(), pipeline.directory)
     # Relative paths in blocks mean what they mean in the kernel: the notebook's folder.
@@ -291,16 +296,21 @@ def run(request: RunRequest, subscribers: Iterable[Subscriber] = (),
     return HeadlessResult(result, pipeline, variables, resume)
 
 
-def make_executor(name: str) -> Executor:
-    """The executor ``--executor NAME`` names.
+def make_executor(name: str, workers: int | None = None) -> Executor:
+    """The executor ``--executor NAME`` names, with ``workers`` threads for ``threads``.
 
     Raises:
-        ConfigError: An unknown name (with the near match).
+        ConfigError: An unknown name (with the near match), or workers for ``inline``.
     """
+    if workers is not None and workers < 1:
+        raise ConfigError(f"--workers: expected at least 1, got {workers}")
     if name == "inline":
+        if workers not in (None, 1):
+            raise ConfigError("--workers: the inline executor runs one block at a time; "
+                              "add --executor threads")
         return InlineExecutor()
     if name == "threads":
-        return ThreadExecutor()
+        return ThreadExecutor(workers or DEFAULT_WORKERS)
     raise ConfigError(f"--executor: expected one of {', '.join(EXECUTORS)}, got {name!r}"
                       f"{did_you_mean(name, EXECUTORS)}")
 
@@ -346,6 +356,8 @@ def resume_command(request: RunRequest, failed: str, execution_date: dt.datetime
     words += ["--execution-date", execution_date.isoformat(), "--from", failed, "--incremental"]
     if request.executor != "inline":
         words += ["--executor", request.executor]
+    if request.workers is not None:
+        words += ["--workers", str(request.workers)]
     return shlex.join(words)
 
 

@@ -13,9 +13,10 @@ from jupyter_blocks.errors import ConfigError
 from jupyter_blocks.store import RunStore
 
 RENDEZVOUS = """
+import os
 import threading
 
-BARRIER = threading.Barrier(2, timeout=20)
+BARRIER = threading.Barrier(2, timeout=float(os.environ.get("RENDEZVOUS_TIMEOUT", "20")))
 """
 
 
@@ -102,10 +103,8 @@ def test_a_thread_a_block_starts_is_captured_for_that_block(tmp_path):
     assert "from the worker thread" in logs
 
 
-def test_inline_runs_one_block_at_a_time(tmp_path, rendezvous):
-    (tmp_path / "rendezvous_point.py").write_text(
-        "import threading\nBARRIER = threading.Barrier(2, timeout=0.5)\n"
-    )
+def test_inline_runs_one_block_at_a_time(tmp_path, rendezvous, monkeypatch):
+    monkeypatch.setenv("RENDEZVOUS_TIMEOUT", "0.5")
     finished = headless.run(headless.RunRequest(str(fan_out(tmp_path)), echo=False))
     assert not finished.result.ok
     assert "BrokenBarrierError" in finished.result.failed[0].error
@@ -140,3 +139,20 @@ def test_executor_names():
     assert headless.EXECUTORS == ("inline", "threads")
     with pytest.raises(ConfigError, match="did you mean `threads`"):
         headless.make_executor("thread")
+
+
+def test_workers_bound_the_blocks_running_at_once(tmp_path, rendezvous, monkeypatch):
+    monkeypatch.setenv("RENDEZVOUS_TIMEOUT", "0.5")
+    one_worker = headless.run(
+        headless.RunRequest(str(fan_out(tmp_path)), echo=False, executor="threads", workers=1)
+    )
+    assert not one_worker.result.ok  # the barrier needs both branches at once
+    assert one_worker.resume is not None
+    assert one_worker.resume.endswith("--executor threads --workers 1")
+    runner = CliRunner()
+    inline = runner.invoke(cli, ["run", str(tmp_path / "fan.ipynb"), "--workers", "4"])
+    assert inline.exit_code == 2 and "add --executor threads" in inline.stderr
+    zero = runner.invoke(
+        cli, ["run", str(tmp_path / "fan.ipynb"), "--executor", "threads", "--workers", "0"]
+    )
+    assert zero.exit_code == 2

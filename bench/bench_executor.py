@@ -1,0 +1,107 @@
+"""Headless executors: ``--executor threads`` against ``inline`` on I/O-bound branches.
+
+A notebook with one loader fanning out to ``--branches`` exporters that each wait ``--wait``
+seconds (standing in for an upload or a database load, which release the GIL) and a block
+joining them. Both executors run it in this process, with the cache off, ``--repeat`` times;
+medians are compared. A 200-block chain is also timed with both, to show what the thread pool
+costs per block when nothing can overlap.
+
+Usage: python bench/bench_executor.py [--branches N] [--wait S] [--repeat R]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+from jupyter_blocks import headless
+
+
+def write_notebook(path: Path, cells: list[str]) -> Path:
+    path.write_text(
+        json.dumps(
+            {
+                "cells": [
+                    {
+                        "cell_type": "code",
+                        "execution_count": None,
+                        "id": f"c{i}",
+                        "metadata": {},
+                        "outputs": [],
+                        "source": source,
+                    }
+                    for i, source in enumerate(cells)
+                ],
+                "metadata": {
+                    "kernelspec": {
+                        "name": "python3",
+                        "display_name": "Python 3",
+                        "language": "python",
+                    }
+                },
+                "nbformat": 4,
+                "nbformat_minor": 5,
+            }
+        )
+    )
+    return path
+
+
+def fan_out(folder: Path, branches: int, wait: float) -> Path:
+    cells = ["%load_ext jupyter_blocks\nimport time", "%%block source\nlist(range(100))"]
+    names = [f"export_{i}" for i in range(branches)]
+    cells += [f"%%block {name} -u source\ntime.sleep({wait})\nlen(source)" for name in names]
+    cells.append(f"%%block joined -u {' '.join(names)}\n{' + '.join(names)}")
+    return write_notebook(folder / "fan_out.ipynb", cells)
+
+
+def chain(folder: Path, length: int) -> Path:
+    cells = ["%load_ext jupyter_blocks", "%%block b0\n0"]
+    cells += [f"%%block b{i} -u b{i - 1}\nb{i - 1} + 1" for i in range(1, length)]
+    return write_notebook(folder / "chain.ipynb", cells)
+
+
+def timed(notebook: Path, executor: str) -> float:
+    request = headless.RunRequest(str(notebook), executor=executor, echo=False, record=False)
+    started = time.perf_counter()
+    finished = headless.run(request)
+    elapsed = time.perf_counter() - started
+    assert finished.result.ok, finished.result.failed
+    return elapsed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--branches", type=int, default=8)
+    parser.add_argument("--wait", type=float, default=0.25)
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as folder:
+        fan = fan_out(Path(folder), args.branches, args.wait)
+        long_chain = chain(Path(folder), 200)
+        results = {}
+        for name, notebook in (("fan-out", fan), ("chain", long_chain)):
+            for executor in ("inline", "threads"):
+                times = [timed(notebook, executor) for _ in range(args.repeat)]
+                results[name, executor] = statistics.median(times)
+    print(
+        f"fan-out of {args.branches} branches waiting {args.wait:g} s each "
+        f"(median of {args.repeat}):"
+    )
+    print(f"  inline   {results['fan-out', 'inline']:6.2f} s")
+    print(f"  threads  {results['fan-out', 'threads']:6.2f} s")
+    ratio = results["fan-out", "inline"] / results["fan-out", "threads"]
+    print(f"  threads vs inline: {ratio:.1f}x faster")
+    per_block = {e: results["chain", e] / 200 * 1e6 for e in ("inline", "threads")}
+    print(
+        f"200-block chain: inline {per_block['inline']:.0f} us/block, "
+        f"threads {per_block['threads']:.0f} us/block"
+    )
+
+
+if __name__ == "__main__":
+    main()

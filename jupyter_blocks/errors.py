@@ -50,6 +50,27 @@ class ConfigError(BlocksError):
     """A configuration file or value (``io_config.yaml``, ``metadata.yaml``, variables) is wrong."""
 
 
+class SharedFilesError(ConfigError):
+    """An export would overwrite block files other pipelines use with different content.
+
+    Attributes:
+        conflicts: ``(path, pipelines)`` per file: its path in the project and the other
+            pipelines that use it, sorted.
+    """
+
+    def __init__(self, conflicts: Iterable[tuple[str, Iterable[str]]]) -> None:
+        conflicts = tuple((path, tuple(sorted(users))) for path, users in conflicts)
+        super().__init__(conflicts)
+        self.conflicts = conflicts
+
+    def __str__(self) -> str:
+        listed = "; ".join(f"{path} (used by {', '.join(users)})" for path, users in self.conflicts)
+        return (
+            f"block files used by other pipelines have different content: {listed}: "
+            "use --detach to give this pipeline its own copies, or --force to overwrite"
+        )
+
+
 class ConnectorError(BlocksError):
     """A connector (PostgreSQL, GCS, BigQuery, DuckDB) failed; names the profile, never secrets."""
 

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from jupyter_blocks.block import BlockSpec
-from jupyter_blocks.errors import BlockSpecError, ConfigError, GraphError
+from jupyter_blocks.errors import BlockSpecError, ConfigError, GraphError, SharedFilesError
 from jupyter_blocks.forms import analyze, resolve_type
 from jupyter_blocks.project.mage import render_block_file
 from jupyter_blocks.project.metadata import (
@@ -38,12 +38,17 @@ DEFAULT_RETRY_DELAY = 5.0
 
 @dataclass
 class ExportResult:
-    """What an export wrote (paths relative to the project)."""
+    """What an export wrote (paths relative to the project).
+
+    Attributes:
+        detached: The pipeline's own copies of block files other pipelines share (``detach``).
+    """
 
     project: Path
     pipeline: str
     written: list[str] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
+    detached: list[str] = field(default_factory=list)
 
 
 def block_meta(spec: BlockSpec, block_type: str, downstream: list[str],
@@ -83,15 +88,16 @@ def export_notebook(notebook: str | Path, project: str | Path | None = None,
     """Export a notebook to ``project`` (default: the notebook's folder) as ``pipeline``.
 
     Raises:
-        BlocksError: A bad block, an outside name, or a block file shared with another
-            pipeline (nothing is written then).
+        SharedFilesError: A block file another pipeline uses has different content, and
+            neither ``detach`` nor ``force`` was given (nothing is written then).
+        BlocksError: A bad block or an outside name (nothing is written then).
     """
     source = read_notebook(notebook)
     assert source.path is not None
     root = Path(project) if project is not None else source.path.resolve().parent
     name = pipeline or source.name
-    files = plan_export(source, root, name, detach=detach, force=force)
-    result = ExportResult(root, name)
+    files, detached = _plan(source, root, name, detach=detach, force=force)
+    result = ExportResult(root, name, detached=detached)
     for relative, text in files.items():
         path = root / relative
         if path.is_file() and path.read_text(encoding="utf-8") == text:
@@ -105,6 +111,12 @@ def export_notebook(notebook: str | Path, project: str | Path | None = None,
 def plan_export(source: NotebookPipeline, root: Path, name: str, *, detach: bool = False,
                 force: bool = False) -> dict[str, str]:
     """Every file an export writes (relative path -> text), after checking everything."""
+    return _plan(source, root, name, detach=detach, force=force)[0]
+
+
+def _plan(source: NotebookPipeline, root: Path, name: str, *, detach: bool,
+          force: bool) -> tuple[dict[str, str], list[str]]:
+    """The files of :func:`plan_export`, and which of them are detached copies."""
     if source.errors:
         raise BlockSpecError("; ".join(message for _, message in source.errors))
     dag = source.dag()
@@ -114,7 +126,8 @@ def plan_export(source: NotebookPipeline, root: Path, name: str, *, detach: bool
     check_outside_names(source)
     files: dict[str, str] = {}
     metas: list[BlockMeta] = []
-    conflicts: list[str] = []
+    conflicts: list[tuple[str, list[str]]] = []
+    detached_files: list[str] = []
     users = _pipelines_by_file(root, exclude=name)
     for spec in dag:
         info = analyze(spec)
@@ -128,22 +141,20 @@ def plan_export(source: NotebookPipeline, root: Path, name: str, *, detach: bool
                 and not force:
             if detach:
                 detached = relative = block_file(block_type, spec.name, spec.lang, name)
+                detached_files.append(relative)
             else:
-                conflicts.append(f"{relative} (used by {', '.join(sorted(others))})")
+                conflicts.append((relative, others))
         files[relative] = text
         metas.append(block_meta(spec, block_type, list(dag.downstream[spec.name]), detached))
     if conflicts:
-        raise ConfigError(
-            "block files used by other pipelines have different content: "
-            + "; ".join(conflicts)
-            + ": use --detach to give this pipeline its own copies, or --force to overwrite")
+        raise SharedFilesError(conflicts)
     meta = PipelineMeta(name=name, uuid=name, type="python",
                         variables=parameter_values(source), blocks=metas)
     files[f"pipelines/{name}/metadata.yaml"] = dump_metadata(meta)
     if not (root / "io_config.yaml").exists():
         files["io_config.yaml"] = resources.files("jupyter_blocks.io").joinpath(
             "templates/io_config.yaml").read_text(encoding="utf-8")
-    return files
+    return files, detached_files
 
 
 def _pipelines_by_file(root: Path, exclude: str) -> dict[str, list[str]]:

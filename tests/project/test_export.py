@@ -155,3 +155,21 @@ def test_cli_export_and_import(tmp_path):
     missing = runner.invoke(cli, ["import", str(tmp_path / "proj"), "--pipeline", "ettl", "-o",
                                   str(tmp_path / "x.ipynb")])
     assert missing.exit_code == 2 and "did you mean `etl`?" in missing.stderr
+
+
+def test_shared_block_files_error_lists_files_and_pipelines_and_pickles(tmp_path):
+    import pickle
+
+    from jupyter_blocks.errors import SharedFilesError
+
+    project = tmp_path / "proj"
+    export(tmp_path, "chain.ipynb", project)
+    shutil.copy(NOTEBOOKS / "headless_params.ipynb", tmp_path / "other.ipynb")
+    with pytest.raises(SharedFilesError) as refused:
+        export_notebook(tmp_path / "other.ipynb", project)
+    assert refused.value.conflicts == (("data_loaders/load.py", ("chain",)),
+                                       ("transformers/clean.py", ("chain",)))
+    again = pickle.loads(pickle.dumps(refused.value))
+    assert again.conflicts == refused.value.conflicts and str(again) == str(refused.value)
+    result = export_notebook(tmp_path / "other.ipynb", project, detach=True)
+    assert result.detached == ["data_loaders/other/load.py", "transformers/other/clean.py"]

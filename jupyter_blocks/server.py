@@ -2,11 +2,21 @@
 
 What belongs here: the HTTP endpoints the labextension calls, and nothing else. They resolve
 notebook paths against the server's root directory, call the run store and the exporter, and
-turn their answers into JSON. All endpoints need the server's normal authentication.
+turn their answers into JSON. All endpoints need the server's normal authentication. Whatever
+comes from the run store passes through a :class:`~jupyter_blocks.redact.Redactor` first: the
+store keeps what blocks printed, and known secrets must not reach the browser.
 
 - ``GET  /jupyter-blocks/runs?path=<notebook>&limit=N[&pipeline=P]``: recent runs.
-- ``GET  /jupyter-blocks/runs/<run_id>?path=<notebook>``: one run with its block runs.
-- ``POST /jupyter-blocks/export`` with ``{"path": <notebook>, "project": <folder>}``.
+- ``GET  /jupyter-blocks/runs/<run_id>?path=<notebook>``: one run with its block runs (their
+  captured output left out; ``output_bytes`` says how much there is).
+- ``GET  /jupyter-blocks/runs/<run_id>/logs/<block>?path=<notebook>[&limit=BYTES]``: what a
+  block printed and logged in a run (every attempt), cut to its last ``limit`` bytes (64 KiB by
+  default) at a line start, with ``bytes``, ``shown_bytes``, ``truncated`` and the ``command``
+  that prints the whole text.
+- ``POST /jupyter-blocks/export`` with ``{"path": <notebook>, "project": <folder>}`` and
+  optionally ``"detach": true`` or ``"force": true`` (``jupyter-blocks export``'s flags). A
+  refusal because of block files other pipelines share is a 409 with
+  ``{"reason": "shared_block_files", "conflicts": [{"path": ..., "pipelines": [...]}]}``.
 """
 
 from __future__ import annotations
@@ -15,19 +25,25 @@ import dataclasses
 import datetime as dt
 import json
 import logging
+import shlex
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import tornado.web
 from jupyter_server.base.handlers import APIHandler
 from jupyter_server.utils import url_path_join
+
+if TYPE_CHECKING:
+    from jupyter_blocks.redact import Redactor
 
 logger = logging.getLogger(__name__)
 
 URL_ROOT = "jupyter-blocks"
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 1000
+DEFAULT_LOG_BYTES = 64 * 1024
+MAX_LOG_BYTES = 4 * 1024 * 1024
 
 
 def _jupyter_server_extension_points() -> list[dict[str, str]]:
@@ -44,6 +60,11 @@ def _load_jupyter_server_extension(server_app: Any) -> None:
         [
             (url_path_join(base, "runs"), RunsHandler, {"root": root}),
             (url_path_join(base, "runs", r"([^/]+)"), RunHandler, {"root": root}),
+            (
+                url_path_join(base, "runs", r"([^/]+)", "logs", r"([^/]+)"),
+                LogsHandler,
+                {"root": root},
+            ),
             (url_path_join(base, "export"), ExportHandler, {"root": root}),
         ],
     )
@@ -105,6 +126,37 @@ class BlocksHandler(APIHandler):
         """Reply with an error message (one line, safe to show)."""
         raise tornado.web.HTTPError(status, reason=message.splitlines()[0] if message else "")
 
+    def int_argument(self, name: str, default: int, low: int, high: int) -> int:
+        """A whole-number query argument, clamped to ``[low, high]``."""
+        try:
+            value = int(self.get_query_argument(name, str(default)))
+        except ValueError:
+            self.fail(400, f"`{name}` must be a whole number")
+        return max(low, min(value, high))
+
+    def redactor(self, notebook: Path) -> Redactor:
+        """The redactor for the secrets known in a notebook's folder."""
+        from jupyter_blocks.redact import Redactor
+
+        return Redactor.for_directory(notebook.parent)
+
+
+def tail(text: str, limit: int) -> tuple[str, bool]:
+    """The end of ``text`` within ``limit`` UTF-8 bytes, starting at a line start if it can.
+
+    Returns:
+        The kept text and whether anything was cut.
+    """
+    data = text.encode("utf-8")
+    if len(data) <= limit:
+        return text, False
+    kept = data[len(data) - limit :].decode("utf-8", errors="ignore")
+    if data[len(data) - limit - 1 : len(data) - limit] != b"\n":
+        newline = kept.find("\n")
+        if 0 <= newline < len(kept) - 1:
+            kept = kept[newline + 1 :]
+    return kept, True
+
 
 def _run_store(notebook: Path) -> Any:
     """The run store of a notebook's folder (where the kernel records its runs)."""
@@ -126,18 +178,16 @@ class RunsHandler(BlocksHandler):
     def get(self) -> None:
         """List recent runs, newest first."""
         notebook = self.resolve(self.get_query_argument("path", None), "path")
-        try:
-            limit = int(self.get_query_argument("limit", str(DEFAULT_LIMIT)))
-        except ValueError:
-            self.fail(400, "`limit` must be a whole number")
-        limit = max(1, min(limit, MAX_LIMIT))
+        limit = self.int_argument("limit", DEFAULT_LIMIT, 1, MAX_LIMIT)
         pipeline = self.get_query_argument("pipeline", None) or notebook.stem
         try:
             store = _run_store(notebook)
         except ImportError as error:
             raise _missing_module(error, "run history") from error
-        runs = store.list_runs(pipeline=pipeline, limit=limit)
-        self.finish(json.dumps({"pipeline": pipeline, "runs": to_json(runs)}))
+        runs = self.redactor(notebook).value(
+            to_json(store.list_runs(pipeline=pipeline, limit=limit))
+        )
+        self.finish(json.dumps({"pipeline": pipeline, "runs": runs}))
 
 
 class RunHandler(BlocksHandler):
@@ -157,10 +207,55 @@ class RunHandler(BlocksHandler):
             run = store.get_run(run_id)
         except BlocksError as error:
             self.fail(404, str(error))
-        # Captured logs can be large; `jupyter-blocks runs logs` shows them.
+        # Captured output can be large: the logs endpoint serves it, one block at a time.
         for block in run.get("blocks", []):
-            block.pop("output", None)
-        self.finish(json.dumps(to_json(run)))
+            output = block.pop("output", None) or ""
+            block["output_bytes"] = len(output.encode("utf-8"))
+        self.finish(json.dumps(self.redactor(notebook).value(to_json(run))))
+
+
+class LogsHandler(BlocksHandler):
+    """``GET /jupyter-blocks/runs/<run_id>/logs/<block>``: a block's captured output in a run."""
+
+    @tornado.web.authenticated
+    def get(self, run_id: str, block: str) -> None:
+        """The end of what ``block`` printed and logged, secrets hidden."""
+        notebook = self.resolve(self.get_query_argument("path", None), "path")
+        limit = self.int_argument("limit", DEFAULT_LOG_BYTES, 1, MAX_LOG_BYTES)
+        try:
+            store = _run_store(notebook)
+        except ImportError as error:
+            raise _missing_module(error, "run history") from error
+        from jupyter_blocks.errors import BlocksError
+
+        try:
+            output = store.block_logs(run_id, block)
+        except BlocksError as error:
+            self.fail(404, str(error))
+        # Hide secrets before cutting, so a cut never leaves half of one.
+        text = self.redactor(notebook).text(output)
+        shown, truncated = tail(text, limit)
+        self.finish(
+            json.dumps(
+                {
+                    "run_id": run_id,
+                    "block": block,
+                    "text": shown,
+                    "truncated": truncated,
+                    "bytes": len(text.encode("utf-8")),
+                    "shown_bytes": len(shown.encode("utf-8")),
+                    "command": self.logs_command(notebook, run_id, block),
+                }
+            )
+        )
+
+    def logs_command(self, notebook: Path, run_id: str, block: str) -> str:
+        """The CLI command that prints the whole text, run from the server's root."""
+        command = ["jupyter-blocks", "runs", "logs", run_id, block]
+        folder = notebook.parent.relative_to(self.root).as_posix()
+        if folder != ".":
+            command.append(folder)
+        return shlex.join(command)
 
 
 class ExportHandler(BlocksHandler):
@@ -177,15 +272,40 @@ class ExportHandler(BlocksHandler):
             self.fail(400, 'the request body must be {"path": ..., "project": ...}')
         notebook = self.resolve(body.get("path"), "path")
         project = self.resolve(body.get("project"), "project", must_exist=False)
+        detach, force = (self.flag(body, name) for name in ("detach", "force"))
+        if detach and force:
+            self.fail(400, "`detach` and `force` cannot be combined: pick one")
         try:
             from jupyter_blocks.project import export_notebook  # type: ignore[attr-defined,unused-ignore]
         except ImportError as error:
             raise _missing_module(error, "export") from error
 
-        from jupyter_blocks.errors import BlocksError
+        from jupyter_blocks.errors import BlocksError, SharedFilesError
 
         try:
-            result = export_notebook(notebook, project)
+            result = export_notebook(notebook, project, detach=detach, force=force)
+        except SharedFilesError as error:
+            self.set_status(409)
+            self.finish(
+                json.dumps(
+                    {
+                        "message": str(error),
+                        "reason": "shared_block_files",
+                        "conflicts": [
+                            {"path": path, "pipelines": list(pipelines)}
+                            for path, pipelines in error.conflicts
+                        ],
+                    }
+                )
+            )
+            return
         except BlocksError as error:
             self.fail(400, str(error))
         self.finish(json.dumps(to_json(result if result is not None else {})))
+
+    def flag(self, body: dict[str, Any], name: str) -> bool:
+        """An optional true/false member of the request body."""
+        value = body.get(name, False)
+        if not isinstance(value, bool):
+            self.fail(400, f"`{name}` must be true or false")
+        return value

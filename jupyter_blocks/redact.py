@@ -1,0 +1,195 @@
+"""Secrets a folder's runs may have printed, and their removal from text shown to people.
+
+What belongs here: collecting the secret values known for a folder (the secret keys of every
+profile of the nearest ``io_config.yaml``, the private key of a service-account key file it or
+``$GOOGLE_APPLICATION_CREDENTIALS`` names, the password of ``$JUPYTER_BLOCKS_STORE``, and
+environment variables whose names say they are secret) and replacing them with ``***``, also in
+their JSON- and repr-escaped forms and line by line for multi-line keys. The server extension
+passes everything it sends from the run store through a :class:`Redactor`: captured output is
+recorded as the block printed it, so this is where it is made safe to show.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import Secret, SecretStr
+
+from jupyter_blocks.errors import BlocksError
+from jupyter_blocks.io.config import find_config, load_profile
+
+logger = logging.getLogger(__name__)
+
+MASK = "***"
+#: Names of keys and environment variables whose values are secret.
+SECRET_NAME = re.compile(r"PASSWORD|PASSWD|SECRET|TOKEN|PRIVATE|APIKEY|_KEY$", re.IGNORECASE)
+#: Environment values shorter than this, or flag words, are settings, not secrets.
+MIN_ENV_SECRET = 4
+_FLAG_WORDS = frozenset({"true", "false", "none", "null", "yes", "no", "off", "on"})
+#: Lines of a multi-line secret (a PEM key) at least this long are hidden on their own too.
+MIN_SECRET_LINE = 16
+_ENV_VAR = re.compile(r"""env_var\(\s*['"](\w+)['"]""")
+_MAX_KEY_FILE = 1 << 20
+
+
+class Redactor:
+    """Replaces known secrets in text and in nested records.
+
+    Args:
+        secrets: The secret values; empty ones are ignored.
+    """
+
+    def __init__(self, secrets: Iterable[str | None]) -> None:
+        forms: set[str] = set()
+        for secret in secrets:
+            if not secret:
+                continue
+            forms.update({secret, json.dumps(secret)[1:-1], repr(secret)[1:-1]})
+            if "\n" in secret:
+                forms.update(
+                    line.strip()
+                    for line in secret.splitlines()
+                    if len(line.strip()) >= MIN_SECRET_LINE
+                )
+        forms.discard("")
+        # Longest first, so a secret containing another is hidden whole.
+        ordered = sorted(forms, key=lambda form: (-len(form), form))
+        self._pattern = re.compile("|".join(map(re.escape, ordered))) if ordered else None
+
+    @classmethod
+    def for_directory(
+        cls, directory: str | Path, environ: Mapping[str, str] | None = None
+    ) -> Redactor:
+        """A redactor for the secrets :func:`known_secrets` finds for ``directory``."""
+        return cls(known_secrets(directory, environ))
+
+    def text(self, text: str) -> str:
+        """``text`` with every secret replaced by ``***``."""
+        if self._pattern is None or not text:
+            return text
+        return self._pattern.sub(MASK, text)
+
+    def value(self, value: Any) -> Any:
+        """A copy of a JSON-like record with every string passed through :meth:`text`."""
+        if isinstance(value, str):
+            return self.text(value)
+        if isinstance(value, Mapping):
+            return {key: self.value(item) for key, item in value.items()}
+        if isinstance(value, (list, tuple)):
+            return [self.value(item) for item in value]
+        return value
+
+
+def known_secrets(
+    directory: str | Path, environ: Mapping[str, str] | None = None
+) -> tuple[str, ...]:
+    """The secret values known for a folder's runs.
+
+    Args:
+        directory: A notebook's or project's folder; ``io_config.yaml`` is looked for there
+            and above.
+        environ: The environment (default: ``os.environ``).
+
+    Returns:
+        The values, sorted; never raises for a missing or broken configuration.
+    """
+    environ = os.environ if environ is None else environ
+    found: set[str] = set()
+    config = find_config(directory)
+    if config is not None:
+        found.update(_profile_secrets(config, environ))
+    for name, value in environ.items():
+        if (
+            SECRET_NAME.search(name)
+            and len(value) >= MIN_ENV_SECRET
+            and value.lower() not in _FLAG_WORDS
+        ):
+            found.add(value)
+    credentials = environ.get("GOOGLE_APPLICATION_CREDENTIALS")
+    if credentials:
+        found.update(_key_file_secrets(Path(credentials)))
+    store = environ.get("JUPYTER_BLOCKS_STORE")
+    if store:
+        found.update(_url_password(store))
+    found.discard("")
+    return tuple(sorted(found))
+
+
+def _profile_secrets(config: Path, environ: Mapping[str, str]) -> set[str]:
+    try:
+        document = yaml.safe_load(config.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        logger.debug("no secrets from %s: %s", config, exc)
+        return set()
+    if not isinstance(document, Mapping):
+        return set()
+    found: set[str] = set()
+    for name, raw in document.items():
+        if name == "version" or not isinstance(raw, Mapping):
+            continue
+        try:
+            profile = load_profile(str(name), config_path=config, environ=environ)
+        except BlocksError:
+            # The profile does not load (a missing variable, a bad value): take what it
+            # spells out, literal values and the variables its secret keys name.
+            found.update(_raw_secrets(raw, environ))
+            continue
+        for key, value in profile:
+            if isinstance(value, (SecretStr, Secret)):
+                found.update(_leaves(value.get_secret_value(), secret=True))
+            elif key == "GOOGLE_SERVICE_ACC_KEY_FILEPATH" and value is not None:
+                found.update(_key_file_secrets(Path(value)))
+    return found
+
+
+def _raw_secrets(raw: Mapping[Any, Any], environ: Mapping[str, str]) -> set[str]:
+    found: set[str] = set()
+    for key, value in raw.items():
+        if not SECRET_NAME.search(str(key)):
+            continue
+        if isinstance(value, str) and "{{" in value:
+            found.update(environ.get(variable, "") for variable in _ENV_VAR.findall(value))
+        else:
+            found.update(_leaves(value, secret=True))
+    return found
+
+
+def _leaves(value: Any, secret: bool) -> set[str]:
+    """The strings of a secret value; in a mapping, those under secret-named keys."""
+    if isinstance(value, Mapping):
+        found: set[str] = set()
+        for key, item in value.items():
+            found.update(_leaves(item, secret=bool(SECRET_NAME.search(str(key)))))
+        return found
+    if isinstance(value, (list, tuple)):
+        return {leaf for item in value for leaf in _leaves(item, secret)}
+    if secret and value is not None and not isinstance(value, bool):
+        return {str(value)}
+    return set()
+
+
+def _key_file_secrets(path: Path) -> set[str]:
+    try:
+        if path.stat().st_size > _MAX_KEY_FILE:
+            return set()
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return set()
+    return _leaves(document, secret=False)
+
+
+def _url_password(url: str) -> set[str]:
+    import sqlalchemy as sa
+
+    try:
+        password = sa.engine.make_url(url).password
+    except sa.exc.ArgumentError:
+        return set()
+    return {str(password)} if password else set()

@@ -1,0 +1,107 @@
+import json
+from pathlib import Path
+
+from jupyter_blocks.redact import Redactor, known_secrets
+
+PEM = (
+    "-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC7\n"
+    "aQ2xJ8Kc1Tq4ZyXvB3nW0rLmP5sE6dF7gH8iJ9kL0mN1oP2qR3\n-----END PRIVATE KEY-----\n"
+)
+SERVICE_ACCOUNT = {
+    "type": "service_account",
+    "project_id": "my-project",
+    "private_key_id": "0123456789abcdef0123",
+    "private_key": PEM,
+    "client_email": "etl@my-project.iam.gserviceaccount.com",
+}
+
+
+def write_config(folder: Path, text: str) -> None:
+    (folder / "io_config.yaml").write_text(text)
+
+
+def test_secret_keys_of_every_profile_are_known(tmp_path):
+    write_config(
+        tmp_path,
+        f"""\
+version: 0.1.1
+default:
+  POSTGRES_USER: etl
+  POSTGRES_PASSWORD: pg-secret-1
+  SNOWFLAKE_TOKEN: "{{{{ env_var('SF_TOKEN') }}}}"
+  GOOGLE_SERVICE_ACC_KEY: {json.dumps(SERVICE_ACCOUNT)}
+prod:
+  POSTGRES_PASSWORD: "{{{{ env_var('PROD_PASSWORD') }}}}"
+  WAREHOUSE_SECRET: literal-secret-2
+""",
+    )
+    found = set(known_secrets(tmp_path, environ={"SF_TOKEN": "sf-token-3"}))
+    assert {"pg-secret-1", "sf-token-3", "literal-secret-2", PEM, "0123456789abcdef0123"} <= found
+    assert "etl" not in found and "my-project" not in found
+    assert SERVICE_ACCOUNT["client_email"] not in found
+
+
+def test_the_nearest_config_above_the_folder_is_used(tmp_path):
+    write_config(tmp_path, "default:\n  POSTGRES_PASSWORD: pg-secret-1\n")
+    (tmp_path / "notebooks").mkdir()
+    assert "pg-secret-1" in known_secrets(tmp_path / "notebooks", environ={})
+
+
+def test_a_broken_config_gives_no_secrets_and_no_error(tmp_path):
+    write_config(tmp_path, "default: [unclosed\n")
+    assert known_secrets(tmp_path, environ={}) == ()
+
+
+def test_environment_variables_named_as_secrets_are_known(tmp_path):
+    environ = {
+        "MY_SERVICE_TOKEN": "abcdef123",
+        "DB_PASSWORD": "hunter22",
+        "PATH": "/usr/bin",
+        "FEATURE_TOKEN": "true",
+        "X_KEY": "ab",
+        "HOME": "/root",
+    }
+    found = set(known_secrets(tmp_path, environ=environ))
+    assert found == {"abcdef123", "hunter22"}
+
+
+def test_service_account_key_files_are_read_for_their_private_key(tmp_path):
+    key_file = tmp_path / "key.json"
+    key_file.write_text(json.dumps(SERVICE_ACCOUNT))
+    write_config(tmp_path, "default:\n  GOOGLE_SERVICE_ACC_KEY_FILEPATH: key.json\n")
+    assert PEM in known_secrets(tmp_path, environ={})
+    (tmp_path / "io_config.yaml").unlink()
+    environ = {"GOOGLE_APPLICATION_CREDENTIALS": str(key_file)}
+    assert PEM in known_secrets(tmp_path, environ=environ)
+
+
+def test_text_is_scrubbed_also_in_escaped_and_partial_forms():
+    redact = Redactor(["abc123xyz", "abc123", PEM])
+    assert redact.text("password=abc123xyz; other=abc123") == "password=***; other=***"
+    assert PEM not in redact.text(f"key: {PEM}")
+    assert "MIIEvQIBADANBgkq" not in redact.text(f"key: {PEM!r}")
+    assert "MIIEvQIBADANBgkq" not in redact.text(json.dumps({"private_key": PEM}))
+    second_line = PEM.splitlines()[2]
+    assert redact.text(f"line: {second_line}") == "line: ***"
+    assert redact.text("nothing to hide") == "nothing to hide"
+
+
+def test_values_are_scrubbed_in_nested_records():
+    redact = Redactor(["s3cret"])
+    record = {
+        "error": "bad s3cret",
+        "blocks": [{"traceback": "x s3cret y", "rows": 3}],
+        "seconds": 1.5,
+        "variables": {"password": "s3cret"},
+    }
+    assert redact.value(record) == {
+        "error": "bad ***",
+        "blocks": [{"traceback": "x *** y", "rows": 3}],
+        "seconds": 1.5,
+        "variables": {"password": "***"},
+    }
+
+
+def test_no_secrets_leave_text_alone():
+    assert Redactor([]).text("a b c") == "a b c"
+    assert Redactor(["", None]).text("a b c") == "a b c"  # type: ignore[list-item]

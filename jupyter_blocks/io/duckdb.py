@@ -1,13 +1,16 @@
 """DuckDB: the embedded warehouse, a database file written and queried like the other databases.
 
-What belongs here: :class:`DuckDB` (export, load, load from the local lake) and the Arrow →
-pandas conversion shared by DuckDB results. A connection is opened per call and closed after, so
-no lock on the file is held between blocks.
+What belongs here: :class:`DuckDB` (export, load, load from the local lake), opening a database
+file that another process may hold (:func:`open_database`) and the Arrow → pandas conversion
+shared by DuckDB results. A connection is opened per call and closed after, so no lock on the
+file is held between blocks; a block that finds the file locked by another process (blocks in
+worker processes, another run) waits for it, as SQLite's busy timeout does.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -24,6 +27,30 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 _SOURCE_VIEW = "_jb_export_source"
+
+#: Seconds to wait for a database file another process holds before giving up.
+LOCK_TIMEOUT = 60.0
+
+
+def open_database(path: str, timeout: float = LOCK_TIMEOUT) -> Any:
+    """``duckdb.connect(path)``, waiting up to ``timeout`` s while another process holds the file.
+
+    Raises:
+        duckdb.Error: Any other failure, or the lock still held after ``timeout``.
+    """
+    import duckdb
+
+    deadline = time.monotonic() + timeout
+    delay = 0.02
+    while True:
+        try:
+            return duckdb.connect(path)
+        except duckdb.IOException as exc:
+            if "lock" not in str(exc).lower() or time.monotonic() + delay > deadline:
+                raise
+            logger.debug("duckdb: %s is locked by another process; retrying", path)
+            time.sleep(delay)
+            delay = min(delay * 2, 0.5)
 
 
 def quote_identifier(name: str) -> str:
@@ -47,8 +74,10 @@ class DuckDB(Connector):
         *,
         schema: str = "main",
         profile_name: str | None = None,
+        lock_timeout: float = LOCK_TIMEOUT,
     ) -> None:
         self.path = str(path)
+        self.lock_timeout = lock_timeout
         self.schema = schema
         self.profile_name = profile_name
 
@@ -72,7 +101,7 @@ class DuckDB(Connector):
         if self.path != ":memory:":
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         try:
-            connection = duckdb.connect(self.path)
+            connection = open_database(self.path, self.lock_timeout)
         except duckdb.Error as exc:
             raise self._error("cannot open the database", exc) from exc
         try:

@@ -157,7 +157,7 @@ def _run_duckdb(
     import duckdb
 
     from jupyter_blocks.io._base import arrow_to_pandas
-    from jupyter_blocks.io.duckdb import fetch_arrow
+    from jupyter_blocks.io.duckdb import fetch_arrow, open_database
 
     path = settings.DUCKDB_PATH if settings is not None else None
     where = f"duckdb ({path})" if path else "duckdb (in memory)"
@@ -165,7 +165,10 @@ def _run_duckdb(
         where += f" profile '{settings.name}'"
     if path is not None:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
-    connection = duckdb.connect(str(path) if path else ":memory:")
+    try:
+        connection = open_database(str(path)) if path else duckdb.connect(":memory:")
+    except duckdb.Error as exc:
+        raise wrap_error(f"{where}: cannot open the database", exc) from exc
     try:
         for name, output in upstreams.items():
             if _is_tabular(output):

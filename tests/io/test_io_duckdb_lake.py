@@ -91,3 +91,42 @@ def test_lake_to_duckdb_warehouse(tmp_path):
     assert warehouse.load_from_lake(lake.root / "green", "main", "green") == 6
     per_day = warehouse.load("SELECT day, count(*) AS n FROM green GROUP BY day ORDER BY day")
     assert per_day["n"].tolist() == [2, 2, 2]
+
+
+def _hold_lock(path, seconds: float):  # type: ignore[no-untyped-def]
+    """Start a process that holds the database file's lock for ``seconds``; wait until it does."""
+    import subprocess
+    import sys
+
+    script = (
+        "import duckdb, sys, time\n"
+        f"connection = duckdb.connect({str(path)!r})\n"
+        "connection.execute('CREATE TABLE IF NOT EXISTS held (n INT)')\n"
+        "print('held', flush=True)\n"
+        f"time.sleep({seconds})\n"
+        "connection.close()\n"
+    )
+    holder = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+    return holder
+
+
+def test_a_file_another_process_holds_is_waited_for(tmp_path):
+    path = tmp_path / "warehouse.duckdb"
+    holder = _hold_lock(path, 1.0)
+    try:
+        DuckDB(path).export(pd.DataFrame({"a": [1, 2]}), table="t")
+    finally:
+        holder.wait(timeout=30)
+    assert DuckDB(path).load("SELECT count(*) AS n FROM t")["n"][0] == 2
+
+
+def test_a_lock_held_too_long_names_the_database(tmp_path):
+    path = tmp_path / "warehouse.duckdb"
+    holder = _hold_lock(path, 5.0)
+    try:
+        with pytest.raises(ConnectorError, match=r"cannot open the database.*lock"):
+            DuckDB(path, lock_timeout=0.3).export(pd.DataFrame({"a": [1]}), table="t")
+    finally:
+        holder.kill()
+        holder.wait(timeout=30)

@@ -17,7 +17,7 @@ import io
 import logging
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, TextIO
 
@@ -40,6 +40,30 @@ def current_block() -> str | None:
     """The block this thread is running, if any."""
     block: str | None = getattr(_running, "block", None)
     return block
+
+
+_worker_capture: OutputCapture | None = None
+_worker_lock = threading.Lock()
+
+
+@contextmanager
+def worker_output(key: str) -> Iterator[Callable[[], str]]:
+    """In an executor's worker process: capture what the thread attributed to ``key`` writes.
+
+    Yields a function returning the text captured so far. The worker's streams stay routed for
+    the life of the process (blocks on other threads of the worker get buffers of their own);
+    nothing is echoed there, the process running the pipeline shows the output.
+    """
+    global _worker_capture
+    with _worker_lock:
+        if _worker_capture is None:
+            _worker_capture = OutputCapture(echo=False)
+        capture = _worker_capture
+    capture.open(key)
+    try:
+        yield lambda: capture.peek(key)
+    finally:
+        capture.take(key)
 
 
 class _Router(io.TextIOBase):
@@ -93,17 +117,39 @@ class OutputCapture:
         self._installed: tuple[TextIO, TextIO, logging.Handler] | None = None
 
     def __call__(self, event: Any) -> None:
-        """Open a block's buffer at ``block_started``; close it at the block's end."""
+        """Open a block's buffer at ``block_started``; close it at the block's end.
+
+        A block that ran in another process brings its output in the end event: it is kept
+        for the block, and echoed.
+        """
         if event.event == "block_started" and event.block is not None:
-            self._install()
-            with self._lock:
-                self._buffers.setdefault(event.block, io.StringIO())
+            self.open(event.block)
         elif event.event in _ENDS and event.block is not None:
             self._close(event.block)
+            remote = getattr(event, "output", None)
+            if remote:
+                with self._lock:
+                    self.outputs[event.block] = self.outputs.get(event.block, "") + remote
+                if self.echo:
+                    stream = self._installed[0] if self._installed else sys.stdout
+                    stream.write(remote)
+                    stream.flush()
         elif event.event == "run_finished":
             for block in list(self._buffers):
                 self._close(block)
             self._uninstall()
+
+    def open(self, block: str) -> None:
+        """Start a buffer for ``block`` (routing the streams if not yet done)."""
+        self._install()
+        with self._lock:
+            self._buffers.setdefault(block, io.StringIO())
+
+    def peek(self, block: str) -> str:
+        """What ``block`` has written so far, its buffer left open."""
+        with self._lock:
+            buffer = self._buffers.get(block)
+            return self.outputs.get(block, "") + (buffer.getvalue() if buffer else "")
 
     def take(self, block: str) -> str:
         """The output captured for ``block`` (empty when none)."""

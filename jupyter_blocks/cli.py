@@ -65,16 +65,21 @@ def cli() -> None:
               help="Papermill mode: run in a real kernel and write the executed notebook.")
 @click.option("--resume", metavar="RUN_ID",
               help="Finish an interrupted or failed run without re-running completed blocks.")
-@click.option("--executor", type=click.Choice(["inline", "threads"]), default="inline",
-              show_default=True, help="inline: one block at a time; threads: independent "
-              "branches at once.")
+@click.option("--executor", type=click.Choice(["inline", "threads", "processes", "dask"]),
+              default="inline", show_default=True,
+              help="inline: one block at a time, in this process; threads/processes: "
+              "independent branches at once; dask: on a Dask cluster.")
 @click.option("--workers", type=click.IntRange(min=1), metavar="N",
-              help="Blocks at once with --executor threads (default 16).")
+              help="Blocks at once: threads (default 16), processes or local Dask workers "
+              "(default: the CPUs).")
+@click.option("--scheduler", envvar="DASK_SCHEDULER_ADDRESS", metavar="ADDRESS",
+              help="With --executor dask: the scheduler (default: a local cluster for the run).")
 @_errors_as_exit_codes
 def run(target: str, pipeline: str | None, var: tuple[str, ...],
         parameters: tuple[tuple[str, str], ...], execution_date: str | None, only: str | None,
         start: str | None, incremental: bool, as_json: bool, quiet: bool, store: str | None,
-        resume: str | None, output: str | None, executor: str, workers: int | None) -> None:
+        resume: str | None, output: str | None, executor: str, workers: int | None,
+        scheduler: str | None) -> None:
     """Run a notebook or a project pipeline headless, in this process.
 
     TARGET is a notebook, a project folder (with --pipeline) or a pipeline folder.
@@ -83,6 +88,9 @@ def run(target: str, pipeline: str | None, var: tuple[str, ...],
 
     variables = headless.parse_assignments(var)
     variables.update((name, headless.parse_value(value)) for name, value in parameters)
+    source = click.get_current_context().get_parameter_source("scheduler")
+    if scheduler and executor != "dask" and source == click.core.ParameterSource.COMMANDLINE:
+        raise click.UsageError("--scheduler: a Dask scheduler's address goes with --executor dask")
     if output:
         from jupyter_blocks.kernel_run import run_in_kernel
 
@@ -102,7 +110,8 @@ def run(target: str, pipeline: str | None, var: tuple[str, ...],
         execution_date=headless.as_datetime(execution_date, "--execution-date")
         if execution_date else None,
         only=only, start=start, incremental=incremental, store=store, resume=resume,
-        echo=not as_json, executor=executor, workers=workers)
+        echo=not as_json, executor=executor, workers=workers,
+        scheduler=scheduler if executor == "dask" else None)
     sys.exit(_run_and_report(request, as_json=as_json, quiet=quiet))
 
 

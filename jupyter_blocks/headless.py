@@ -30,13 +30,20 @@ from jupyter_blocks.project.outside import check_outside_names
 from jupyter_blocks.project.parameters import parameter_values
 from jupyter_blocks.runner import Runner, RunResult, plan
 from jupyter_blocks.runner.events import Subscriber
-from jupyter_blocks.runner.executors import Executor, InlineExecutor, ThreadExecutor
+from jupyter_blocks.runner.executors import (
+    DaskExecutor,
+    Executor,
+    InlineExecutor,
+    ProcessExecutor,
+    ThreadExecutor,
+)
+from jupyter_blocks.runner.namespace import ImportedNamespace
 from jupyter_blocks.runner.variables import as_datetime as as_datetime
 from jupyter_blocks.runner.variables import run_variables
 from jupyter_blocks.store import RunStore
 
 #: The names ``--executor`` takes.
-EXECUTORS = ("inline", "threads")
+EXECUTORS = ("inline", "threads", "processes", "dask")
 
 #: Threads of ``--executor threads``: blocks that overlap are mostly waiting on I/O.
 DEFAULT_WORKERS = 16
@@ -60,17 +67,9 @@ class HeadlessPipeline:
     defaults: dict[str, Any] = field(default_factory=dict)
     imports: tuple[tuple[str, str], ...] = ()
 
-    def namespace(self) -> dict[str, Any]:
+    def namespace(self) -> ImportedNamespace:
         """The globals block bodies see: the outside imports they use, made now."""
-        namespace: dict[str, Any] = {}
-        for statement, where in self.imports:
-            try:
-                exec(statement, namespace)
-            except Exception as exc:
-                raise ConfigError(f"{where}: `{statement}` failed: "
-                                  f"{type(exc).__name__}: {exc}") from None
-        namespace.pop("__builtins__", None)
-        return namespace
+        return ImportedNamespace(self.imports).load()
 
 
 @dataclass(frozen=True)
@@ -90,9 +89,12 @@ class RunRequest:
         record: Whether to record the run in the store.
         resume: Finish this earlier run without re-running its completed blocks.
         echo: Pass what blocks print on to the terminal (it is captured for the store too).
-        executor: ``inline`` (one block at a time, in this thread) or ``threads`` (independent
-            branches at once, on a thread pool).
-        workers: Threads of the ``threads`` executor (default :data:`DEFAULT_WORKERS`).
+        executor: ``inline`` (one block at a time, in this thread), ``threads`` (independent
+            branches at once, on a thread pool), ``processes`` (in worker processes) or ``dask``
+            (on a Dask cluster).
+        workers: Threads of ``threads`` (default :data:`DEFAULT_WORKERS`), worker processes of
+            ``processes`` and of the local ``dask`` cluster (default: the CPUs).
+        scheduler: The Dask scheduler's address; None starts a local cluster for the run.
     """
 
     target: str
@@ -109,6 +111,7 @@ class RunRequest:
     echo: bool = True
     executor: str = "inline"
     workers: int | None = None
+    scheduler: str | None = None
 
 
 _DERIVED = frozenset({"interval_start_datetime", "interval_end_datetime", "ds", "pipeline"})
@@ -277,7 +280,7 @@ def run(request: RunRequest, subscribers: Iterable[Subscriber] = (),
         listeners = [capture, store.recorder(request.target, variables, output=capture.take),
                      *listeners]
     owned = executor is None
-    executor = executor or make_executor(request.executor, request.workers)
+    executor = executor or make_executor(request.executor, request.workers, request.scheduler)
     runner = Runner(Cache.beside(pipeline.directory), executor, listeners,
                     pipeline.namespace(), pipeline.directory)
     # Relative paths in blocks mean what they mean in the kernel: the notebook's folder.
@@ -296,14 +299,18 @@ def run(request: RunRequest, subscribers: Iterable[Subscriber] = (),
     return HeadlessResult(result, pipeline, variables, resume)
 
 
-def make_executor(name: str, workers: int | None = None) -> Executor:
-    """The executor ``--executor NAME`` names, with ``workers`` threads for ``threads``.
+def make_executor(name: str, workers: int | None = None, scheduler: str | None = None
+                  ) -> Executor:
+    """The executor ``--executor NAME`` names, with ``workers`` (threads or processes).
 
     Raises:
-        ConfigError: An unknown name (with the near match), or workers for ``inline``.
+        ConfigError: An unknown name (with the near match), or options the executor ignores.
+        MissingDependencyError: ``dask`` without ``dask.distributed`` installed.
     """
     if workers is not None and workers < 1:
         raise ConfigError(f"--workers: expected at least 1, got {workers}")
+    if scheduler is not None and name != "dask":
+        raise ConfigError("--scheduler: a Dask scheduler's address goes with --executor dask")
     if name == "inline":
         if workers not in (None, 1):
             raise ConfigError("--workers: the inline executor runs one block at a time; "
@@ -311,6 +318,12 @@ def make_executor(name: str, workers: int | None = None) -> Executor:
         return InlineExecutor()
     if name == "threads":
         return ThreadExecutor(workers or DEFAULT_WORKERS)
+    if name == "processes":
+        return ProcessExecutor(workers)
+    if name == "dask":
+        if scheduler is not None and workers is not None:
+            raise ConfigError("--workers: the cluster at --scheduler has its own workers")
+        return DaskExecutor(scheduler, workers)
     raise ConfigError(f"--executor: expected one of {', '.join(EXECUTORS)}, got {name!r}"
                       f"{did_you_mean(name, EXECUTORS)}")
 
@@ -358,6 +371,8 @@ def resume_command(request: RunRequest, failed: str, execution_date: dt.datetime
         words += ["--executor", request.executor]
     if request.workers is not None:
         words += ["--workers", str(request.workers)]
+    if request.scheduler is not None:
+        words += ["--scheduler", request.scheduler]
     return shlex.join(words)
 
 

@@ -126,9 +126,9 @@ def test_cli_executor_choices(tmp_path, rendezvous):
     notebook = fan_out(tmp_path)
     threads = runner.invoke(cli, ["run", str(notebook), "--executor", "threads", "-q"])
     assert threads.exit_code == 0, threads.output
-    unknown = runner.invoke(cli, ["run", str(notebook), "--executor", "dask"])
+    unknown = runner.invoke(cli, ["run", str(notebook), "--executor", "ray"])
     assert unknown.exit_code == 2
-    assert "'dask' is not one of 'inline', 'threads'" in unknown.stderr
+    assert "'ray' is not one of" in unknown.stderr
     papermill = runner.invoke(
         cli, ["run", str(notebook), "--executor", "threads", "--output", str(tmp_path / "o.ipynb")]
     )
@@ -136,7 +136,7 @@ def test_cli_executor_choices(tmp_path, rendezvous):
 
 
 def test_executor_names():
-    assert headless.EXECUTORS == ("inline", "threads")
+    assert headless.EXECUTORS == ("inline", "threads", "processes", "dask")
     with pytest.raises(ConfigError, match="did you mean `threads`"):
         headless.make_executor("thread")
 
@@ -156,3 +156,135 @@ def test_workers_bound_the_blocks_running_at_once(tmp_path, rendezvous, monkeypa
         cli, ["run", str(tmp_path / "fan.ipynb"), "--executor", "threads", "--workers", "0"]
     )
     assert zero.exit_code == 2
+
+
+def meeting_notebook(tmp_path: Path, extra_cells: tuple[str, ...] = ()) -> Path:
+    """Two branches that each wait until the other has started: they pass only side by side."""
+    branch = (
+        "%%block {name} -u source\n"
+        "here = Path(kwargs['meet'])\n"
+        "(here / '{name}').write_text(str(os.getpid()))\n"
+        "deadline = time.monotonic() + 60\n"
+        "while not (here / '{other}').exists():\n"
+        "    assert time.monotonic() < deadline, 'the other branch never ran at the same time'\n"
+        "    time.sleep(0.01)\n"
+        "print('{name} printed')\n"
+        "logging.getLogger('taxi').warning('{name} logged')\n"
+        "os.getpid()"
+    )
+    (tmp_path / "meet").mkdir()
+    return write_notebook(
+        tmp_path / "meet.ipynb",
+        "%load_ext jupyter_blocks\nimport logging\nimport os\nimport time\nfrom pathlib import Path",
+        "%%block source\nlist(range(3))",
+        branch.format(name="left", other="right"),
+        branch.format(name="right", other="left"),
+        "%%block joined -u left right\n[left, right]",
+        *extra_cells,
+    )
+
+
+def meet(tmp_path: Path) -> dict[str, str]:
+    return {"meet": str(tmp_path / "meet")}
+
+
+def check_side_by_side(tmp_path: Path, finished: headless.HeadlessResult) -> None:
+    import os
+
+    assert finished.result.ok, [o.error for o in finished.result.outcomes.values()]
+    left, right = finished.result.outputs["joined"]
+    assert len({left, right, os.getpid()}) == 3  # two worker processes, neither this one
+    store = RunStore.for_directory(tmp_path)
+    for name, other in (("left", "right"), ("right", "left")):
+        logs = store.block_logs(finished.result.run_id, name)
+        assert f"{name} printed" in logs and f"{name} logged" in logs
+        assert other not in logs
+
+
+def test_processes_run_branches_in_worker_processes(tmp_path):
+    finished = headless.run(
+        headless.RunRequest(
+            str(meeting_notebook(tmp_path)),
+            echo=False,
+            executor="processes",
+            workers=2,
+            variables=meet(tmp_path),
+        )
+    )
+    check_side_by_side(tmp_path, finished)
+
+
+def test_a_failure_in_a_worker_process_points_at_the_cell(tmp_path):
+    notebook = meeting_notebook(
+        tmp_path,
+        (
+            "%%block broken -u source\nprint('about to fail')\nsource[10]",
+            "%%block after -u broken\nbroken",
+        ),
+    )
+    finished = headless.run(
+        headless.RunRequest(
+            str(notebook), echo=False, executor="processes", workers=2, variables=meet(tmp_path)
+        )
+    )
+    outcomes = finished.result.outcomes
+    assert outcomes["broken"].status == "failed"
+    assert outcomes["broken"].error == (
+        "block `broken` (cell 6) failed: IndexError: list index out of range"
+    )
+    assert 'File "<block `broken` (cell 6)>", line 3' in outcomes["broken"].traceback
+    assert outcomes["after"].status == "skipped"
+    logs = RunStore.for_directory(tmp_path).block_logs(finished.result.run_id, "broken")
+    assert "about to fail" in logs
+
+
+@pytest.mark.timeout(180)
+def test_dask_runs_branches_on_a_local_cluster(tmp_path):
+    pytest.importorskip("distributed")
+    finished = headless.run(
+        headless.RunRequest(
+            str(meeting_notebook(tmp_path)),
+            echo=False,
+            executor="dask",
+            workers=2,
+            variables=meet(tmp_path),
+        )
+    )
+    check_side_by_side(tmp_path, finished)
+
+
+@pytest.mark.timeout(180)
+def test_dask_runs_on_the_scheduler_given(tmp_path):
+    distributed = pytest.importorskip("distributed")
+    notebook = meeting_notebook(tmp_path)
+    with distributed.LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+    ) as cluster:
+        result = CliRunner().invoke(
+            cli,
+            [
+                "run",
+                str(notebook),
+                "--executor",
+                "dask",
+                "--scheduler",
+                cluster.scheduler_address,
+                "--var",
+                f"meet={tmp_path / 'meet'}",
+                "-q",
+            ],
+        )
+        assert result.exit_code == 0, result.output
+        with distributed.Client(cluster) as client:
+            assert sum(client.run(lambda: 1).values()) == 2
+    store = RunStore.for_directory(tmp_path)
+    run_id = store.list_runs()[0]["run_id"]
+    assert "left printed" in store.block_logs(run_id, "left")
+
+
+def test_scheduler_goes_with_dask_only(tmp_path):
+    notebook = write_notebook(tmp_path / "one.ipynb", "%load_ext jupyter_blocks", "%%block a\n1")
+    result = CliRunner().invoke(cli, ["run", str(notebook), "--scheduler", "tcp://127.0.0.1:1"])
+    assert result.exit_code == 2 and "goes with --executor dask" in result.stderr
+    with pytest.raises(ConfigError, match="has its own workers"):
+        headless.make_executor("dask", workers=2, scheduler="tcp://127.0.0.1:1")

@@ -228,7 +228,8 @@ class Runner:
                 error=failure.message, traceback=failure.traceback)
             self.emit(Event(ev.BLOCK_FAILED, state.run_id, block=name, attempt=failure.attempts,
                             seconds=failure.seconds, error=failure.message,
-                            traceback=failure.traceback, type=item.type))
+                            traceback=failure.traceback, type=item.type,
+                            output=failure.output or None))
             return
         state.outputs[name] = executed.value
         facts = describe(executed.value)
@@ -240,7 +241,8 @@ class Runner:
         self.emit(Event(ev.BLOCK_FINISHED, state.run_id, block=name, attempt=executed.attempts,
                         seconds=executed.seconds, rows=facts["rows"], cols=facts["cols"],
                         key=item.key.digest, tests_passed=executed.tests_passed,
-                        tests_total=executed.tests_total, type=item.type))
+                        tests_total=executed.tests_total, type=item.type,
+                        output=executed.output or None))
 
 
 class _RunState:

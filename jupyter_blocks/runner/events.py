@@ -46,6 +46,7 @@ class Event:
     cause: str | None = None
     status: str | None = None
     blocks: tuple[str, ...] | None = None
+    output: str | None = None
     time: float = field(default_factory=time.time)
 
     def to_dict(self) -> dict[str, Any]:

@@ -13,12 +13,12 @@ import threading
 import time
 import traceback
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from jupyter_blocks.block import BlockSpec
-from jupyter_blocks.capture import block_output
+from jupyter_blocks.capture import block_output, worker_output
 from jupyter_blocks.decorators import NAMESPACE
 from jupyter_blocks.forms import BodyInfo, compile_body
 
@@ -34,8 +34,11 @@ class BlockTask:
         info: Its body analysis.
         inputs: Upstream outputs, in declared order.
         variables: The variables the block receives as ``kwargs``.
-        namespace: Globals the body sees (the notebook's in a kernel; empty headless).
+        namespace: Globals the body sees (the notebook's in a kernel; the outside imports
+            headless).
         directory: The notebook or project folder (profiles, relative paths).
+        output_key: What the body's printing and logging is attributed to (the block's name
+            unless a worker chose a key of its own).
     """
 
     spec: BlockSpec
@@ -44,6 +47,7 @@ class BlockTask:
     variables: dict[str, Any]
     namespace: Mapping[str, Any] | None = None
     directory: Path | None = None
+    output_key: str | None = None
 
 
 @dataclass
@@ -55,20 +59,31 @@ class Executed:
     tests_total: int = 0
     attempts: int = 1
     seconds: float = 0.0
+    output: str = ""
 
 
 @dataclass
 class BlockFailure(Exception):
-    """A block failed; ``message`` is one line, ``traceback`` points at the block's lines."""
+    """A block failed; ``message`` is one line, ``traceback`` points at the block's lines.
+
+    ``output`` is what the block printed and logged when it ran in a worker of its own.
+    """
 
     message: str
     traceback: str = ""
     attempts: int = 1
     seconds: float = 0.0
     extra: dict[str, Any] = field(default_factory=dict)
+    output: str = ""
 
     def __str__(self) -> str:
         return self.message
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickle the facts only (the original exception object may not pickle)."""
+        extra = {key: value for key, value in self.extra.items() if key != "exception"}
+        return (BlockFailure, (self.message, self.traceback, self.attempts, self.seconds, extra,
+                               self.output))
 
 
 def run_task(task: BlockTask) -> Executed:
@@ -93,8 +108,32 @@ def run_task(task: BlockTask) -> Executed:
 
 
 def _run_once(task: BlockTask) -> Executed:
-    with block_output(task.spec.name):
+    with block_output(task.output_key or task.spec.name):
         return _run_attributed(task)
+
+
+def run_in_worker(function: Callable[[BlockTask], Executed], task: BlockTask) -> Executed:
+    """Run ``function(task)`` in an executor's worker process; return what it printed with it.
+
+    The output travels back in ``Executed.output`` (or ``BlockFailure.output``) for the run
+    store and the terminal of the process running the pipeline. Relative paths mean the
+    pipeline's folder, as inline, when this machine has that folder.
+    """
+    import os
+    import uuid
+
+    key = f"{task.spec.name}#{uuid.uuid4().hex}"
+    task = replace(task, output_key=key)
+    if task.directory is not None and task.directory.is_dir():
+        os.chdir(task.directory)
+    with worker_output(key) as output:
+        try:
+            executed = function(task)
+        except BlockFailure as failure:
+            failure.output = output()
+            raise
+        executed.output = output()
+    return executed
 
 
 def _run_attributed(task: BlockTask) -> Executed:

@@ -2,14 +2,23 @@
 
 ``InlineExecutor`` runs each task at once in the calling thread (the default: blocks see the
 notebook's live objects and tracebacks stay simple); ``ThreadExecutor`` runs independent
-branches concurrently. Process and Dask executors implement the same two methods.
+branches concurrently in this process; ``ProcessExecutor`` in worker processes of this machine;
+``DaskExecutor`` on a Dask cluster (a local one started for the run, or a scheduler's address).
+The last two send the task (its upstream outputs, variables and import statements) to the
+worker and get the block's output and what it printed back (``execute.run_in_worker``).
 """
 
 from __future__ import annotations
 
 import concurrent.futures as cf
+import logging
+import multiprocessing
+import os
 from collections.abc import Callable
 from typing import Any, Protocol
+
+from jupyter_blocks.errors import MissingDependencyError
+from jupyter_blocks.runner.execute import run_in_worker
 
 
 class Executor(Protocol):
@@ -63,3 +72,87 @@ class ThreadExecutor:
     def shutdown(self) -> None:
         """Wait for running tasks and stop the pool."""
         self._pool.shutdown(wait=True)
+
+
+class ProcessExecutor:
+    """Runs tasks in worker processes (started fresh, not forked), so CPU-bound branches overlap.
+
+    Args:
+        max_workers: Worker processes (default: the number of CPUs).
+    """
+
+    concurrent = True
+
+    def __init__(self, max_workers: int | None = None) -> None:
+        self._pool = cf.ProcessPoolExecutor(
+            max_workers=max_workers or os.cpu_count() or 1,
+            mp_context=multiprocessing.get_context("spawn"),
+        )
+
+    def submit(self, function: Callable[..., Any], *args: Any) -> cf.Future[Any]:
+        """Send ``function(*args)`` to a worker process."""
+        return self._pool.submit(run_in_worker, function, *args)
+
+    def shutdown(self) -> None:
+        """Stop the workers (tasks not started are cancelled)."""
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+
+class DaskExecutor:
+    """Runs tasks on a Dask cluster: the scheduler at ``address``, or a local cluster.
+
+    Args:
+        address: A scheduler address (``tcp://host:8786``); None starts a local cluster of
+            ``max_workers`` single-threaded worker processes for the run.
+        max_workers: Workers of the local cluster (default: the number of CPUs).
+
+    Raises:
+        MissingDependencyError: ``distributed`` is not installed.
+    """
+
+    concurrent = True
+
+    def __init__(self, address: str | None = None, max_workers: int | None = None) -> None:
+        try:
+            import distributed as _distributed
+        except ImportError:
+            raise MissingDependencyError(
+                "--executor dask needs dask.distributed: pip install 'jupyter-blocks[dask]'"
+            ) from None
+        distributed: Any = _distributed
+        self._cluster: Any = None
+        if address is None:
+            self._cluster = distributed.LocalCluster(
+                n_workers=max_workers or os.cpu_count() or 1,
+                threads_per_worker=1,
+                processes=True,
+                dashboard_address=None,
+                silence_logs=logging.ERROR,
+            )
+            address = self._cluster.scheduler_address
+        self._client: Any = distributed.Client(address, set_as_default=False)
+        self._pending: set[Any] = set()
+
+    def submit(self, function: Callable[..., Any], *args: Any) -> cf.Future[Any]:
+        """Send ``function(*args)`` to the cluster; the future settles when the task does."""
+        local: cf.Future[Any] = cf.Future()
+        remote: Any = self._client.submit(run_in_worker, function, *args, pure=False)
+        self._pending.add(remote)
+
+        def settle(done: Any) -> None:
+            self._pending.discard(done)
+            try:
+                local.set_result(done.result())
+            except BaseException as exc:
+                local.set_exception(exc)
+
+        remote.add_done_callback(settle)
+        return local
+
+    def shutdown(self) -> None:
+        """Cancel what is still queued, disconnect, and stop a local cluster."""
+        for remote in list(self._pending):
+            remote.cancel()
+        self._client.close()
+        if self._cluster is not None:
+            self._cluster.close()

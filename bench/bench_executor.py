@@ -1,9 +1,13 @@
-"""Headless executors: ``--executor threads`` against ``inline`` on I/O-bound branches.
+"""Headless executors against ``inline``: threads on I/O-bound branches, processes on CPU-bound.
 
-A notebook with one loader fanning out to ``--branches`` exporters that each wait ``--wait``
-seconds (standing in for an upload or a database load, which release the GIL) and a block
-joining them. Both executors run it in this process, with the cache off, ``--repeat`` times;
-medians are compared. A 200-block chain is also timed with both, to show what the thread pool
+- I/O: one loader fanning out to ``--branches`` exporters that each wait ``--wait`` seconds
+  (standing in for an upload or a database load, which release the GIL), joined by one block;
+  ``inline`` against ``threads``.
+- CPU: one branch per CPU, each a pure-Python loop of about ``--cpu-seconds``; ``inline``
+  against ``processes`` (worker start-up included).
+
+Each runs ``--repeat`` times through ``headless.run`` with the run store off; medians are
+compared. A 200-block chain is also timed inline and with threads, to show what the thread pool
 costs per block when nothing can overlap.
 
 Usage: python bench/bench_executor.py [--branches N] [--wait S] [--repeat R]
@@ -13,9 +17,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 from jupyter_blocks import headless
@@ -59,6 +65,20 @@ def fan_out(folder: Path, branches: int, wait: float) -> Path:
     return write_notebook(folder / "fan_out.ipynb", cells)
 
 
+def cpu_fan_out(folder: Path, branches: int, loops: int) -> Path:
+    cells = ["%load_ext jupyter_blocks", "%%block source\n1"]
+    names = [f"crunch_{i}" for i in range(branches)]
+    cells += [f"%%block {name} -u source\nsum(i * i for i in range({loops}))" for name in names]
+    cells.append(f"%%block joined -u {' '.join(names)}\n{' + '.join(names)}")
+    return write_notebook(folder / "cpu_fan_out.ipynb", cells)
+
+
+def loops_for(seconds: float) -> int:
+    started = time.perf_counter()
+    sum(i * i for i in range(1_000_000))
+    return int(1_000_000 * seconds / (time.perf_counter() - started))
+
+
 def chain(folder: Path, length: int) -> Path:
     cells = ["%load_ext jupyter_blocks", "%%block b0\n0"]
     cells += [f"%%block b{i} -u b{i - 1}\nb{i - 1} + 1" for i in range(1, length)]
@@ -67,6 +87,8 @@ def chain(folder: Path, length: int) -> Path:
 
 def timed(notebook: Path, executor: str) -> float:
     request = headless.RunRequest(str(notebook), executor=executor, echo=False, record=False)
+    if executor == "processes":
+        request = replace(request, workers=os.cpu_count() or 1)
     started = time.perf_counter()
     finished = headless.run(request)
     elapsed = time.perf_counter() - started
@@ -78,14 +100,21 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--branches", type=int, default=8)
     parser.add_argument("--wait", type=float, default=0.25)
+    parser.add_argument("--cpu-seconds", type=float, default=1.0)
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
+    cpus = os.cpu_count() or 1
     with tempfile.TemporaryDirectory() as folder:
         fan = fan_out(Path(folder), args.branches, args.wait)
         long_chain = chain(Path(folder), 200)
+        cpu = cpu_fan_out(Path(folder), cpus, loops_for(args.cpu_seconds))
         results = {}
-        for name, notebook in (("fan-out", fan), ("chain", long_chain)):
-            for executor in ("inline", "threads"):
+        for name, notebook, other in (
+            ("fan-out", fan, "threads"),
+            ("chain", long_chain, "threads"),
+            ("cpu", cpu, "processes"),
+        ):
+            for executor in ("inline", other):
                 times = [timed(notebook, executor) for _ in range(args.repeat)]
                 results[name, executor] = statistics.median(times)
     print(
@@ -96,6 +125,13 @@ def main() -> None:
     print(f"  threads  {results['fan-out', 'threads']:6.2f} s")
     ratio = results["fan-out", "inline"] / results["fan-out", "threads"]
     print(f"  threads vs inline: {ratio:.1f}x faster")
+    print(f"{cpus} CPU-bound branches of about {args.cpu_seconds:g} s each:")
+    print(f"  inline     {results['cpu', 'inline']:6.2f} s")
+    print(f"  processes  {results['cpu', 'processes']:6.2f} s")
+    print(
+        f"  processes vs inline: {results['cpu', 'inline'] / results['cpu', 'processes']:.1f}x"
+        " faster"
+    )
     per_block = {e: results["chain", e] / 200 * 1e6 for e in ("inline", "threads")}
     print(
         f"200-block chain: inline {per_block['inline']:.0f} us/block, "

@@ -288,3 +288,25 @@ def test_scheduler_goes_with_dask_only(tmp_path):
     assert result.exit_code == 2 and "goes with --executor dask" in result.stderr
     with pytest.raises(ConfigError, match="has its own workers"):
         headless.make_executor("dask", workers=2, scheduler="tcp://127.0.0.1:1")
+
+
+def test_a_value_that_cannot_reach_a_worker_fails_its_block_with_a_hint(tmp_path):
+    notebook = write_notebook(
+        tmp_path / "gen.ipynb",
+        "%load_ext jupyter_blocks",
+        "%%block numbers\n(i for i in range(3))",
+        "%%block total -u numbers\nsum(numbers)",
+        "%%block fine\n41 + 1",
+    )
+    finished = headless.run(
+        headless.RunRequest(str(notebook), echo=False, executor="processes", workers=2)
+    )
+    outcomes = finished.result.outcomes
+    assert outcomes["numbers"].status == "failed"
+    assert outcomes["numbers"].error == (
+        "block `numbers` (cell 2) could not run in the executor: TypeError: cannot pickle "
+        "'generator' object; with worker processes or Dask a block's inputs and output must "
+        "pickle: run it with the inline or threads executor"
+    )
+    assert outcomes["total"].error == "not run because numbers failed"
+    assert finished.result.outputs["fine"] == 42

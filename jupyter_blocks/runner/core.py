@@ -13,6 +13,7 @@ import concurrent.futures as cf
 import graphlib
 import heapq
 import logging
+import pickle
 import time
 import uuid
 from collections.abc import Collection, Iterable, Mapping
@@ -221,15 +222,10 @@ class Runner:
         try:
             executed: Executed = future.result()
         except BlockFailure as failure:
-            state.blocked[name] = name
-            tests = (failure.extra.get("tests_passed", 0), failure.extra.get("tests_total", 0))
-            state.outcomes[name] = BlockOutcome(
-                name, "failed", item.key, failure.seconds, failure.attempts, tests=tests,
-                error=failure.message, traceback=failure.traceback)
-            self.emit(Event(ev.BLOCK_FAILED, state.run_id, block=name, attempt=failure.attempts,
-                            seconds=failure.seconds, error=failure.message,
-                            traceback=failure.traceback, type=item.type,
-                            output=failure.output or None))
+            self._failed(state, name, failure)
+            return
+        except Exception as exc:  # the executor could not run the task (e.g. pickling)
+            self._failed(state, name, executor_failure(item.spec.label, exc))
             return
         state.outputs[name] = executed.value
         facts = describe(executed.value)
@@ -243,6 +239,28 @@ class Runner:
                         key=item.key.digest, tests_passed=executed.tests_passed,
                         tests_total=executed.tests_total, type=item.type,
                         output=executed.output or None))
+
+    def _failed(self, state: _RunState, name: str, failure: BlockFailure) -> None:
+        item = state.planned[name]
+        state.blocked[name] = name
+        tests = (failure.extra.get("tests_passed", 0), failure.extra.get("tests_total", 0))
+        state.outcomes[name] = BlockOutcome(
+            name, "failed", item.key, failure.seconds, failure.attempts, tests=tests,
+            error=failure.message, traceback=failure.traceback)
+        self.emit(Event(ev.BLOCK_FAILED, state.run_id, block=name, attempt=failure.attempts,
+                        seconds=failure.seconds, error=failure.message,
+                        traceback=failure.traceback, type=item.type,
+                        output=failure.output or None))
+
+
+def executor_failure(label: str, exc: BaseException) -> BlockFailure:
+    """A failure of the executor itself for a block (its values could not cross to a worker)."""
+    detail = " ".join(f"{type(exc).__name__}: {exc}".split())
+    hint = ""
+    if "pickl" in detail.lower() or isinstance(exc, pickle.PicklingError):
+        hint = ("; with worker processes or Dask a block's inputs and output must pickle: "
+                "run it with the inline or threads executor")
+    return BlockFailure(f"{label} could not run in the executor: {detail}{hint}")
 
 
 class _RunState:

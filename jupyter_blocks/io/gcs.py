@@ -31,6 +31,9 @@ logger = logging.getLogger(__name__)
 #: Objects up to this size are uploaded in one request; larger ones resumably, in chunks.
 MEDIA_UPLOAD_LIMIT = 8 * 1024 * 1024
 
+#: Seconds to connect, and to wait for the answer, of one upload request (then it is retried).
+UPLOAD_TIMEOUT = (30.0, 120.0)
+
 
 def parse_uri(uri: str) -> tuple[str, str]:
     """Split ``gs://bucket/key`` into ``(bucket, key)``."""
@@ -138,7 +141,10 @@ class _BucketStore:
 
         def send() -> dict[str, Any]:
             response = client._http.post(
-                url, data=data, headers={"Content-Type": "application/octet-stream"}
+                url,
+                data=data,
+                headers={"Content-Type": "application/octet-stream"},
+                timeout=UPLOAD_TIMEOUT,
             )
             if response.status_code >= 400:
                 raise _http_error(response)
@@ -152,6 +158,7 @@ class _BucketStore:
             exceptions.ServiceUnavailable,
             exceptions.GatewayTimeout,
             requests.exceptions.ConnectionError,
+            requests.exceptions.Timeout,
         )
         resource = retry.Retry(predicate=transient, initial=0.2, maximum=5.0, timeout=120.0)(send)()
         expected = base64.b64encode(google_crc32c.value(data).to_bytes(4, "big")).decode()

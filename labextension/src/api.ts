@@ -5,6 +5,9 @@
 import { URLExt } from '@jupyterlab/coreutils';
 import { ServerConnection } from '@jupyterlab/services';
 
+import { ExportOptions } from './exporting';
+import { BlockLogs } from './logs';
+
 /** A pipeline run as the run store lists it; fields beyond these are shown when present. */
 export interface RunSummary {
   run_id: string;
@@ -24,6 +27,8 @@ export interface BlockRun {
   cols?: number | null;
   attempt?: number | null;
   error?: string | null;
+  /** Size of the captured output; the logs endpoint serves the text. */
+  output_bytes?: number | null;
   [key: string]: unknown;
 }
 
@@ -34,7 +39,9 @@ export interface RunDetail extends RunSummary {
 export class ApiError extends Error {
   constructor(
     message: string,
-    readonly status: number
+    readonly status: number,
+    /** The reply's JSON body, when it had one. */
+    readonly body: unknown = null
   ) {
     super(message);
   }
@@ -58,7 +65,7 @@ async function request<T>(path: string, init: RequestInit = {}): Promise<T> {
   }
   if (!response.ok) {
     const message = body?.message || body?.reason || response.statusText || `HTTP ${response.status}`;
-    throw new ApiError(message, response.status);
+    throw new ApiError(message, response.status, body);
   }
   return body as T;
 }
@@ -73,9 +80,26 @@ export function getRun(notebookPath: string, runId: string): Promise<RunDetail> 
   return request(`runs/${encodeURIComponent(runId)}${query}`);
 }
 
-export function exportPipeline(notebookPath: string, project: string): Promise<Record<string, unknown>> {
+/** The end of what a block printed and logged in a run (at most `limitBytes`), secrets hidden. */
+export function getBlockLogs(
+  notebookPath: string,
+  runId: string,
+  block: string,
+  limitBytes?: number
+): Promise<BlockLogs> {
+  const query = URLExt.objectToQueryString(
+    limitBytes ? { path: notebookPath, limit: String(limitBytes) } : { path: notebookPath }
+  );
+  return request(`runs/${encodeURIComponent(runId)}/logs/${encodeURIComponent(block)}${query}`);
+}
+
+export function exportPipeline(
+  notebookPath: string,
+  project: string,
+  options: ExportOptions = {}
+): Promise<Record<string, unknown>> {
   return request('export', {
     method: 'POST',
-    body: JSON.stringify({ path: notebookPath, project })
+    body: JSON.stringify({ path: notebookPath, project, ...options })
   });
 }

@@ -8,11 +8,27 @@
  */
 
 import { JupyterFrontEnd } from '@jupyterlab/application';
-import { Dialog, ISessionContextDialogs, InputDialog, Notification, showErrorMessage } from '@jupyterlab/apputils';
+import {
+  Dialog,
+  ISessionContextDialogs,
+  InputDialog,
+  Notification,
+  showDialog,
+  showErrorMessage
+} from '@jupyterlab/apputils';
 import { Cell } from '@jupyterlab/cells';
 import { INotebookTracker, NotebookActions, NotebookPanel } from '@jupyterlab/notebook';
+import { Widget } from '@lumino/widgets';
 
-import { exportPipeline } from './api';
+import { ApiError, exportPipeline } from './api';
+import {
+  ExportOptions,
+  SharedFileConflict,
+  conflictLines,
+  exportSummary,
+  pipelinesOf,
+  sharedFilesRefusal
+} from './exporting';
 import { dagIcon, exportIcon, runDownstreamIcon, runPipelineIcon, runUpstreamIcon } from './icons';
 import { NotebookBlocksModel } from './model';
 import { IBlocksRegistry } from './registry';
@@ -198,17 +214,67 @@ export function addCommands(context: CommandContext): void {
       if (t.panel.context.model.dirty) {
         await t.panel.context.save();
       }
-      try {
-        const result = await exportPipeline(t.panel.context.path, project);
-        const written = Array.isArray(result?.written) ? result.written.length : null;
-        const unchanged = Array.isArray(result?.unchanged) ? result.unchanged.length : null;
-        const counts = written === null ? '' : ` (${written} written, ${unchanged ?? 0} unchanged)`;
-        Notification.success(`Exported ${t.panel.context.path} to ${project}${counts}`, { autoClose: 5000 });
-      } catch (error) {
-        await showErrorMessage('Export failed', error instanceof Error ? error.message : String(error));
+      const notebook = t.panel.context.path;
+      let options: ExportOptions = {};
+      for (;;) {
+        try {
+          const result = await exportPipeline(notebook, project, options);
+          Notification.success(exportSummary(result, notebook, project), { autoClose: 5000 });
+          return;
+        } catch (error) {
+          const conflicts = error instanceof ApiError ? sharedFilesRefusal(error.status, error.body) : null;
+          if (conflicts && !options.detach && !options.force) {
+            const choice = await askAboutSharedFiles(project, conflicts);
+            if (choice) {
+              options = choice;
+              continue;
+            }
+            return;
+          }
+          await showErrorMessage('Export failed', error instanceof Error ? error.message : String(error));
+          return;
+        }
       }
     }
   });
+}
+
+/**
+ * The export was refused over block files other pipelines share: name them and
+ * offer `--detach` (the default button) or `--force`; null when cancelled.
+ */
+async function askAboutSharedFiles(project: string, conflicts: SharedFileConflict[]): Promise<ExportOptions | null> {
+  const pipelines = pipelinesOf(conflicts);
+  const body = new Widget();
+  body.addClass('jp-BlocksExport-conflicts');
+  const intro = document.createElement('p');
+  intro.textContent =
+    `These block files in ${project} are used by ` +
+    `${pipelines.length === 1 ? 'pipeline' : 'pipelines'} ${pipelines.join(', ')} with different content:`;
+  const list = document.createElement('ul');
+  for (const line of conflictLines(conflicts)) {
+    const item = document.createElement('li');
+    item.textContent = line;
+    list.append(item);
+  }
+  const choices = document.createElement('p');
+  choices.textContent =
+    'Detach writes this pipeline its own copies and leaves the shared files as they are. ' +
+    `Overwrite replaces the shared files, which changes what ${pipelines.join(', ')} ${
+      pipelines.length === 1 ? 'runs' : 'run'
+    }.`;
+  body.node.append(intro, list, choices);
+  const overwrite = Dialog.warnButton({ label: 'Overwrite shared files', className: 'jp-BlocksExport-force' });
+  const detach = Dialog.okButton({ label: 'Detach and export', className: 'jp-BlocksExport-detach' });
+  const answer = await showDialog({
+    title: 'Block files shared with other pipelines',
+    body,
+    buttons: [Dialog.cancelButton(), overwrite, detach]
+  });
+  if (!answer.button.accept) {
+    return null;
+  }
+  return answer.button.label === overwrite.label ? { force: true } : { detach: true };
 }
 
 /** Cells that prepare the kernel for blocks: `%load_ext jupyter_blocks` and the `parameters` cell. */

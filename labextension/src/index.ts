@@ -95,6 +95,7 @@ const panelsPlugin: JupyterFrontEndPlugin<void> = {
           const values = readSettings(settings);
           dag.direction = values.graphDirection;
           runs.limit = values.runsLimit;
+          runs.logsLimitKiB = values.logsLimitKiB;
         };
         apply();
         settings.changed.connect(apply);

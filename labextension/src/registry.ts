@@ -18,13 +18,15 @@ export interface BlocksSettings {
   syncDelay: number;
   graphDirection: 'TB' | 'LR';
   runsLimit: number;
+  logsLimitKiB: number;
 }
 
 export const DEFAULT_SETTINGS: BlocksSettings = {
   showBadges: true,
   syncDelay: 300,
   graphDirection: 'TB',
-  runsLimit: 50
+  runsLimit: 50,
+  logsLimitKiB: 64
 };
 
 export interface IBlocksRegistry {

@@ -2,13 +2,15 @@
  * The Runs panel: recent pipeline runs of the active notebook, from the run store.
  *
  * Lists runs (status, pipeline, start, duration); clicking one shows its
- * per-block timings. Refreshes when the notebook changes and when the kernel
- * reports that a run finished.
+ * per-block timings, and each block's Logs button opens what it printed and
+ * logged in that run below its row. Refreshes when the notebook changes and
+ * when the kernel reports that a run finished; open logs stay open.
  */
 
 import { Widget } from '@lumino/widgets';
 
-import { ApiError, BlockRun, RunDetail, RunSummary, getRun, listRuns } from './api';
+import { ApiError, BlockRun, RunDetail, RunSummary, getBlockLogs, getRun, listRuns } from './api';
+import { logsButtonLabel, logsView } from './logs';
 import { NotebookBlocksModel } from './model';
 import { RunEvent, formatRows, formatSeconds } from './state';
 
@@ -35,6 +37,8 @@ export class RunsPanel extends Widget {
   }
 
   limit = 50;
+  /** How much of a block's output the logs view fetches, in KiB (the end of it). */
+  logsLimitKiB = 64;
 
   set model(model: NotebookBlocksModel | null) {
     if (model === this._model) {
@@ -44,6 +48,7 @@ export class RunsPanel extends Widget {
     this._model = model;
     this._model?.runEvent.connect(this._onRunEvent, this);
     this._selected = null;
+    this._openLogs.clear();
     void this.refresh();
   }
 
@@ -125,6 +130,9 @@ export class RunsPanel extends Widget {
     if (!model) {
       return;
     }
+    if (runId !== this._selected) {
+      this._openLogs.clear();
+    }
     this._selected = runId;
     for (const tr of this._list.querySelectorAll<HTMLElement>('.jp-BlocksRuns-run')) {
       tr.classList.toggle('jp-mod-selected', tr.dataset.runId === runId);
@@ -143,24 +151,108 @@ export class RunsPanel extends Widget {
     title.textContent = `Run ${run.run_id}: ${run.status ?? ''}`;
     const table = document.createElement('table');
     table.className = 'jp-BlocksRuns-blocks';
-    table.append(row('th', ['Block', 'Status', 'Time', 'Rows', 'Error']));
-    for (const block of run.blocks ?? []) {
+    table.append(row('th', ['Block', 'Status', 'Time', 'Rows', 'Error', 'Logs']));
+    const blocks = run.blocks ?? [];
+    // A block retried has a row per attempt; its logs (every attempt) open from the last one.
+    const lastRow = new Map(blocks.map((block, index) => [blockName(block), index]));
+    const outputBytes = new Map<string, number | null>();
+    for (const block of blocks) {
+      const bytes = typeof block.output_bytes === 'number' ? block.output_bytes : null;
+      const sum = outputBytes.get(blockName(block));
+      outputBytes.set(blockName(block), bytes === null || sum === null ? null : (sum ?? 0) + bytes);
+    }
+    blocks.forEach((block, index) => {
+      const name = blockName(block);
       const tr = row('td', [
-        blockName(block),
+        name,
         block.status ?? '',
         formatSeconds(block.seconds ?? null) ?? '',
         formatRows(block.rows ?? null, block.cols ?? null) ?? '',
-        block.error ? String(block.error).split('\n')[0] : ''
+        block.error ? String(block.error).split('\n')[0] : '',
+        ''
       ]);
-      tr.dataset.block = blockName(block);
+      tr.dataset.block = name;
       tr.dataset.status = String(block.status ?? '');
       table.append(tr);
-    }
+      if (lastRow.get(name) === index) {
+        const button = document.createElement('button');
+        button.className = 'jp-BlocksRuns-logsButton jp-Button jp-mod-minimal';
+        button.textContent = logsButtonLabel(outputBytes.get(name));
+        button.title = `What ${name} printed and logged in this run`;
+        button.setAttribute('aria-label', `Logs of ${name}: ${button.textContent}`);
+        button.setAttribute('aria-expanded', 'false');
+        button.addEventListener('click', event => {
+          event.stopPropagation();
+          this._toggleLogs(run, name, tr, button);
+        });
+        tr.lastElementChild!.append(button);
+        if (this._openLogs.has(name)) {
+          this._toggleLogs(run, name, tr, button);
+        }
+      }
+    });
     this._detail.replaceChildren(title, table);
+  }
+
+  /** Open a block's logs in a row below its own, or close them. */
+  private _toggleLogs(run: RunDetail, block: string, tr: HTMLTableRowElement, button: HTMLButtonElement): void {
+    const next = tr.nextElementSibling as HTMLElement | null;
+    if (next?.classList.contains('jp-BlocksRuns-logsRow')) {
+      next.remove();
+      this._openLogs.delete(block);
+      button.setAttribute('aria-expanded', 'false');
+      return;
+    }
+    this._openLogs.add(block);
+    button.setAttribute('aria-expanded', 'true');
+    const logsRow = document.createElement('tr');
+    logsRow.className = 'jp-BlocksRuns-logsRow';
+    logsRow.dataset.block = block;
+    const cell = document.createElement('td');
+    cell.colSpan = tr.children.length;
+    const view = document.createElement('div');
+    view.className = 'jp-BlocksRuns-logs';
+    view.dataset.state = 'loading';
+    view.textContent = 'Loading logs…';
+    cell.append(view);
+    logsRow.append(cell);
+    tr.after(logsRow);
+    void this._loadLogs(run, block, view);
+  }
+
+  private async _loadLogs(run: RunDetail, block: string, view: HTMLDivElement): Promise<void> {
+    const model = this._model;
+    if (!model) {
+      return;
+    }
+    let content: HTMLElement[];
+    try {
+      const logs = await getBlockLogs(model.panel.context.path, run.run_id, block, this.logsLimitKiB * 1024);
+      const shown = logsView(logs, { trigger: typeof run.trigger === 'string' ? run.trigger : null });
+      view.dataset.state = shown.kind;
+      if (shown.kind === 'empty') {
+        content = [element('div', 'jp-BlocksRuns-logsEmpty', shown.text)];
+      } else {
+        const text = element('pre', 'jp-BlocksRuns-logsText', shown.text);
+        content = shown.note ? [element('div', 'jp-BlocksRuns-logsNote', shown.note), text] : [text];
+      }
+    } catch (error) {
+      view.dataset.state = 'error';
+      const message = error instanceof ApiError ? error.message : String(error);
+      content = [element('div', 'jp-BlocksRuns-logsError', `Logs unavailable: ${message}`)];
+    }
+    view.replaceChildren(...content);
+    // The end is what matters most (where a failure is): start there.
+    const text = view.querySelector('pre');
+    if (text) {
+      text.scrollTop = text.scrollHeight;
+    }
   }
 
   private _model: NotebookBlocksModel | null = null;
   private _selected: string | null = null;
+  /** Blocks of the selected run whose logs are open. */
+  private _openLogs = new Set<string>();
   private _stale = false;
   private _title: HTMLSpanElement;
   private _message: HTMLDivElement;
@@ -176,6 +268,17 @@ function row(cellTag: 'td' | 'th', cells: string[]): HTMLTableRowElement {
     tr.append(cell);
   }
   return tr;
+}
+
+function element<K extends keyof HTMLElementTagNameMap>(
+  tag: K,
+  className: string,
+  text: string
+): HTMLElementTagNameMap[K] {
+  const node = document.createElement(tag);
+  node.className = className;
+  node.textContent = text;
+  return node;
 }
 
 function blockName(block: BlockRun): string {

@@ -28,6 +28,7 @@ from jupyter_blocks.graph import Dag
 from jupyter_blocks.project.notebook import NotebookPipeline, read_notebook
 from jupyter_blocks.project.outside import check_outside_names
 from jupyter_blocks.project.parameters import parameter_values
+from jupyter_blocks.redact import Redactor
 from jupyter_blocks.runner import Runner, RunResult, plan
 from jupyter_blocks.runner.events import Subscriber
 from jupyter_blocks.runner.executors import (
@@ -277,7 +278,9 @@ def run(request: RunRequest, subscribers: Iterable[Subscriber] = (),
     listeners = list(subscribers)
     if store is not None and request.record:
         capture = OutputCapture(echo=request.echo)
-        listeners = [capture, store.recorder(request.target, variables, output=capture.take),
+        redact = Redactor.for_directory(pipeline.directory).value
+        listeners = [capture, store.recorder(request.target, variables, output=capture.take,
+                                             redact=redact),
                      *listeners]
     owned = executor is None
     executor = executor or make_executor(request.executor, request.workers, request.scheduler)

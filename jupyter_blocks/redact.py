@@ -4,9 +4,10 @@ What belongs here: collecting the secret values known for a folder (the secret k
 profile of the nearest ``io_config.yaml``, the private key of a service-account key file it or
 ``$GOOGLE_APPLICATION_CREDENTIALS`` names, the password of ``$JUPYTER_BLOCKS_STORE``, and
 environment variables whose names say they are secret) and replacing them with ``***``, also in
-their JSON- and repr-escaped forms and line by line for multi-line keys. The server extension
-passes everything it sends from the run store through a :class:`Redactor`: captured output is
-recorded as the block printed it, so this is where it is made safe to show.
+their JSON- and repr-escaped forms and line by line for multi-line keys. Headless and notebook
+runs pass every event, their variables and each block's captured output through a
+:class:`Redactor` before the run store records them; the server extension passes what it sends
+from the store through one again (for runs recorded before a secret was configured).
 """
 
 from __future__ import annotations

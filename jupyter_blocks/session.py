@@ -389,7 +389,10 @@ class Session:
         if self._store is False:
             return []
         target = str(self.notebook_path) if self.notebook_path else str(self.directory)
-        recorder = self._store.recorder(target, variables, trigger="notebook")
+        from jupyter_blocks.redact import Redactor
+
+        recorder = self._store.recorder(target, variables, trigger="notebook",
+                                        redact=Redactor.for_directory(self.directory).value)
 
         def record(event: Event) -> None:
             try:

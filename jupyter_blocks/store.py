@@ -93,11 +93,25 @@ class RunStore:
     # -- writing ------------------------------------------------------------------------------
 
     def recorder(self, target: str, variables: dict[str, Any], trigger: str = "manual",
-                 output: Callable[[str], str] | None = None) -> Callable[[Any], None]:
-        """A runner subscriber that records the run; ``output(block)`` gives captured output."""
+                 output: Callable[[str], str] | None = None,
+                 redact: Callable[[Any], Any] | None = None) -> Callable[[Any], None]:
+        """A runner subscriber that records the run; ``output(block)`` gives captured output.
+
+        ``redact`` (e.g. ``Redactor.value``) is applied to every event, the variables and the
+        captured output before they are stored, so known secrets never reach the store.
+        """
+        if redact is None:
+            return lambda event: self.record(event.to_dict(), target, variables, trigger, output)
+        clean = redact
+        safe_variables = clean(variables)
+
+        def safe_output(block: str) -> str:
+            text: str = clean(output(block)) if output is not None else ""
+            return text
 
         def record(event: Any) -> None:
-            self.record(event.to_dict(), target, variables, trigger, output)
+            self.record(clean(event.to_dict()), target, safe_variables, trigger,
+                        safe_output if output is not None else None)
 
         return record
 

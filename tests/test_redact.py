@@ -105,3 +105,62 @@ def test_values_are_scrubbed_in_nested_records():
 def test_no_secrets_leave_text_alone():
     assert Redactor([]).text("a b c") == "a b c"
     assert Redactor(["", None]).text("a b c") == "a b c"  # type: ignore[list-item]
+
+
+def test_runs_never_store_a_secret_a_block_printed_or_raised(tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    from jupyter_blocks import headless
+    from jupyter_blocks.cli import cli
+    from jupyter_blocks.store import RunStore
+
+    monkeypatch.setenv("JB_TEST_PG_PASSWORD", "env-pass-6d1f")
+    write_config(
+        tmp_path,
+        "dev:\n  POSTGRES_PASSWORD: \"{{ env_var('JB_TEST_PG_PASSWORD') }}\"\n"
+        "  GOOGLE_SERVICE_ACC_KEY_FILEPATH: key.json\n",
+    )
+    (tmp_path / "key.json").write_text(json.dumps(SERVICE_ACCOUNT))
+    cells = [
+        "%load_ext jupyter_blocks\nimport json\nimport logging",
+        "%%block leak\n"
+        "from jupyter_blocks.io.config import load_profile\n"
+        "profile = load_profile('dev')\n"
+        "password = profile.POSTGRES_PASSWORD.get_secret_value()\n"
+        "print('connecting with', password)\n"
+        "logging.getLogger('etl').warning('dsn postgresql://etl:%s@db/x', password)\n"
+        "print(json.dumps(json.load(open('key.json'))))\n"
+        "password",
+        "%%block fail -u leak\nraise RuntimeError(f'login failed for password {leak}')",
+    ]
+    notebook = {
+        "cells": [
+            {
+                "cell_type": "code",
+                "id": f"c{i}",
+                "metadata": {},
+                "outputs": [],
+                "execution_count": None,
+                "source": source,
+            }
+            for i, source in enumerate(cells)
+        ],
+        "metadata": {},
+        "nbformat": 4,
+        "nbformat_minor": 5,
+    }
+    path = tmp_path / "leaky.ipynb"
+    path.write_text(json.dumps(notebook))
+    finished = headless.run(
+        headless.RunRequest(str(path), echo=False, variables={"token": "env-pass-6d1f"})
+    )
+    assert finished.result.outcomes["fail"].status == "failed"
+    run_id = finished.result.run_id
+    stored = (tmp_path / ".jupyter_blocks" / "runs.sqlite").read_bytes()
+    for secret in ("env-pass-6d1f", "MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC7"):
+        assert secret.encode() not in stored
+    logs = CliRunner().invoke(cli, ["runs", "logs", run_id, "leak", str(tmp_path)]).output
+    assert "connecting with ***" in logs and "postgresql://etl:***@db/x" in logs
+    blocks = {b["block"]: b for b in RunStore.for_directory(tmp_path).get_run(run_id)["blocks"]}
+    assert blocks["fail"]["error"].endswith("login failed for password ***")
+    assert "login failed for password ***" in blocks["fail"]["traceback"]

@@ -389,9 +389,13 @@ class Session:
         if self._store is False:
             return []
         target = str(self.notebook_path) if self.notebook_path else str(self.directory)
+        from jupyter_blocks.capture import OutputCapture
         from jupyter_blocks.redact import Redactor
 
+        # What blocks print still shows in the cell; a copy goes to the run history.
+        capture = OutputCapture(echo=True)
         recorder = self._store.recorder(target, variables, trigger="notebook",
+                                        output=capture.take,
                                         redact=Redactor.for_directory(self.directory).value)
 
         def record(event: Event) -> None:
@@ -400,7 +404,7 @@ class Session:
             except Exception as exc:  # history is best effort: never fail a notebook run
                 logger.warning("cannot record %s in the run store: %s", event.event, exc)
 
-        return [record]
+        return [capture, record]
 
     def _record(self, result: RunResult) -> None:
         now = time.time()

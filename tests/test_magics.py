@@ -111,6 +111,19 @@ def test_notebook_runs_are_recorded_in_the_run_store(ip, tmp_path):
     assert {b["block"]: b["status"] for b in latest["blocks"]} == {"a": "cached", "b": "ran"}
 
 
+def test_what_a_block_prints_shows_in_the_cell_and_in_the_run_history(ip, tmp_path, capsys):
+    from jupyter_blocks.store import RunStore
+
+    cell(ip, "talk", "import logging\nprint('hello from the block')\n"
+         "logging.getLogger('etl').warning('careful')\n1")
+    assert "hello from the block" in capsys.readouterr().out
+    store = RunStore.for_directory(tmp_path)
+    logs = store.block_logs(store.list_runs()[0]["run_id"], "talk")
+    assert "hello from the block" in logs and "WARNING etl: careful" in logs
+    print("after the run")
+    assert capsys.readouterr().out == "after the run\n"
+
+
 def test_a_failure_marks_fresh_downstream_stale(ip):
     ip.user_ns["source_broken"] = False
     cell(ip, "a", "if source_broken:\n    raise ValueError('source is down')\n1")

@@ -29,11 +29,6 @@ export interface LogsView {
   note: string | null;
 }
 
-export interface LogsContext {
-  /** The run's trigger (`notebook`, `manual`, `schedule`, ...). */
-  trigger?: string | null;
-}
-
 const UNITS = ['KiB', 'MiB', 'GiB'];
 
 /** `512 B`, `1.5 KiB`, `64 KiB`, `5.3 MiB`. */
@@ -54,14 +49,10 @@ export function formatBytes(bytes: number): string {
   return `${rounded} ${unit}`;
 }
 
-export function logsView(logs: BlockLogs, context: LogsContext = {}): LogsView {
+export function logsView(logs: BlockLogs): LogsView {
   const text = typeof logs.text === 'string' ? logs.text : '';
   if (!text.trim() && !logs.truncated) {
-    const message =
-      context.trigger === 'notebook'
-        ? 'No output captured: runs from the notebook keep their output in its cells.'
-        : 'No output captured.';
-    return { kind: 'empty', text: message, note: null };
+    return { kind: 'empty', text: 'No output captured.', note: null };
   }
   let note: string | null = null;
   if (logs.truncated) {

@@ -228,7 +228,7 @@ export class RunsPanel extends Widget {
     let content: HTMLElement[];
     try {
       const logs = await getBlockLogs(model.panel.context.path, run.run_id, block, this.logsLimitKiB * 1024);
-      const shown = logsView(logs, { trigger: typeof run.trigger === 'string' ? run.trigger : null });
+      const shown = logsView(logs);
       view.dataset.state = shown.kind;
       if (shown.kind === 'empty') {
         content = [element('div', 'jp-BlocksRuns-logsEmpty', shown.text)];

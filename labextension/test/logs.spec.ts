@@ -44,10 +44,10 @@ describe('logsView', () => {
     expect(logsView(logs({ text: '\n\n' })).kind).toBe('empty');
   });
 
-  it('explains that notebook runs keep their output in the cells', () => {
-    const view = logsView(logs({ text: '', bytes: 0, shown_bytes: 0 }), { trigger: 'notebook' });
+  it('says when a block printed nothing', () => {
+    const view = logsView(logs({ text: '', bytes: 0, shown_bytes: 0 }));
     expect(view.kind).toBe('empty');
-    expect(view.text).toBe('No output captured: runs from the notebook keep their output in its cells.');
+    expect(view.text).toBe('No output captured.');
   });
 
   it('says how much was cut and how to see all of it', () => {

@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, TypeVar
 
 import click
@@ -249,10 +250,13 @@ def runs_show(run_id: str, target: str, store: str | None) -> None:
 @_store_option
 @_errors_as_exit_codes
 def runs_logs(run_id: str, block: str, target: str, store: str | None) -> None:
-    """Print what a block printed and logged in a run."""
+    """Print what a block printed and logged in a run (known secrets shown as ***)."""
     from jupyter_blocks import headless
+    from jupyter_blocks.redact import Redactor
 
-    click.echo(headless.store_for(target, store).block_logs(run_id, block), nl=False)
+    logs = headless.store_for(target, store).block_logs(run_id, block)
+    folder = Path(target).parent if Path(target).is_file() else Path(target)
+    click.echo(Redactor.for_directory(folder).text(logs), nl=False)
 
 
 @cli.group()

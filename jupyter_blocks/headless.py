@@ -282,14 +282,15 @@ def run(request: RunRequest, subscribers: Iterable[Subscriber] = (),
         listeners = [capture, store.recorder(request.target, variables, output=capture.take,
                                              redact=redact),
                      *listeners]
+    namespace = pipeline.namespace()
     owned = executor is None
     executor = executor or make_executor(request.executor, request.workers, request.scheduler)
-    runner = Runner(Cache.beside(pipeline.directory), executor, listeners,
-                    pipeline.namespace(), pipeline.directory)
+    runner = Runner(Cache.beside(pipeline.directory), executor, listeners, namespace,
+                    pipeline.directory)
     # Relative paths in blocks mean what they mean in the kernel: the notebook's folder.
     previous = os.getcwd()
-    os.chdir(pipeline.directory)
     try:
+        os.chdir(pipeline.directory)
         result = runner.run(pipeline.dag, targets, variables, force=force, use_cache=use_cache,
                             pipeline=pipeline.name, run_id=run_id)
     finally:

@@ -84,6 +84,25 @@ class _Router(io.TextIOBase):
     def flush(self) -> None:
         self.original.flush()
 
+    # What libraries ask of sys.stdout is answered by the stream it stands in for.
+    @property
+    def encoding(self) -> str:  # type: ignore[override]
+        return str(getattr(self.original, "encoding", None) or "utf-8")
+
+    @property
+    def errors(self) -> str | None:  # type: ignore[override]
+        errors: str | None = getattr(self.original, "errors", None)
+        return errors
+
+    def isatty(self) -> bool:
+        return bool(self.original.isatty())
+
+    def fileno(self) -> int:
+        return self.original.fileno()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.original, name)
+
 
 class _RoutingHandler(logging.Handler):
     """A logging handler that writes records to the buffer of the logging thread's block."""

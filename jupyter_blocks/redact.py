@@ -38,6 +38,7 @@ _FLAG_WORDS = frozenset({"true", "false", "none", "null", "yes", "no", "off", "o
 MIN_SECRET_LINE = 16
 _ENV_VAR = re.compile(r"""env_var\(\s*['"](\w+)['"]""")
 _MAX_KEY_FILE = 1 << 20
+_KEY_FILE_LINE = re.compile(r"GOOGLE_SERVICE_ACC_KEY_FILEPATH\s*:\s*(.+)")
 
 
 class Redactor:
@@ -71,6 +72,27 @@ class Redactor:
         """A redactor for the secrets :func:`known_secrets` finds for ``directory``."""
         return cls(known_secrets(directory, environ))
 
+    @classmethod
+    def cached_for_directory(cls, directory: str | Path) -> Redactor:
+        """:meth:`for_directory` with ``os.environ``, made again only when its inputs change.
+
+        For runs that follow one another in a kernel: the secrets are found again when the
+        folder's ``io_config.yaml`` (or a key file it names) or the environment changes.
+        """
+        config = find_config(directory)
+        stamp = (
+            str(Path(directory).resolve()),
+            _stamp(config),
+            _stamp_of_key_files(config),
+            hash(frozenset(os.environ.items())),
+        )
+        cached = _CACHE.get(stamp[0])
+        if cached is not None and cached[0] == stamp:
+            return cached[1]
+        redactor = cls.for_directory(directory)
+        _CACHE[stamp[0]] = (stamp, redactor)
+        return redactor
+
     def text(self, text: str) -> str:
         """``text`` with every secret replaced by ``***``."""
         if self._pattern is None or not text:
@@ -86,6 +108,35 @@ class Redactor:
         if isinstance(value, (list, tuple)):
             return [self.value(item) for item in value]
         return value
+
+
+_CACHE: dict[str, tuple[tuple[Any, ...], Redactor]] = {}
+
+
+def _stamp(path: Path | None) -> tuple[str, int, int] | None:
+    """What tells a file changed: its path, size and modification time."""
+    if path is None:
+        return None
+    try:
+        status = path.stat()
+    except OSError:
+        return None
+    return str(path), status.st_size, status.st_mtime_ns
+
+
+def _stamp_of_key_files(config: Path | None) -> tuple[Any, ...]:
+    """Stamps of the service-account key files ``config`` names (found by a quick scan)."""
+    if config is None:
+        return ()
+    try:
+        text = config.read_text(encoding="utf-8")
+    except OSError:
+        return ()
+    stamps = []
+    for match in _KEY_FILE_LINE.finditer(text):
+        name = match.group(1).strip().strip("'\"")
+        stamps.append(_stamp((config.parent / name).expanduser()))
+    return tuple(stamps)
 
 
 def known_secrets(

@@ -396,7 +396,7 @@ class Session:
         capture = OutputCapture(echo=True)
         recorder = self._store.recorder(target, variables, trigger="notebook",
                                         output=capture.take,
-                                        redact=Redactor.for_directory(self.directory).value)
+                                        redact=Redactor.cached_for_directory(self.directory).value)
 
         def record(event: Event) -> None:
             try:

@@ -164,3 +164,27 @@ def test_runs_never_store_a_secret_a_block_printed_or_raised(tmp_path, monkeypat
     blocks = {b["block"]: b for b in RunStore.for_directory(tmp_path).get_run(run_id)["blocks"]}
     assert blocks["fail"]["error"].endswith("login failed for password ***")
     assert "login failed for password ***" in blocks["fail"]["traceback"]
+
+
+def test_the_cached_redactor_follows_the_config_and_the_environment(tmp_path, monkeypatch):
+    write_config(tmp_path, "default:\n  POSTGRES_PASSWORD: first-secret-1\n")
+    first = Redactor.cached_for_directory(tmp_path)
+    assert Redactor.cached_for_directory(tmp_path) is first
+    assert first.text("first-secret-1") == "***"
+    write_config(tmp_path, "default:\n  POSTGRES_PASSWORD: second-secret-22\n")
+    second = Redactor.cached_for_directory(tmp_path)
+    assert second.text("second-secret-22 first-secret-1") == "*** first-secret-1"
+    monkeypatch.setenv("ETL_API_TOKEN", "token-value-333")
+    third = Redactor.cached_for_directory(tmp_path)
+    assert third.text("token-value-333") == "***"
+    (tmp_path / "key.json").write_text(json.dumps({**SERVICE_ACCOUNT, "private_key": "a"}))
+    write_config(
+        tmp_path,
+        "default:\n  POSTGRES_PASSWORD: second-secret-22\n"
+        "  GOOGLE_SERVICE_ACC_KEY_FILEPATH: key.json\n",
+    )
+    Redactor.cached_for_directory(tmp_path)
+    (tmp_path / "key.json").write_text(json.dumps(SERVICE_ACCOUNT))  # the key file alone changes
+    assert "MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC7" not in (
+        Redactor.cached_for_directory(tmp_path).text(PEM)
+    )

@@ -63,6 +63,20 @@ _FINAL = {"block_finished": "ran", "block_cached": "cached", "block_failed": "fa
           "block_skipped": "skipped"}
 
 
+def _sqlite_settings(connection: Any, _record: Any) -> None:
+    """SQLite settings for a store written during runs and read while they go on.
+
+    Write-ahead logging: readers (the Runs panel) never wait for a run's writes, a commit does
+    not wait for the disk (a killed process loses nothing committed), and a second writer (a CLI
+    run beside a kernel) waits for the first instead of failing.
+    """
+    cursor = connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.close()
+
+
 class RunStore:
     """Pipeline and block runs in one database.
 
@@ -73,6 +87,8 @@ class RunStore:
     def __init__(self, url: str) -> None:
         try:
             self.engine = sa.create_engine(url, future=True)
+            if self.engine.dialect.name == "sqlite":
+                sa.event.listen(self.engine, "connect", _sqlite_settings)
             metadata.create_all(self.engine)
         except (sa.exc.ArgumentError, sa.exc.OperationalError, ImportError) as exc:
             message = " ".join(str(exc).split())[:200]

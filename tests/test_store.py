@@ -172,3 +172,16 @@ def test_ctrl_c_exits_130_and_records_interrupted(tmp_path):
     assert process.returncode == 130
     assert stderr.strip().splitlines()[-1] == "interrupted"
     assert store.list_runs()[0]["status"] == "interrupted"
+
+
+def test_sqlite_store_lets_runs_write_side_by_side(tmp_path):
+    store = RunStore.for_directory(tmp_path)
+    with store.engine.connect() as db:
+        assert db.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        assert db.exec_driver_sql("PRAGMA busy_timeout").scalar() == 30000
+    notebooks = [copy(tmp_path, "chain.ipynb"), copy(tmp_path, "fan_out_fan_in.ipynb")]
+    runs = [subprocess.Popen([sys.executable, "-m", "jupyter_blocks.cli", "run", str(nb), "-q"])
+            for nb in notebooks for _ in range(2)]
+    assert [run.wait(timeout=120) for run in runs] == [0, 0, 0, 0]
+    recorded = RunStore.for_directory(tmp_path).list_runs()
+    assert len(recorded) == 4 and {r["status"] for r in recorded} == {"success"}

@@ -78,7 +78,8 @@ class _Router(io.TextIOBase):
         if buffer is not None:
             buffer.write(text)
         if buffer is None or self.capture.echo:
-            self.original.write(text)
+            redact = self.capture.redact
+            self.original.write(redact(text) if redact is not None else text)
         return len(text)
 
     def flush(self) -> None:
@@ -126,10 +127,12 @@ class OutputCapture:
 
     Args:
         echo: Also pass the output on to the original streams.
+        redact: Applied to what is echoed (known secrets hidden); the buffers keep the text.
     """
 
-    def __init__(self, echo: bool = True) -> None:
+    def __init__(self, echo: bool = True, redact: Callable[[str], str] | None = None) -> None:
         self.echo = echo
+        self.redact = redact
         self.outputs: dict[str, str] = {}
         self._buffers: dict[str, io.StringIO] = {}
         self._lock = threading.Lock()
@@ -151,7 +154,7 @@ class OutputCapture:
                     self.outputs[event.block] = self.outputs.get(event.block, "") + remote
                 if self.echo:
                     stream = self._installed[0] if self._installed else sys.stdout
-                    stream.write(remote)
+                    stream.write(self.redact(remote) if self.redact is not None else remote)
                     stream.flush()
         elif event.event == "run_finished":
             for block in list(self._buffers):

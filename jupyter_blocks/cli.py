@@ -141,7 +141,7 @@ def _run_and_report(request: Any, *, as_json: bool, quiet: bool) -> int:
         console.print(terminal.summary_table(result))
     if not as_json:
         for line in terminal.failure_report(result, finished.resume):
-            errors.print(line, markup=False)
+            errors.print(finished.redact(line), markup=False)
     return EXIT_OK if result.ok else EXIT_FAILED
 
 

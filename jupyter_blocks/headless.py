@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import shlex
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -239,12 +239,14 @@ class HeadlessResult:
         pipeline: The pipeline that ran.
         variables: The run's variables.
         resume: The command that resumes from the first failed block, when one failed.
+        redact: Hides the known secrets in text about the run that is shown to people.
     """
 
     result: RunResult
     pipeline: HeadlessPipeline
     variables: dict[str, Any]
     resume: str | None = None
+    redact: Callable[[str], str] = str
 
 
 def run(request: RunRequest, subscribers: Iterable[Subscriber] = (),
@@ -275,12 +277,14 @@ def run(request: RunRequest, subscribers: Iterable[Subscriber] = (),
     variables = run_variables(pipeline.name, execution_date, values)
     if request.incremental and store is not None:
         targets = _without_done_side_effects(store, pipeline.dag, targets, variables)
-    listeners = list(subscribers)
+    # Known secrets are hidden in all the run shows (events, echoed output) and stores.
+    redactor = Redactor.for_directory(pipeline.directory)
+    listeners = [_redacting(subscriber, redactor) for subscriber in subscribers]
     if store is not None and request.record:
-        capture = OutputCapture(echo=request.echo)
-        redact = Redactor.for_directory(pipeline.directory).value
+        capture = OutputCapture(echo=request.echo,
+                                redact=None if redactor.hides_nothing else redactor.text)
         listeners = [capture, store.recorder(request.target, variables, output=capture.take,
-                                             redact=redact),
+                                             redact=redactor.value),
                      *listeners]
     namespace = pipeline.namespace()
     owned = executor is None
@@ -300,7 +304,14 @@ def run(request: RunRequest, subscribers: Iterable[Subscriber] = (),
     resume = None
     if result.failed:
         resume = resume_command(request, result.failed[0].name, execution_date)
-    return HeadlessResult(result, pipeline, variables, resume)
+    return HeadlessResult(result, pipeline, variables, resume, redactor.text)
+
+
+def _redacting(subscriber: Subscriber, redactor: Redactor) -> Subscriber:
+    """``subscriber`` receiving events with the known secrets hidden."""
+    if redactor.hides_nothing:
+        return subscriber
+    return lambda event: subscriber(redactor.event(event))
 
 
 def make_executor(name: str, workers: int | None = None, scheduler: str | None = None

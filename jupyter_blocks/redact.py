@@ -12,6 +12,7 @@ from the store through one again (for runs recorded before a secret was configur
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import os
@@ -92,6 +93,22 @@ class Redactor:
         redactor = cls.for_directory(directory)
         _CACHE[stamp[0]] = (stamp, redactor)
         return redactor
+
+    @property
+    def hides_nothing(self) -> bool:
+        """Whether no secret is known (every text comes back as it was)."""
+        return self._pattern is None
+
+    def event(self, event: Any) -> Any:
+        """A runner event with the secrets hidden in its texts (error, traceback, output)."""
+        if self._pattern is None:
+            return event
+        changes = {
+            name: self.text(value)
+            for name in ("error", "traceback", "output", "reason")
+            if isinstance(value := getattr(event, name, None), str)
+        }
+        return dataclasses.replace(event, **changes) if changes else event
 
     def text(self, text: str) -> str:
         """``text`` with every secret replaced by ``***``."""

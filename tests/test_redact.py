@@ -188,3 +188,50 @@ def test_the_cached_redactor_follows_the_config_and_the_environment(tmp_path, mo
     assert "MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC7" not in (
         Redactor.cached_for_directory(tmp_path).text(PEM)
     )
+
+
+def test_the_cli_never_prints_a_secret_a_block_printed_or_raised(tmp_path):
+    import subprocess
+    import sys
+
+    write_config(tmp_path, "dev:\n  POSTGRES_PASSWORD: cli-secret-4242\n")
+    cells = [
+        "%load_ext jupyter_blocks",
+        "%%block leak\n"
+        "from jupyter_blocks.io.config import load_profile\n"
+        "password = load_profile('dev').POSTGRES_PASSWORD.get_secret_value()\n"
+        "print('using', password)\n"
+        "password",
+        "%%block fail -u leak\nraise RuntimeError(f'login failed for {leak}')",
+    ]
+    notebook = {
+        "cells": [
+            {
+                "cell_type": "code",
+                "id": f"c{i}",
+                "metadata": {},
+                "outputs": [],
+                "execution_count": None,
+                "source": source,
+            }
+            for i, source in enumerate(cells)
+        ],
+        "metadata": {},
+        "nbformat": 4,
+        "nbformat_minor": 5,
+    }
+    path = tmp_path / "leaky.ipynb"
+    path.write_text(json.dumps(notebook))
+    for extra in ([], ["--json"], ["--executor", "processes"]):
+        done = subprocess.run(
+            [sys.executable, "-m", "jupyter_blocks.cli", "run", str(path), *extra],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert done.returncode == 1, done.stderr
+        shown = done.stdout + done.stderr
+        assert "cli-secret-4242" not in shown, extra
+        assert "login failed for ***" in shown, extra
+        if extra != ["--json"]:
+            assert "using ***" in shown, extra

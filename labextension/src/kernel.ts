@@ -116,6 +116,7 @@ export class KernelLink implements IDisposable {
     }
     this._dropComm();
     this._kernel = null;
+    this._pending.clear();
   }
 
   /** Code sent for execution (by any part of JupyterLab), and when its execution ended. */
@@ -128,10 +129,18 @@ export class KernelLink implements IDisposable {
     const msg = args.msg;
     if (args.direction === 'send' && msg.header.msg_type === 'execute_request') {
       const code = (msg.content as KernelMessage.IExecuteRequestMsg['content']).code;
+      this._pending.add(msg.header.msg_id);
       this._executions.emit({ id: msg.header.msg_id, code, done: false });
-    } else if (args.direction === 'recv' && msg.header.msg_type === 'execute_reply') {
+    } else if (
+      args.direction === 'recv' &&
+      msg.header.msg_type === 'status' &&
+      (msg.content as KernelMessage.IStatusMsg['content']).execution_state === 'idle'
+    ) {
+      // The execution has ended once the kernel is idle again on IOPub, after every message it
+      // sent there (the comm's run events included). The execute_reply comes on another
+      // channel and can overtake them.
       const parent = (msg.parent_header as KernelMessage.IHeader | undefined)?.msg_id;
-      if (parent) {
+      if (parent && this._pending.delete(parent)) {
         this._executions.emit({ id: parent, code: '', done: true });
       }
     }
@@ -219,6 +228,7 @@ export class KernelLink implements IDisposable {
   private _reset = new Signal<this, void>(this);
   private _connectionChanged = new Signal<this, boolean>(this);
   private _executions = new Signal<this, Execution>(this);
+  private _pending = new Set<string>();
 }
 
 /** An execute request seen on the kernel connection. */

@@ -1,6 +1,5 @@
 """`jupyter-blocks run --executor`: independent branches at once, output kept per block."""
 
-import json
 import sys
 from pathlib import Path
 
@@ -11,6 +10,7 @@ from jupyter_blocks import headless
 from jupyter_blocks.cli import cli
 from jupyter_blocks.errors import ConfigError
 from jupyter_blocks.store import RunStore
+from tests.notebook_files import write_notebook
 
 RENDEZVOUS = """
 import os
@@ -18,29 +18,6 @@ import threading
 
 BARRIER = threading.Barrier(2, timeout=float(os.environ.get("RENDEZVOUS_TIMEOUT", "20")))
 """
-
-
-def write_notebook(path: Path, *cells: str) -> Path:
-    notebook = {
-        "cells": [
-            {
-                "cell_type": "code",
-                "id": f"c{i}",
-                "metadata": {},
-                "outputs": [],
-                "execution_count": None,
-                "source": source,
-            }
-            for i, source in enumerate(cells)
-        ],
-        "metadata": {
-            "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}
-        },
-        "nbformat": 4,
-        "nbformat_minor": 5,
-    }
-    path.write_text(json.dumps(notebook))
-    return path
 
 
 @pytest.fixture

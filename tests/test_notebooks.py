@@ -5,6 +5,7 @@ import re
 import pytest
 
 from tests.kernel import copy_notebook, error_of, execute, text_of
+from tests.notebook_files import write_notebook
 
 pytestmark = [pytest.mark.kernel]
 
@@ -129,20 +130,14 @@ def test_bad_block_lines_register_nothing(tmp_path):
 
 
 def test_printing_blocks_still_print_in_their_cell_in_a_real_kernel(tmp_path):
-    import json
-
     from jupyter_blocks.store import RunStore
 
-    path = tmp_path / "talk.ipynb"
-    cells = ["%load_ext jupyter_blocks",
-             "%%block talk\nprint('hello from the block')\n1",
-             "print('plain cell output')"]
-    path.write_text(json.dumps({
-        "cells": [{"cell_type": "code", "id": f"c{i}", "metadata": {}, "outputs": [],
-                   "execution_count": None, "source": source} for i, source in enumerate(cells)],
-        "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3",
-                                    "language": "python"}},
-        "nbformat": 4, "nbformat_minor": 5}))
+    path = write_notebook(
+        tmp_path / "talk.ipynb",
+        "%load_ext jupyter_blocks",
+        "%%block talk\nprint('hello from the block')\n1",
+        "print('plain cell output')",
+    )
     notebook = execute(path, allow_errors=False)
     assert "hello from the block" in text_of(notebook.cells[1])
     assert text_of(notebook.cells[2]).strip() == "plain cell output"

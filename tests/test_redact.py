@@ -2,6 +2,7 @@ import json
 from pathlib import Path
 
 from jupyter_blocks.redact import Redactor, known_secrets
+from tests.notebook_files import write_notebook
 
 PEM = (
     "-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC7\n"
@@ -133,24 +134,7 @@ def test_runs_never_store_a_secret_a_block_printed_or_raised(tmp_path, monkeypat
         "password",
         "%%block fail -u leak\nraise RuntimeError(f'login failed for password {leak}')",
     ]
-    notebook = {
-        "cells": [
-            {
-                "cell_type": "code",
-                "id": f"c{i}",
-                "metadata": {},
-                "outputs": [],
-                "execution_count": None,
-                "source": source,
-            }
-            for i, source in enumerate(cells)
-        ],
-        "metadata": {},
-        "nbformat": 4,
-        "nbformat_minor": 5,
-    }
-    path = tmp_path / "leaky.ipynb"
-    path.write_text(json.dumps(notebook))
+    path = write_notebook(tmp_path / "leaky.ipynb", *cells)
     finished = headless.run(
         headless.RunRequest(str(path), echo=False, variables={"token": "env-pass-6d1f"})
     )
@@ -204,24 +188,7 @@ def test_the_cli_never_prints_a_secret_a_block_printed_or_raised(tmp_path):
         "password",
         "%%block fail -u leak\nraise RuntimeError(f'login failed for {leak}')",
     ]
-    notebook = {
-        "cells": [
-            {
-                "cell_type": "code",
-                "id": f"c{i}",
-                "metadata": {},
-                "outputs": [],
-                "execution_count": None,
-                "source": source,
-            }
-            for i, source in enumerate(cells)
-        ],
-        "metadata": {},
-        "nbformat": 4,
-        "nbformat_minor": 5,
-    }
-    path = tmp_path / "leaky.ipynb"
-    path.write_text(json.dumps(notebook))
+    path = write_notebook(tmp_path / "leaky.ipynb", *cells)
     for extra in ([], ["--json"], ["--executor", "processes"]):
         done = subprocess.run(
             [sys.executable, "-m", "jupyter_blocks.cli", "run", str(path), *extra],

@@ -72,7 +72,8 @@ def chunks_of(data: Any, chunk_bytes: int) -> Chunks:
         per_row = max(1, table.nbytes // max(1, table.num_rows))
 
         def from_table(start: int, stop: int) -> pa.RecordBatch:
-            return table.slice(start, stop - start).combine_chunks().to_batches()[0]
+            columns = table.slice(start, stop - start).columns
+            return pa.record_batch([c.combine_chunks() for c in columns], schema=table.schema)
 
         chunk_rows = max(1024, chunk_bytes // per_row)
         return Chunks(table.schema, table.num_rows, chunk_rows, from_table)
@@ -120,6 +121,11 @@ class _Feed:
                 yield self.chunks.batch(index).cast(self.wire, safe=False)
 
         return pa.RecordBatchReader.from_batches(self.wire, batches())
+
+
+def reader_of(chunks: Chunks, wire: pa.Schema) -> pa.RecordBatchReader:
+    """All of ``chunks`` as one Arrow stream in the ``wire`` types binary COPY needs."""
+    return _Feed(chunks, wire).reader()
 
 
 def existing_columns(cursor: Any, schema: str, table: str) -> dict[str, str] | None:
@@ -219,9 +225,7 @@ def load_in_one_transaction(
                 f"CREATE TABLE {quote_identifier(schema)}.{quote_identifier(target)} "
                 f"({', '.join(definitions)})"
             )
-        cursor.adbc_ingest(
-            target, _Feed(chunks, wire).reader(), mode="append", db_schema_name=schema
-        )
+        cursor.adbc_ingest(target, reader_of(chunks, wire), mode="append", db_schema_name=schema)
         if target != table:
             _swap_in(cursor, schema, target, table)
     connection.commit()

@@ -22,12 +22,12 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from jupyter_blocks.errors import ConfigError
-from jupyter_blocks.io._pg_copy import chunks_of
+from jupyter_blocks.io._pg_copy import chunks_of, reader_of
 from jupyter_blocks.io._pg_types import (
     column_type,
     frame_from_arrow,
@@ -51,21 +51,13 @@ def create_temporary_table(cursor: Any, table: str, data: Any, chunk_bytes: int)
 
     The table is dropped at the end of the cursor's transaction (``ON COMMIT DROP``).
     """
-    import pyarrow as pa
-
     chunks = chunks_of(data, chunk_bytes)
     wire, definitions = wire_schema(chunks.schema)
     cursor.execute(
         f"CREATE TEMPORARY TABLE {quote_identifier(table)} ({', '.join(definitions)}) "
         "ON COMMIT DROP"
     )
-
-    def batches() -> Iterator[pa.RecordBatch]:
-        for index in range(chunks.count):
-            yield chunks.batch(index).cast(wire, safe=False)
-
-    reader = pa.RecordBatchReader.from_batches(wire, batches())
-    cursor.adbc_ingest(table, reader, mode="append", temporary=True)
+    cursor.adbc_ingest(table, reader_of(chunks, wire), mode="append", temporary=True)
     return chunks.rows
 
 

@@ -98,6 +98,10 @@ class Profile(BaseModel):
         where = f" ({self.source})" if self.source else ""
         return f"profile '{self.name}'{where}"
 
+    def beside(self, name: str) -> Path:
+        """``name`` next to the profile file (in the working folder for a profile built in code)."""
+        return (self.source.parent if self.source else Path.cwd()) / name
+
     def extra(self, key: str, default: Any = None) -> Any:
         """Return an extra key (one not declared above), or ``default``."""
         return (self.model_extra or {}).get(key, default)

@@ -84,10 +84,7 @@ class DuckDB(Connector):
     @classmethod
     def from_profile(cls, profile: Profile) -> DuckDB:
         """Build from ``DUCKDB_PATH`` (default: ``warehouse.duckdb`` next to the profile file)."""
-        path = profile.DUCKDB_PATH
-        if path is None:
-            base = profile.source.parent if profile.source else Path.cwd()
-            path = base / "warehouse.duckdb"
+        path = profile.DUCKDB_PATH or profile.beside("warehouse.duckdb")
         return cls(path, profile_name=profile.name)
 
     def __repr__(self) -> str:

@@ -75,11 +75,7 @@ class LocalFiles(Connector):
     @classmethod
     def from_profile(cls, profile: Profile) -> LocalFiles:
         """Build from the profile's ``LAKE_PATH`` (default: ``lake`` next to the profile file)."""
-        root = profile.LAKE_PATH
-        if root is None:
-            base = profile.source.parent if profile.source else Path.cwd()
-            root = base / "lake"
-        return cls(root, profile_name=profile.name)
+        return cls(profile.LAKE_PATH or profile.beside("lake"), profile_name=profile.name)
 
     def __repr__(self) -> str:
         return f"LocalFiles(root={str(self.root)!r})"

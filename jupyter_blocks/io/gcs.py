@@ -63,8 +63,12 @@ def google_credentials(
 class GoogleConnector(Connector):
     """What the Google connectors share: project, endpoint and a service-account key.
 
-    The key is kept in a private attribute and never appears in a repr or a message.
+    The key is kept in a private attribute and never appears in a repr or a message. Without an
+    endpoint, the one in the environment variable :attr:`ENDPOINT_ENV` (if any) is used.
     """
+
+    #: An environment variable naming an emulator's endpoint (the client libraries' convention).
+    ENDPOINT_ENV: str | None = None
 
     def __init__(
         self,
@@ -76,7 +80,9 @@ class GoogleConnector(Connector):
         profile_name: str | None = None,
     ) -> None:
         self.project = project
-        self.endpoint = endpoint
+        if not endpoint and self.ENDPOINT_ENV:
+            endpoint = os.environ.get(self.ENDPOINT_ENV)
+        self.endpoint = endpoint or None
         self.__key = service_account_key
         self.key_path = service_account_key_path
         self.profile_name = profile_name
@@ -185,22 +191,7 @@ class _BucketStore:
 class GoogleCloudStorage(GoogleConnector):
     """Cloud Storage: ``export`` frames as Parquet objects or partitioned datasets; ``load``."""
 
-    def __init__(
-        self,
-        *,
-        project: str | None = None,
-        endpoint: str | None = None,
-        service_account_key: dict[str, Any] | None = None,
-        service_account_key_path: Path | str | None = None,
-        profile_name: str | None = None,
-    ) -> None:
-        super().__init__(
-            project=project,
-            endpoint=endpoint or os.environ.get("STORAGE_EMULATOR_HOST") or None,
-            service_account_key=service_account_key,
-            service_account_key_path=service_account_key_path,
-            profile_name=profile_name,
-        )
+    ENDPOINT_ENV = "STORAGE_EMULATOR_HOST"
 
     @classmethod
     def from_profile(cls, profile: Profile) -> GoogleCloudStorage:

@@ -14,6 +14,7 @@ import concurrent.futures as cf
 import logging
 import multiprocessing
 import os
+import threading
 from collections.abc import Callable
 from typing import Any, Protocol
 
@@ -132,15 +133,18 @@ class DaskExecutor:
             address = self._cluster.scheduler_address
         self._client: Any = distributed.Client(address, set_as_default=False)
         self._pending: set[Any] = set()
+        self._lock = threading.Lock()
 
     def submit(self, function: Callable[..., Any], *args: Any) -> cf.Future[Any]:
         """Send ``function(*args)`` to the cluster; the future settles when the task does."""
         local: cf.Future[Any] = cf.Future()
         remote: Any = self._client.submit(run_in_worker, function, *args, pure=False)
-        self._pending.add(remote)
+        with self._lock:
+            self._pending.add(remote)
 
         def settle(done: Any) -> None:
-            self._pending.discard(done)
+            with self._lock:
+                self._pending.discard(done)
             try:
                 local.set_result(done.result())
             except BaseException as exc:
@@ -151,7 +155,9 @@ class DaskExecutor:
 
     def shutdown(self) -> None:
         """Cancel what is still queued, disconnect, and stop a local cluster."""
-        for remote in list(self._pending):
+        with self._lock:
+            pending = list(self._pending)
+        for remote in pending:
             remote.cancel()
         self._client.close()
         if self._cluster is not None:

@@ -195,10 +195,22 @@ def pa_bytes() -> bytes:
     return to_bytes(arrow_table(trips()), "x.parquet")
 
 
-def test_large_objects_upload_resumably(gcs, gcs_prefix, monkeypatch):
+def test_large_objects_go_through_the_clients_upload(gcs, gcs_prefix, monkeypatch):
+    from google.cloud.storage import Blob
+
     from jupyter_blocks.io import gcs as gcs_module
 
     monkeypatch.setattr(gcs_module, "MEDIA_UPLOAD_LIMIT", 1024)
+    through_client: list[int] = []
+    upload = Blob.upload_from_string
+
+    def counted(self, data, *args, **kwargs):  # type: ignore[no-untyped-def]
+        through_client.append(len(data))
+        return upload(self, data, *args, **kwargs)
+
+    monkeypatch.setattr(Blob, "upload_from_string", counted)
     frame = trips(days=30, per_day=200)
     gcs.export(frame, f"{gcs_prefix}/large.parquet")
+    gcs.export(frame.head(1), f"{gcs_prefix}/small.csv")  # under the limit: one media request
+    assert len(through_client) == 1 and through_client[0] > 1024
     pd.testing.assert_frame_equal(gcs.load(f"{gcs_prefix}/large.parquet"), frame)

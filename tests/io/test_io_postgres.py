@@ -114,6 +114,19 @@ def test_schema_is_created_and_arrow_tables_are_accepted(postgres, pg_schema):
     assert postgres.load(f'SELECT count(*) AS n FROM "{pg_schema}".arrow')["n"][0] == 3
 
 
+def test_empty_frames_and_chunked_arrow_tables(postgres, pg_schema):
+    import pyarrow as pa
+
+    assert postgres.export(pa.table({"a": pa.array([], pa.int64())}), pg_schema, "empty") == 0
+    assert postgres.export(pd.DataFrame({"a": pd.Series([], dtype="Int64")}), pg_schema, "e2") == 0
+    assert column_types(postgres, pg_schema, "empty") == {"a": "bigint"}
+    chunked = pa.concat_tables([pa.table({"a": [1, 2]}), pa.table({"a": [3]})])
+    assert chunked.column("a").num_chunks == 2
+    assert postgres.export(chunked, pg_schema, "chunked") == 3
+    back = postgres.load(f'SELECT a FROM "{pg_schema}".chunked ORDER BY a')
+    assert back["a"].tolist() == [1, 2, 3]
+
+
 def test_if_exists_modes(postgres, pg_schema):
     postgres.export(sample(3), pg_schema, "t")
     postgres.export(sample(2, offset=10), pg_schema, "t", if_exists="append")

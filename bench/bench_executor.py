@@ -6,7 +6,7 @@
 - CPU: one branch per CPU, each a pure-Python loop of about ``--cpu-seconds``; ``inline``
   against ``processes`` (worker start-up included).
 
-Each runs ``--repeat`` times through ``headless.run`` with the run store off; medians are
+Each runs ``--repeat`` times through ``run_target`` with the run store off; medians are
 compared. A 200-block chain is also timed inline and with threads, to show what the thread pool
 costs per block when nothing can overlap.
 
@@ -21,10 +21,9 @@ import os
 import statistics
 import tempfile
 import time
-from dataclasses import replace
 from pathlib import Path
 
-from jupyter_blocks import headless
+from jupyter_blocks.runner.run import run_target
 
 
 def write_notebook(path: Path, cells: list[str]) -> Path:
@@ -86,11 +85,11 @@ def chain(folder: Path, length: int) -> Path:
 
 
 def timed(notebook: Path, executor: str) -> float:
-    request = headless.RunRequest(str(notebook), executor=executor, echo=False, record=False)
+    options: dict[str, object] = {"executor": executor, "echo": False, "record": False}
     if executor == "processes":
-        request = replace(request, workers=os.cpu_count() or 1)
+        options["workers"] = os.cpu_count() or 1
     started = time.perf_counter()
-    finished = headless.run(request)
+    finished = run_target(str(notebook), **options)
     elapsed = time.perf_counter() - started
     assert finished.result.ok, finished.result.failed
     return elapsed

@@ -18,7 +18,7 @@ def load_ipython_extension(ipython: Any) -> None:
     global _session
     if _session is not None and _session.namespace is ipython.user_ns:
         return
-    from jupyter_blocks.magics import load
+    from jupyter_blocks.kernel.magics import load
 
     _session = load(ipython)
 
@@ -32,7 +32,7 @@ def unload_ipython_extension(ipython: Any) -> None:
 def output(name: str) -> Any:
     """The last output of block ``name`` in this kernel."""
     if _session is None:
-        from jupyter_blocks.errors import BlocksError
+        from jupyter_blocks.core.errors import BlocksError
 
         raise BlocksError("jupyter_blocks is not loaded in this kernel: run %load_ext "
                           "jupyter_blocks first")

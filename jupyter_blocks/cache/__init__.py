@@ -1,7 +1,8 @@
 """The output cache: an in-memory layer over a disk layer, addressed by sha256 keys.
 
-``Cache`` is the small interface the runner uses (``get``/``put``/``delete``/``clear``); the
-layers live in ``memory`` and ``disk``, keys in ``keys`` and payload encoding in ``codec``.
+``Cache`` is the one interface callers use (``get``/``put``/``has``/``delete``/``clear``/
+``entries``); the layers live in ``memory`` and ``disk``, keys in ``keys`` and payload encoding in
+``codec``. Nothing outside this package reaches into a layer.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from jupyter_blocks.cache.disk import DEFAULT_MAX_BYTES, DiskStore
+from jupyter_blocks.cache.disk import DEFAULT_MAX_BYTES, DiskStore, EntryInfo
 from jupyter_blocks.cache.keys import CACHE_FORMAT_VERSION, KeyParts, block_key, stale_reason
 from jupyter_blocks.cache.memory import MemoryStore
 
@@ -71,6 +72,19 @@ class Cache:
         except Exception as exc:
             logger.warning("output of block %s is not saved to the disk cache: %s", block, exc)
 
+    def has(self, key: str) -> bool:
+        """Whether some layer holds ``key`` (without reading it)."""
+        return key in self.memory or (self.disk is not None and key in self.disk)
+
+    @property
+    def location(self) -> Path | None:
+        """The folder of the disk layer, if there is one."""
+        return self.disk.root if self.disk is not None else None
+
+    def entries(self) -> list[EntryInfo]:
+        """The disk layer's entries, most recently used first (none for a memory cache)."""
+        return self.disk.entries() if self.disk is not None else []
+
     def delete(self, key: str) -> None:
         """Forget ``key`` in every layer."""
         self.memory.delete(key)
@@ -83,5 +97,6 @@ class Cache:
         return self.disk.clear() if self.disk is not None else 0
 
 
-__all__ = ["CACHE_FORMAT_VERSION", "Cache", "DiskStore", "Hit", "KeyParts", "MemoryStore",
+__all__ = ["CACHE_FORMAT_VERSION", "Cache", "DiskStore", "EntryInfo", "Hit", "KeyParts",
+           "MemoryStore",
            "block_key", "stale_reason"]

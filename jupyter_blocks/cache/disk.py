@@ -15,7 +15,6 @@ import json
 import logging
 import os
 import struct
-import tempfile
 import time
 import zlib
 from dataclasses import dataclass
@@ -23,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from jupyter_blocks.cache import codec
+from jupyter_blocks.core.files import atomic_output
 
 logger = logging.getLogger(__name__)
 
@@ -95,16 +95,9 @@ class DiskStore:
         prefix = len(MAGIC) + 4
         padding = -(prefix + len(header)) % ALIGN
         header += b" " * padding
-        self.root.mkdir(parents=True, exist_ok=True)
-        handle, temp = tempfile.mkstemp(prefix=f".{key[:16]}.", suffix=".tmp", dir=self.root)
-        try:
-            with os.fdopen(handle, "wb") as out:
-                out.write(MAGIC + struct.pack("<I", len(header)) + header)
-                out.write(view)
-            os.replace(temp, self.path(key))
-        except BaseException:
-            Path(temp).unlink(missing_ok=True)
-            raise
+        with atomic_output(self.path(key)) as out:
+            out.write(MAGIC + struct.pack("<I", len(header)) + header)
+            out.write(view)
         size = prefix + len(header) + view.nbytes
         self._account(size)
         return size

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from jupyter_blocks.block import BlockSpec
+from jupyter_blocks.core.block import BlockSpec
 
 #: Bump when the key recipe or the entry format changes: every old entry becomes a miss.
 CACHE_FORMAT_VERSION = 1

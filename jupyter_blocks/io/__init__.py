@@ -1,8 +1,13 @@
 """Connectors: PostgreSQL, Google Cloud Storage, BigQuery, DuckDB and a local-folder lake.
 
 What belongs here: the public names of the connectors, imported lazily so that importing
-``jupyter_blocks`` never pulls in psycopg, ADBC or the Google clients. Profiles (``io_config.yaml``)
-live in :mod:`jupyter_blocks.io.config`; SQL blocks run through :mod:`jupyter_blocks.io.sql`.
+``jupyter_blocks`` never pulls in psycopg, ADBC or the Google clients. The layout:
+
+- ``config``: ``io_config.yaml`` profiles; ``connector``: what every connector shares;
+  ``dialects``: each SQL engine's quoting; ``templating``: ``{{ }}`` in profiles and SQL.
+- ``sql``: SQL blocks on any engine; ``duckdb``: the embedded warehouse; ``lake``: the local
+  folder lake; ``partitioned``: hive-partitioned datasets on any object store.
+- ``postgres/``: PostgreSQL; ``google/``: Cloud Storage and BigQuery on one account.
 """
 
 from __future__ import annotations
@@ -11,19 +16,21 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from jupyter_blocks.io.bigquery import BigQuery
     from jupyter_blocks.io.config import Profile, find_config, load_profile
     from jupyter_blocks.io.duckdb import DuckDB
-    from jupyter_blocks.io.files import LocalFiles
-    from jupyter_blocks.io.gcs import GoogleCloudStorage
+    from jupyter_blocks.io.google.bigquery import BigQuery
+    from jupyter_blocks.io.google.bigquery_types import bigquery_schema
+    from jupyter_blocks.io.google.gcs import GoogleCloudStorage
+    from jupyter_blocks.io.lake import LocalFiles
     from jupyter_blocks.io.postgres import Postgres
     from jupyter_blocks.io.sql import referenced_variables, run_sql_block
 
 _LAZY = {
-    "BigQuery": "jupyter_blocks.io.bigquery",
+    "BigQuery": "jupyter_blocks.io.google.bigquery",
+    "bigquery_schema": "jupyter_blocks.io.google.bigquery_types",
     "DuckDB": "jupyter_blocks.io.duckdb",
-    "GoogleCloudStorage": "jupyter_blocks.io.gcs",
-    "LocalFiles": "jupyter_blocks.io.files",
+    "GoogleCloudStorage": "jupyter_blocks.io.google.gcs",
+    "LocalFiles": "jupyter_blocks.io.lake",
     "Postgres": "jupyter_blocks.io.postgres",
     "Profile": "jupyter_blocks.io.config",
     "find_config": "jupyter_blocks.io.config",
@@ -39,6 +46,7 @@ __all__ = [
     "LocalFiles",
     "Postgres",
     "Profile",
+    "bigquery_schema",
     "find_config",
     "load_profile",
     "referenced_variables",

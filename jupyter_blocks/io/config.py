@@ -49,7 +49,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, Secret, SecretStr, ValidationError
 
-from jupyter_blocks.errors import ConfigError, did_you_mean
+from jupyter_blocks.core.errors import ConfigError, did_you_mean
 
 logger = logging.getLogger(__name__)
 
@@ -230,7 +230,7 @@ def _profiles(document: Any, path: Path) -> dict[str, Any]:
 def _interpolate(
     profile: str, raw: Mapping[str, Any], path: Path, environ: Mapping[str, str]
 ) -> dict[str, Any]:
-    from jupyter_blocks.io import _templating
+    from jupyter_blocks.io import templating as _templating
 
     problems: list[str] = []
     values: dict[str, Any] = {}

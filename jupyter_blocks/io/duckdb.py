@@ -16,9 +16,10 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from jupyter_blocks.errors import ConfigError, ConnectorError
-from jupyter_blocks.io._base import Connector, arrow_to_pandas, check_if_exists, wrap_error
+from jupyter_blocks.core.errors import ConfigError, ConnectorError
 from jupyter_blocks.io.config import Profile
+from jupyter_blocks.io.connector import Connector, arrow_to_pandas, check_if_exists, wrap_error
+from jupyter_blocks.io.dialects import DUCKDB
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -53,9 +54,8 @@ def open_database(path: str, timeout: float = LOCK_TIMEOUT) -> Any:
             delay = min(delay * 2, 0.5)
 
 
-def quote_identifier(name: str) -> str:
-    """Quote ``name`` as one DuckDB identifier."""
-    return '"' + name.replace('"', '""') + '"'
+#: Quote a name as one DuckDB identifier.
+quote_identifier = DUCKDB.quote_identifier
 
 
 def fetch_arrow(result: Any) -> pa.Table:

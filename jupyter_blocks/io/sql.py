@@ -34,10 +34,11 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from jupyter_blocks.errors import ConfigError, did_you_mean
-from jupyter_blocks.io import _templating
-from jupyter_blocks.io._base import wrap_error
+from jupyter_blocks.core.errors import ConfigError, did_you_mean
+from jupyter_blocks.io import templating as _templating
 from jupyter_blocks.io.config import Profile, load_profile
+from jupyter_blocks.io.connector import wrap_error
+from jupyter_blocks.io.dialects import BIGQUERY, DUCKDB, POSTGRES
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -85,7 +86,7 @@ def run_sql_block(
     settings = load_profile(profile, directory=directory) if profile else None
     upstream_names = list(upstreams)
     if engine == "duckdb":
-        rendered = _templating.render_sql(source, variables, _templating.DUCKDB, upstream_names)
+        rendered = _templating.render_sql(source, variables, DUCKDB, upstream_names)
         return _run_duckdb(rendered, upstreams, settings)
     settings = settings or load_profile(None, directory=directory)
     tables = referenced_upstreams(source, upstreams)
@@ -95,16 +96,16 @@ def run_sql_block(
         postgres = Postgres.from_profile(settings)
         if not tables:
             rendered = _templating.render_sql(
-                source, variables, _templating.POSTGRES, upstream_names
+                source, variables, POSTGRES, upstream_names
             )
             return postgres.load(rendered.sql, rendered.params)
         table_names = [postgres.upstream_table(name) for name in upstream_names]
-        rendered = _templating.render_sql(source, variables, _templating.POSTGRES, table_names)
+        rendered = _templating.render_sql(source, variables, POSTGRES, table_names)
         return postgres.query_with_upstreams(rendered.sql, rendered.params, tables)
-    from jupyter_blocks.io.bigquery import BigQuery
+    from jupyter_blocks.io.google.bigquery import BigQuery
 
     bigquery = BigQuery.from_profile(settings)
-    rendered = _templating.render_sql(source, variables, _templating.BIGQUERY, upstream_names)
+    rendered = _templating.render_sql(source, variables, BIGQUERY, upstream_names)
     if not tables:
         return bigquery.load(rendered.sql, rendered.params)
     return bigquery.query_with_upstreams(rendered.sql, rendered.params, tables)
@@ -156,7 +157,7 @@ def _run_duckdb(
 ) -> pd.DataFrame:
     import duckdb
 
-    from jupyter_blocks.io._base import arrow_to_pandas
+    from jupyter_blocks.io.connector import arrow_to_pandas
     from jupyter_blocks.io.duckdb import fetch_arrow, open_database
 
     path = settings.DUCKDB_PATH if settings is not None else None

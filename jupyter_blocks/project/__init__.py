@@ -1,4 +1,8 @@
-"""Notebook <-> project: reading notebooks, the metadata.yaml model, Mage-layout projects."""
+"""Notebook <-> project: reading pipelines from notebooks and Mage-layout projects, exporting.
+
+``load_pipeline`` reads any target; ``export_notebook`` writes a project. Both load lazily: the
+project reader and writer pull in pydantic and YAML, which a kernel session never needs.
+"""
 
 from __future__ import annotations
 
@@ -6,12 +10,15 @@ from typing import Any
 
 
 def __getattr__(name: str) -> Any:
-    # Lazy: the writer pulls in pydantic and YAML, which a kernel session never needs.
     if name == "export_notebook":
         from jupyter_blocks.project.writer import export_notebook
 
         return export_notebook
+    if name in ("load_pipeline", "check_pipeline"):
+        from jupyter_blocks.project import loading
+
+        return getattr(loading, name)
     raise AttributeError(name)
 
 
-__all__ = ["export_notebook"]
+__all__ = ["check_pipeline", "export_notebook", "load_pipeline"]

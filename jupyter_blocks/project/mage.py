@@ -11,9 +11,9 @@ from __future__ import annotations
 import ast
 import re
 
-from jupyter_blocks.block import BlockSpec
-from jupyter_blocks.decorators import DECORATOR_TYPES
-from jupyter_blocks.forms import BodyInfo
+from jupyter_blocks.core.block import BlockSpec
+from jupyter_blocks.core.body import BodyInfo
+from jupyter_blocks.core.decorators import DECORATOR_TYPES
 
 #: Function names Mage's templates use for each block type.
 FUNCTION_NAMES = {

@@ -14,7 +14,8 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from jupyter_blocks.errors import ConfigError, did_you_mean
+from jupyter_blocks.core.block import DEFAULT_RETRY_DELAY
+from jupyter_blocks.core.errors import ConfigError, did_you_mean
 
 #: Block type -> the project folder of its files (Mage's layout).
 FOLDERS = {
@@ -31,13 +32,20 @@ MAGE_TYPES = {"conditional": "condition"}
 EXTENSIONS = {"python": ".py", "sql": ".sql", "r": ".r"}
 
 
+def block_file(block_type: str, name: str, lang: str, pipeline: str | None = None) -> str:
+    """A block file's path in the project; ``pipeline`` for a detached copy."""
+    folder = FOLDERS.get(block_type, "custom")
+    middle = f"{pipeline}/" if pipeline else ""
+    return f"{folder}/{middle}{name}{EXTENSIONS.get(lang, '.py')}"
+
+
 class RetryConfig(BaseModel):
     """``retry_config:`` of a block (Mage's keys)."""
 
     model_config = ConfigDict(extra="forbid")
 
     retries: int = Field(0, ge=0)
-    delay: float = Field(5.0, ge=0)
+    delay: float = Field(DEFAULT_RETRY_DELAY, ge=0)
     exponential_backoff: bool = True
     max_delay: float | None = None
 

@@ -9,14 +9,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from jupyter_blocks.errors import ConfigError
-from jupyter_blocks.project.notebook import NotebookPipeline
-from jupyter_blocks.project.notebook import _without_magics as without_magics
+from jupyter_blocks.core.body import without_magics
+from jupyter_blocks.core.errors import ConfigError
+from jupyter_blocks.core.pipeline import Pipeline
 
 
-def parameter_values(notebook: NotebookPipeline) -> dict[str, Any]:
+def parameter_values(pipeline: Pipeline) -> dict[str, Any]:
     """Run the ``parameters`` cell alone and return the values of the names it assigns."""
-    cell = notebook.parameters
+    cell = pipeline.parameters_cell
     if cell is None:
         return {}
     namespace: dict[str, Any] = {}
@@ -26,7 +26,7 @@ def parameter_values(notebook: NotebookPipeline) -> dict[str, Any]:
     except Exception as exc:
         raise ConfigError(f"{cell.label} (parameters) cannot run on its own: "
                           f"{type(exc).__name__}: {exc}; keep it to literal defaults") from None
-    return {name: namespace[name] for name in notebook.parameter_names() if name in namespace}
+    return {name: namespace[name] for name in pipeline.parameter_names if name in namespace}
 
 
 def parameters_source(variables: Mapping[str, Any]) -> str:

@@ -8,31 +8,19 @@ building a notebook of ``%%block`` cells (plus a ``parameters`` cell) from it fo
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from jupyter_blocks.block import BLOCK_TYPES, LANGUAGES, BlockSpec
-from jupyter_blocks.errors import BlocksError, BlockSpecError, ConfigError, did_you_mean
-from jupyter_blocks.forms import analyze
-from jupyter_blocks.graph import Dag
+from jupyter_blocks.core.block import BLOCK_TYPES, DEFAULT_RETRY_DELAY, LANGUAGES, BlockSpec
+from jupyter_blocks.core.body import analyze
+from jupyter_blocks.core.errors import BlocksError, BlockSpecError, ConfigError, did_you_mean
+from jupyter_blocks.core.graph import Dag
+from jupyter_blocks.core.pipeline import Pipeline
 from jupyter_blocks.project.mage import body_of_block_file
-from jupyter_blocks.project.metadata import MAGE_TYPES, BlockMeta, read_metadata
+from jupyter_blocks.project.metadata import MAGE_TYPES, BlockMeta, block_file, read_metadata
 from jupyter_blocks.project.parameters import parameters_source
-from jupyter_blocks.project.writer import DEFAULT_RETRY_DELAY, block_file
 
 _NOT_BLOCKS = frozenset({"scratchpad", "markdown", "chart", "callback", "extension"})
-
-
-@dataclass(frozen=True)
-class ProjectPipeline:
-    """A pipeline read from a project folder."""
-
-    name: str
-    directory: Path
-    dag: Dag
-    variables: dict[str, Any] = field(default_factory=dict)
-    files: dict[str, Path] = field(default_factory=dict)
 
 
 def find_pipeline(path: str | Path, pipeline: str | None = None) -> tuple[Path, str]:
@@ -56,7 +44,7 @@ def find_pipeline(path: str | Path, pipeline: str | None = None) -> tuple[Path, 
     return path, pipeline
 
 
-def load_project_pipeline(path: str | Path, pipeline: str | None = None) -> ProjectPipeline:
+def load_project_pipeline(path: str | Path, pipeline: str | None = None) -> Pipeline:
     """Load a project pipeline's blocks from their files, checking every problem first."""
     root, name = find_pipeline(path, pipeline)
     metadata = root / "pipelines" / name / "metadata.yaml"
@@ -80,8 +68,9 @@ def load_project_pipeline(path: str | Path, pipeline: str | None = None) -> Proj
         raise ConfigError("; ".join(problems))
     dag = Dag.of(specs)
     dag.validate()
-    return ProjectPipeline(meta.name or name, root.resolve(), dag, dict(meta.variables or {}),
-                           files)
+    return Pipeline(name=meta.name or name, directory=root.resolve(), dag=dag,
+                    defaults=dict(meta.variables or {}), target=str(path),
+                    project=(root.resolve(), name), files=files)
 
 
 def _block_spec(root: Path, block: BlockMeta, where: str) -> tuple[BlockSpec | None, Path]:
@@ -126,8 +115,8 @@ def import_pipeline(project: str | Path, pipeline: str | None, output: str | Pat
     """Write a notebook of ``%%block`` cells (and a ``parameters`` cell) for a pipeline."""
     loaded = load_project_pipeline(project, pipeline)
     cells = [_code_cell("load-ext", "%load_ext jupyter_blocks")]
-    if loaded.variables:
-        cells.append(_code_cell("parameters", parameters_source(loaded.variables),
+    if loaded.defaults:
+        cells.append(_code_cell("parameters", parameters_source(loaded.defaults),
                                 ["parameters"]))
     for spec in loaded.dag:
         body = body_of_block_file(spec.source) if spec.lang == "python" \

@@ -1,6 +1,6 @@
 """Exporting a notebook to a Mage-layout project: ``metadata.yaml`` plus one file per block.
 
-What belongs here: turning a ``NotebookPipeline`` into the files of ARCHITECTURE §2, checking
+What belongs here: turning a notebook's pipeline into the files of ARCHITECTURE §2, checking
 everything first (bad blocks, outside names, block files shared with other pipelines) so that
 nothing is written half-way, then writing them. Shared block files follow Mage's semantics: a
 file another pipeline uses with different content is not overwritten unless ``detach`` (write a
@@ -9,31 +9,27 @@ pipeline-specific copy) or ``force``.
 
 from __future__ import annotations
 
-import os
-import tempfile
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from jupyter_blocks.block import BlockSpec
-from jupyter_blocks.errors import BlockSpecError, ConfigError, GraphError, SharedFilesError
-from jupyter_blocks.forms import analyze, resolve_type
+from jupyter_blocks.core.block import BlockSpec
+from jupyter_blocks.core.body import analyze, resolve_type
+from jupyter_blocks.core.errors import ConfigError, SharedFilesError
+from jupyter_blocks.core.files import write_atomic
+from jupyter_blocks.core.pipeline import Pipeline
+from jupyter_blocks.project.loading import load_pipeline
 from jupyter_blocks.project.mage import render_block_file
 from jupyter_blocks.project.metadata import (
-    EXTENSIONS,
-    FOLDERS,
     BlockMeta,
     PipelineMeta,
     RetryConfig,
+    block_file,
     dump_metadata,
     read_metadata,
 )
-from jupyter_blocks.project.notebook import NotebookPipeline, read_notebook
-from jupyter_blocks.project.outside import check_outside_names, needed_imports
-from jupyter_blocks.project.parameters import parameter_values
-
-DEFAULT_RETRY_DELAY = 5.0
+from jupyter_blocks.project.scratch import needed_imports
 
 
 @dataclass
@@ -75,13 +71,6 @@ def block_meta(spec: BlockSpec, block_type: str, downstream: list[str],
                      configuration=configuration, retry_config=retry, timeout=spec.timeout)
 
 
-def block_file(block_type: str, name: str, lang: str, pipeline: str | None = None) -> str:
-    """A block file's path in the project; ``pipeline`` for a detached copy."""
-    folder = FOLDERS.get(block_type, "custom")
-    middle = f"{pipeline}/" if pipeline else ""
-    return f"{folder}/{middle}{name}{EXTENSIONS.get(lang, '.py')}"
-
-
 def export_notebook(notebook: str | Path, project: str | Path | None = None,
                     pipeline: str | None = None, *, detach: bool = False,
                     force: bool = False) -> ExportResult:
@@ -92,9 +81,8 @@ def export_notebook(notebook: str | Path, project: str | Path | None = None,
             neither ``detach`` nor ``force`` was given (nothing is written then).
         BlocksError: A bad block or an outside name (nothing is written then).
     """
-    source = read_notebook(notebook)
-    assert source.path is not None
-    root = Path(project) if project is not None else source.path.resolve().parent
+    source = load_pipeline(notebook)
+    root = Path(project) if project is not None else source.directory
     name = pipeline or source.name
     files, detached = _plan(source, root, name, detach=detach, force=force)
     result = ExportResult(root, name, detached=detached)
@@ -103,27 +91,21 @@ def export_notebook(notebook: str | Path, project: str | Path | None = None,
         if path.is_file() and path.read_text(encoding="utf-8") == text:
             result.unchanged.append(relative)
             continue
-        _write_atomic(path, text)
+        write_atomic(path, text)
         result.written.append(relative)
     return result
 
 
-def plan_export(source: NotebookPipeline, root: Path, name: str, *, detach: bool = False,
+def plan_export(source: Pipeline, root: Path, name: str, *, detach: bool = False,
                 force: bool = False) -> dict[str, str]:
     """Every file an export writes (relative path -> text), after checking everything."""
     return _plan(source, root, name, detach=detach, force=force)[0]
 
 
-def _plan(source: NotebookPipeline, root: Path, name: str, *, detach: bool,
+def _plan(source: Pipeline, root: Path, name: str, *, detach: bool,
           force: bool) -> tuple[dict[str, str], list[str]]:
-    """The files of :func:`plan_export`, and which of them are detached copies."""
-    if source.errors:
-        raise BlockSpecError("; ".join(message for _, message in source.errors))
-    dag = source.dag()
-    problems = dag.problems()
-    if problems:
-        raise GraphError(problems)
-    check_outside_names(source)
+    """The files of :func:`plan_export` (``source`` checked), and which are detached copies."""
+    dag = source.dag
     files: dict[str, str] = {}
     metas: list[BlockMeta] = []
     conflicts: list[tuple[str, list[str]]] = []
@@ -149,7 +131,7 @@ def _plan(source: NotebookPipeline, root: Path, name: str, *, detach: bool,
     if conflicts:
         raise SharedFilesError(conflicts)
     meta = PipelineMeta(name=name, uuid=name, type="python",
-                        variables=parameter_values(source), blocks=metas)
+                        variables=dict(source.defaults), blocks=metas)
     files[f"pipelines/{name}/metadata.yaml"] = dump_metadata(meta)
     if not (root / "io_config.yaml").exists():
         files["io_config.yaml"] = resources.files("jupyter_blocks.io").joinpath(
@@ -174,15 +156,3 @@ def _pipelines_by_file(root: Path, exclude: str) -> dict[str, list[str]]:
             relative = path or block_file(block.type, block.uuid, block.language)
             users.setdefault(str(relative), []).append(pipeline)
     return users
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8", newline="\n") as stream:
-            stream.write(text)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise

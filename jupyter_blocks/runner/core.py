@@ -1,10 +1,11 @@
-"""The runner core: one loop shared by the kernel session, the CLI and the scheduler.
+"""The runner core: the one loop every run goes through, whatever started it.
 
-It takes a validated DAG, a selection, variables, a cache and an executor; it computes each
-block's key from its upstreams' keys, serves fresh blocks from the cache, submits the others to
-the executor as soon as their upstreams are done (independent branches overlap when the executor
-allows), skips the downstream of a failure ("not run because X failed"), and emits events to
-subscribers. Retries and timeouts live in the task (``execute``), executors in ``executors``.
+It takes a validated DAG, a selection, variables, a cache and an executor; it plans each block
+(``plan``: analysis and key from its upstreams' keys), serves fresh blocks from the cache, submits
+the others to the executor as soon as their upstreams are done (independent branches overlap when
+the executor allows), skips the downstream of a failure ("not run because X failed"), and emits
+events to subscribers. Retries and timeouts live in the task (``execute``), executors in
+``executors``; putting a run together around this loop is ``run``'s job.
 """
 
 from __future__ import annotations
@@ -17,54 +18,21 @@ import pickle
 import time
 import uuid
 from collections.abc import Collection, Iterable, Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from jupyter_blocks.block import SIDE_EFFECT_TYPES, BlockSpec
 from jupyter_blocks.cache import Cache
 from jupyter_blocks.cache.codec import describe
-from jupyter_blocks.cache.keys import KeyParts, block_key
-from jupyter_blocks.forms import BodyInfo, analyze, resolve_type
-from jupyter_blocks.graph import Dag
+from jupyter_blocks.core.block import SIDE_EFFECT_TYPES
+from jupyter_blocks.core.errors import BlockFailed
+from jupyter_blocks.core.graph import Dag
 from jupyter_blocks.runner import events as ev
 from jupyter_blocks.runner.events import BlockOutcome, Event, RunResult, Subscriber
-from jupyter_blocks.runner.execute import BlockFailure, BlockTask, Executed, run_task
+from jupyter_blocks.runner.execute import BlockTask, Executed, run_task
 from jupyter_blocks.runner.executors import Executor, InlineExecutor
+from jupyter_blocks.runner.plan import Analyses, Planned, block_variables, plan
 
 logger = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class Planned:
-    """A block ready to run: its spec, analysis, resolved type and key."""
-
-    spec: BlockSpec
-    info: BodyInfo
-    type: str
-    key: KeyParts
-
-
-def plan(dag: Dag, variables: Mapping[str, Any]) -> dict[str, Planned]:
-    """Analyse every block of ``dag`` and compute its key, in topological order."""
-    planned: dict[str, Planned] = {}
-    for name in dag.order():
-        spec = dag[name]
-        info = analyze(spec)
-        block_type = resolve_type(spec, info)
-        upstream_keys = [planned[u].key.digest for u in spec.upstream if u in planned]
-        key = block_key(spec, block_type, upstream_keys, info.variables,
-                        block_variables(variables, spec.name))
-        planned[name] = Planned(spec, info, block_type, key)
-    return planned
-
-
-def block_variables(variables: Mapping[str, Any], block: str) -> dict[str, Any]:
-    """The ``kwargs`` a block receives: the run's variables plus ``block`` and ``logger``."""
-    values = dict(variables)
-    values["block"] = block
-    values["logger"] = logging.getLogger(f"jupyter_blocks.blocks.{block}")
-    return values
 
 
 class Runner:
@@ -76,6 +44,7 @@ class Runner:
         subscribers: Called with every event, in order.
         namespace: Globals block bodies see (the notebook's, in a kernel).
         directory: The notebook or project folder.
+        analyses: The memo of body analyses to plan with (a new one by default).
     """
 
     def __init__(
@@ -85,12 +54,14 @@ class Runner:
         subscribers: Iterable[Subscriber] = (),
         namespace: Mapping[str, Any] | None = None,
         directory: Path | None = None,
+        analyses: Analyses | None = None,
     ) -> None:
         self.cache = cache
         self.executor = executor or InlineExecutor()
         self.subscribers = list(subscribers)
         self.namespace = namespace
         self.directory = directory
+        self.analyses = analyses if analyses is not None else Analyses()
 
     def emit(self, event: Event) -> None:
         """Send ``event`` to every subscriber; a failing subscriber never stops the run."""
@@ -110,6 +81,7 @@ class Runner:
         use_cache: bool = True,
         pipeline: str | None = None,
         run_id: str | None = None,
+        trigger: str | None = None,
     ) -> RunResult:
         """Run ``targets`` (all blocks when None) and whatever they need.
 
@@ -121,6 +93,7 @@ class Runner:
             use_cache: Whether fresh outputs may be served from the cache.
             pipeline: The pipeline's name, for events.
             run_id: An id for this run (a new one by default).
+            trigger: What started the run (for events).
 
         Returns:
             The run's outcomes and outputs. Block failures are reported there, not raised.
@@ -131,11 +104,12 @@ class Runner:
         if pipeline is not None:
             variables.setdefault("pipeline", pipeline)
         closure = dag.upstream_of(list(targets)) if targets is not None else dag
-        planned = plan(closure, variables)
+        planned = plan(closure, variables, self.analyses)
         wanted = set(targets) if targets is not None else set(closure.names)
         state = _RunState(run_id, planned, closure)
         started = time.perf_counter()
-        self.emit(Event(ev.RUN_STARTED, run_id, pipeline=pipeline, blocks=tuple(planned)))
+        self.emit(ev.RunStarted(run_id=run_id, pipeline=pipeline, blocks=tuple(planned),
+                                trigger=trigger))
         status = "interrupted"
         try:
             self._loop(state, wanted, set(force), use_cache, variables)
@@ -143,8 +117,8 @@ class Runner:
                 else "success"
         finally:
             seconds = time.perf_counter() - started
-            self.emit(Event(ev.RUN_FINISHED, run_id, pipeline=pipeline, status=status,
-                            seconds=seconds))
+            self.emit(ev.RunFinished(run_id=run_id, pipeline=pipeline, status=status,
+                                     seconds=seconds))
         ordered = {name: state.outcomes[name] for name in planned if name in state.outcomes}
         return RunResult(run_id, status, ordered, state.outputs, seconds)
 
@@ -166,8 +140,8 @@ class Runner:
                     sorter.done(name)
                     continue
                 task = self._task(state, name, variables)
-                self.emit(Event(ev.BLOCK_STARTED, state.run_id, block=name, attempt=1,
-                                type=state.planned[name].type))
+                self.emit(ev.BlockStarted(run_id=state.run_id, block=name, attempt=1,
+                                          type=state.planned[name].type))
                 running[self.executor.submit(run_task, task)] = name
             if not running:
                 continue
@@ -188,8 +162,8 @@ class Runner:
             reason = f"not run because {cause} failed"
             state.outcomes[name] = BlockOutcome(name, "skipped", item.key, error=reason,
                                                 cause=cause)
-            self.emit(Event(ev.BLOCK_SKIPPED, state.run_id, block=name, reason=reason,
-                            cause=cause))
+            self.emit(ev.BlockSkipped(run_id=state.run_id, block=name, reason=reason,
+                                      cause=cause))
             return True
         runs_anyway = (
             name in force
@@ -206,9 +180,9 @@ class Runner:
         facts = describe(hit.value)
         state.outcomes[name] = BlockOutcome(name, "cached", item.key, rows=facts["rows"],
                                             cols=facts["cols"], type_name=facts["type"])
-        self.emit(Event(ev.BLOCK_CACHED, state.run_id, block=name, key=item.key.digest,
-                        layer=hit.layer, rows=facts["rows"], cols=facts["cols"],
-                        type=item.type, seconds=0.0))
+        self.emit(ev.BlockCached(run_id=state.run_id, block=name, key=item.key.digest,
+                                 layer=hit.layer, rows=facts["rows"], cols=facts["cols"],
+                                 type=item.type, seconds=0.0))
         return True
 
     def _task(self, state: _RunState, name: str, variables: dict[str, Any]) -> BlockTask:
@@ -221,7 +195,7 @@ class Runner:
         item = state.planned[name]
         try:
             executed: Executed = future.result()
-        except BlockFailure as failure:
+        except BlockFailed as failure:
             self._failed(state, name, failure)
             return
         except Exception as exc:  # the executor could not run the task (e.g. pickling)
@@ -234,33 +208,33 @@ class Runner:
         state.outcomes[name] = BlockOutcome(
             name, "ran", item.key, executed.seconds, executed.attempts, facts["rows"],
             facts["cols"], facts["type"], (executed.tests_passed, executed.tests_total))
-        self.emit(Event(ev.BLOCK_FINISHED, state.run_id, block=name, attempt=executed.attempts,
-                        seconds=executed.seconds, rows=facts["rows"], cols=facts["cols"],
-                        key=item.key.digest, tests_passed=executed.tests_passed,
-                        tests_total=executed.tests_total, type=item.type,
-                        output=executed.output or None))
+        self.emit(ev.BlockFinished(run_id=state.run_id, block=name, attempt=executed.attempts,
+                                   seconds=executed.seconds, rows=facts["rows"],
+                                   cols=facts["cols"], key=item.key.digest,
+                                   tests_passed=executed.tests_passed,
+                                   tests_total=executed.tests_total, type=item.type,
+                                   output=executed.output or None))
 
-    def _failed(self, state: _RunState, name: str, failure: BlockFailure) -> None:
+    def _failed(self, state: _RunState, name: str, failure: BlockFailed) -> None:
         item = state.planned[name]
         state.blocked[name] = name
-        tests = (failure.extra.get("tests_passed", 0), failure.extra.get("tests_total", 0))
         state.outcomes[name] = BlockOutcome(
-            name, "failed", item.key, failure.seconds, failure.attempts, tests=tests,
+            name, "failed", item.key, failure.seconds, failure.attempts, tests=failure.tests,
             error=failure.message, traceback=failure.traceback)
-        self.emit(Event(ev.BLOCK_FAILED, state.run_id, block=name, attempt=failure.attempts,
-                        seconds=failure.seconds, error=failure.message,
-                        traceback=failure.traceback, type=item.type,
-                        output=failure.output or None))
+        self.emit(ev.BlockFailed(run_id=state.run_id, block=name, attempt=failure.attempts,
+                                 seconds=failure.seconds, error=failure.message,
+                                 traceback=failure.traceback or None, type=item.type,
+                                 output=failure.output or None))
 
 
-def executor_failure(label: str, exc: BaseException) -> BlockFailure:
+def executor_failure(label: str, exc: BaseException) -> BlockFailed:
     """A failure of the executor itself for a block (its values could not cross to a worker)."""
     detail = " ".join(f"{type(exc).__name__}: {exc}".split())
     hint = ""
     if "pickl" in detail.lower() or isinstance(exc, pickle.PicklingError):
         hint = ("; with worker processes or Dask a block's inputs and output must pickle: "
                 "run it with the inline or threads executor")
-    return BlockFailure(f"{label} could not run in the executor: {detail}{hint}")
+    return BlockFailed(f"{label} could not run in the executor: {detail}{hint}")
 
 
 class _RunState:

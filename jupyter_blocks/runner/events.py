@@ -1,16 +1,19 @@
 """Runner events and results: the records every subscriber (display, comm, store, CLI) receives.
 
-Event kinds: ``run_started``, ``block_started``, ``block_cached``, ``block_finished``,
-``block_failed``, ``block_skipped``, ``run_finished``. ``to_dict`` gives the JSON form used by
-``--json`` output and the labextension comm.
+What belongs here: one small frozen class per kind of event, each with its JSON form
+(``to_dict``, read back by :func:`event_from_dict`), and the results of a run. The JSON form is
+the protocol of ``--json`` and of the labextension comm; ``tests/data/events.json`` holds shared
+vectors that pytest and jest both check. Every event has ``event`` (its kind), ``run_id``,
+``block`` (None for the run's own events) and ``time``.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import time
-from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
-from typing import Any
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
 
 from jupyter_blocks.cache.keys import KeyParts
 
@@ -23,39 +26,137 @@ BLOCK_SKIPPED = "block_skipped"
 RUN_FINISHED = "run_finished"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Event:
-    """One thing that happened in a run."""
+    """What every event has. Subclasses add their own fields and set :attr:`event`."""
 
-    event: str
+    #: The kind of event, as in the JSON form.
+    event: ClassVar[str] = ""
+
     run_id: str
     block: str | None = None
-    pipeline: str | None = None
-    attempt: int | None = None
-    seconds: float | None = None
-    rows: int | None = None
-    cols: int | None = None
-    type: str | None = None
-    key: str | None = None
-    layer: str | None = None
-    tests_passed: int | None = None
-    tests_total: int | None = None
-    error: str | None = None
-    traceback: str | None = None
-    reason: str | None = None
-    cause: str | None = None
-    status: str | None = None
-    blocks: tuple[str, ...] | None = None
-    output: str | None = None
     time: float = field(default_factory=time.time)
 
     def to_dict(self) -> dict[str, Any]:
-        """The event as a JSON-able dict without empty fields."""
-        return {k: (list(v) if isinstance(v, tuple) else v)
-                for k, v in asdict(self).items() if v is not None}
+        """The event as a JSON-able dict: ``event`` first, fields that are None left out."""
+        data: dict[str, Any] = {"event": self.event}
+        for item in dataclasses.fields(self):
+            value = getattr(self, item.name)
+            if value is not None:
+                data[item.name] = list(value) if isinstance(value, tuple) else value
+        return data
 
+
+@dataclass(frozen=True, kw_only=True)
+class RunStarted(Event):
+    """A run began; ``blocks`` are the blocks it may touch, in run order."""
+
+    event: ClassVar[str] = RUN_STARTED
+    pipeline: str | None = None
+    blocks: tuple[str, ...] = ()
+    trigger: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class BlockStarted(Event):
+    """A block's task was started (``attempt`` 1, or a later attempt)."""
+
+    event: ClassVar[str] = BLOCK_STARTED
+    block: str
+    attempt: int = 1
+    type: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class BlockCached(Event):
+    """A block's output was served from the cache (``layer``: memory or disk)."""
+
+    event: ClassVar[str] = BLOCK_CACHED
+    block: str
+    key: str | None = None
+    layer: str | None = None
+    rows: int | None = None
+    cols: int | None = None
+    type: str | None = None
+    seconds: float | None = 0.0
+
+
+@dataclass(frozen=True, kw_only=True)
+class BlockFinished(Event):
+    """A block ran and its tests passed."""
+
+    event: ClassVar[str] = BLOCK_FINISHED
+    block: str
+    attempt: int = 1
+    seconds: float | None = None
+    rows: int | None = None
+    cols: int | None = None
+    key: str | None = None
+    tests_passed: int | None = None
+    tests_total: int | None = None
+    type: str | None = None
+    output: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class BlockFailed(Event):
+    """A block raised, failed a test or timed out on its last attempt."""
+
+    event: ClassVar[str] = BLOCK_FAILED
+    block: str
+    attempt: int = 1
+    seconds: float | None = None
+    error: str | None = None
+    traceback: str | None = None
+    type: str | None = None
+    output: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class BlockSkipped(Event):
+    """A block was not run; ``reason`` says why and ``cause`` names the failed block."""
+
+    event: ClassVar[str] = BLOCK_SKIPPED
+    block: str
+    reason: str | None = None
+    cause: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunFinished(Event):
+    """A run ended: ``success``, ``failed`` or ``interrupted``."""
+
+    event: ClassVar[str] = RUN_FINISHED
+    pipeline: str | None = None
+    status: str | None = None
+    seconds: float | None = None
+
+
+#: Every event class by its kind.
+EVENT_TYPES: dict[str, type[Event]] = {
+    cls.event: cls
+    for cls in (RunStarted, BlockStarted, BlockCached, BlockFinished, BlockFailed, BlockSkipped,
+                RunFinished)
+}
 
 Subscriber = Callable[[Event], None]
+
+
+def event_from_dict(data: Mapping[str, Any]) -> Event:
+    """The event of a JSON form (``to_dict``'s output); unknown fields are an error."""
+    kind = data.get("event")
+    cls = EVENT_TYPES.get(str(kind))
+    if cls is None:
+        raise ValueError(f"unknown event kind {kind!r}")
+    names = {f.name: f for f in dataclasses.fields(cls)}
+    values: dict[str, Any] = {}
+    for key, value in data.items():
+        if key == "event":
+            continue
+        if key not in names:
+            raise ValueError(f"{kind} has no field {key!r}")
+        values[key] = tuple(value) if isinstance(value, list) else value
+    return cls(**values)
 
 
 @dataclass

@@ -2,7 +2,8 @@
 
 What belongs here: the task an executor runs (``BlockTask`` -> ``Executed``), for both body forms,
 SQL blocks, retries with exponential backoff, the per-block timeout, and turning an exception into
-a ``BlockFailure`` whose traceback shows the block's own cell or file lines, not ours. Tasks are
+a :class:`~jupyter_blocks.core.errors.BlockFailed` whose traceback shows the block's own cell or
+file lines, not ours. Tasks are
 plain picklable values so process and Dask executors can run them.
 """
 
@@ -13,14 +14,15 @@ import threading
 import time
 import traceback
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from jupyter_blocks.block import BlockSpec
-from jupyter_blocks.capture import block_output, worker_output
-from jupyter_blocks.decorators import NAMESPACE
-from jupyter_blocks.forms import BodyInfo, compile_body
+from jupyter_blocks.core.block import BlockSpec
+from jupyter_blocks.core.body import BodyInfo, compile_body
+from jupyter_blocks.core.decorators import NAMESPACE
+from jupyter_blocks.core.errors import BlockFailed
+from jupyter_blocks.runner.capture import block_output, worker_output
 
 _PACKAGE_DIR = str(Path(__file__).resolve().parent.parent)
 
@@ -62,32 +64,8 @@ class Executed:
     output: str = ""
 
 
-@dataclass
-class BlockFailure(Exception):
-    """A block failed; ``message`` is one line, ``traceback`` points at the block's lines.
-
-    ``output`` is what the block printed and logged when it ran in a worker of its own.
-    """
-
-    message: str
-    traceback: str = ""
-    attempts: int = 1
-    seconds: float = 0.0
-    extra: dict[str, Any] = field(default_factory=dict)
-    output: str = ""
-
-    def __str__(self) -> str:
-        return self.message
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        """Pickle the facts only (the original exception object may not pickle)."""
-        extra = {key: value for key, value in self.extra.items() if key != "exception"}
-        return (BlockFailure, (self.message, self.traceback, self.attempts, self.seconds, extra,
-                               self.output))
-
-
 def run_task(task: BlockTask) -> Executed:
-    """Run ``task`` with its retries and timeout; raise ``BlockFailure`` if every attempt fails."""
+    """Run ``task`` with its retries and timeout; raise ``BlockFailed`` if every attempt fails."""
     spec = task.spec
     started = time.perf_counter()
     attempt = 0
@@ -95,7 +73,7 @@ def run_task(task: BlockTask) -> Executed:
         attempt += 1
         try:
             result = _with_timeout(spec.timeout, lambda: _run_once(task), spec)
-        except BlockFailure as failure:
+        except BlockFailed as failure:
             if attempt > spec.retries:
                 failure.attempts = attempt
                 failure.seconds = time.perf_counter() - started
@@ -115,7 +93,7 @@ def _run_once(task: BlockTask) -> Executed:
 def run_in_worker(function: Callable[[BlockTask], Executed], task: BlockTask) -> Executed:
     """Run ``function(task)`` in an executor's worker process; return what it printed with it.
 
-    The output travels back in ``Executed.output`` (or ``BlockFailure.output``) for the run
+    The output travels back in ``Executed.output`` (or ``BlockFailed.output``) for the run
     store and the terminal of the process running the pipeline. Relative paths mean the
     pipeline's folder, as inline, when this machine has that folder.
     """
@@ -129,7 +107,7 @@ def run_in_worker(function: Callable[[BlockTask], Executed], task: BlockTask) ->
     with worker_output(key) as output:
         try:
             executed = function(task)
-        except BlockFailure as failure:
+        except BlockFailed as failure:
             failure.output = output()
             raise
         executed.output = output()
@@ -145,15 +123,15 @@ def _run_attributed(task: BlockTask) -> Executed:
         elif spec.lang == "python":
             value, tests = _run_python(task)
         else:
-            raise BlockFailure(f"{spec.label}: --lang {spec.lang} blocks cannot run here; "
+            raise BlockFailed(f"{spec.label}: --lang {spec.lang} blocks cannot run here; "
                                "use --lang python or sql")
-    except BlockFailure:
+    except BlockFailed:
         raise
     except BaseException as exc:
         if isinstance(exc, KeyboardInterrupt | SystemExit):
             raise
-        raise BlockFailure(f"{spec.label} failed: {_one_line(exc)}", format_user_traceback(exc),
-                           extra={"exception": exc}) from None
+        raise BlockFailed(f"{spec.label} failed: {_one_line(exc)}",
+                          format_user_traceback(exc)) from None
     passed = 0
     for name, function in tests:
         try:
@@ -161,9 +139,8 @@ def _run_attributed(task: BlockTask) -> Executed:
         except BaseException as exc:
             if isinstance(exc, KeyboardInterrupt | SystemExit):
                 raise
-            raise BlockFailure(f"{spec.label}: test `{name}` failed: {_one_line(exc)}",
-                               format_user_traceback(exc),
-                               extra={"tests_passed": passed, "tests_total": len(tests)}) from None
+            raise BlockFailed(f"{spec.label}: test `{name}` failed: {_one_line(exc)}",
+                              format_user_traceback(exc), tests=(passed, len(tests))) from None
         passed += 1
     return Executed(value, passed, len(tests))
 
@@ -229,7 +206,7 @@ def _with_timeout(seconds: float | None, work: Callable[[], Executed], spec: Blo
     thread.start()
     thread.join(seconds)
     if thread.is_alive():
-        raise BlockFailure(f"{spec.label} timed out after {seconds:g}s (--timeout)")
+        raise BlockFailed(f"{spec.label} timed out after {seconds:g}s (--timeout)")
     if "error" in box:
         raise box["error"]
     result: Executed = box["result"]

@@ -18,8 +18,14 @@ import threading
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from jupyter_blocks.errors import MissingDependencyError
+from jupyter_blocks.core.errors import ConfigError, MissingDependencyError, did_you_mean
 from jupyter_blocks.runner.execute import run_in_worker
+
+#: The names ``--executor`` takes.
+EXECUTORS = ("inline", "threads", "processes", "dask")
+
+#: Threads of ``--executor threads``: blocks that overlap are mostly waiting on I/O.
+DEFAULT_WORKERS = 16
 
 
 class Executor(Protocol):
@@ -162,3 +168,32 @@ class DaskExecutor:
         self._client.close()
         if self._cluster is not None:
             self._cluster.close()
+
+
+def make_executor(name: str, workers: int | None = None, scheduler: str | None = None
+                  ) -> Executor:
+    """The executor ``--executor NAME`` names, with ``workers`` (threads or processes).
+
+    Raises:
+        ConfigError: An unknown name (with the near match), or options the executor ignores.
+        MissingDependencyError: ``dask`` without ``dask.distributed`` installed.
+    """
+    if workers is not None and workers < 1:
+        raise ConfigError(f"--workers: expected at least 1, got {workers}")
+    if scheduler is not None and name != "dask":
+        raise ConfigError("--scheduler: a Dask scheduler's address goes with --executor dask")
+    if name == "inline":
+        if workers not in (None, 1):
+            raise ConfigError("--workers: the inline executor runs one block at a time; "
+                              "add --executor threads")
+        return InlineExecutor()
+    if name == "threads":
+        return ThreadExecutor(workers or DEFAULT_WORKERS)
+    if name == "processes":
+        return ProcessExecutor(workers)
+    if name == "dask":
+        if scheduler is not None and workers is not None:
+            raise ConfigError("--workers: the cluster at --scheduler has its own workers")
+        return DaskExecutor(scheduler, workers)
+    raise ConfigError(f"--executor: expected one of {', '.join(EXECUTORS)}, got {name!r}"
+                      f"{did_you_mean(name, EXECUTORS)}")

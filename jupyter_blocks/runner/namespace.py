@@ -1,16 +1,19 @@
 """The globals headless block bodies see: the outside imports they use, run where they run.
 
-What belongs here: :class:`ImportedNamespace`, a mapping made by running import statements. It
-pickles as the statements, not the modules, so a block sent to another process (``--executor
-processes`` or ``dask``) re-runs its imports there.
+What belongs here: :class:`ImportedNamespace`, a mapping made by running import statements, and
+:func:`namespace_for`, the one of a pipeline. It pickles as the statements, not the modules, so a
+block sent to another process (``--executor processes`` or ``dask``) re-runs its imports there.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
-from jupyter_blocks.errors import ConfigError
+from jupyter_blocks.core.block import BlockSpec
+from jupyter_blocks.core.body import BodyInfo
+from jupyter_blocks.core.errors import ConfigError
+from jupyter_blocks.core.pipeline import Pipeline
 
 
 class ImportedNamespace(Mapping[str, Any]):
@@ -55,3 +58,22 @@ class ImportedNamespace(Mapping[str, Any]):
         self.load()
         assert self._values is not None
         return self._values
+
+
+def namespace_for(pipeline: Pipeline, analyse: Callable[[BlockSpec], BodyInfo]
+                  ) -> ImportedNamespace:
+    """The globals a pipeline's blocks see headless: the scratch-cell imports they use, made now.
+
+    Raises:
+        ConfigError: An import fails (naming the cell it stands in).
+    """
+    used: dict[str, tuple[str, str]] = {}
+    if pipeline.imports:
+        for spec in pipeline.blocks:
+            if spec.lang != "python":
+                continue
+            free = analyse(spec).free_names - set(spec.upstream)
+            for name, found in pipeline.imports.items():
+                if name in free:
+                    used.setdefault(found.statement, (found.statement, found.where))
+    return ImportedNamespace(tuple(used.values())).load()

@@ -11,7 +11,7 @@ import datetime as dt
 from collections.abc import Mapping
 from typing import Any
 
-from jupyter_blocks.errors import ConfigError
+from jupyter_blocks.core.errors import ConfigError
 
 
 def as_datetime(value: Any, what: str = "execution_date") -> dt.datetime:

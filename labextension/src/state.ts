@@ -42,18 +42,32 @@ export type RunEventName =
   | 'block_skipped'
   | 'run_finished';
 
-/** A runner event as the kernel forwards it. */
+/**
+ * A runner event as the kernel forwards it (Python's `Event.to_dict`, without the traceback).
+ * The shapes are pinned by the vectors in `tests/data/comm_messages.json`.
+ */
 export interface RunEvent {
   event: RunEventName;
   run_id: string;
+  time?: number;
   block?: string;
+  pipeline?: string;
+  blocks?: string[];
+  trigger?: string;
+  attempt?: number;
+  type?: string;
+  key?: string;
+  layer?: string;
   seconds?: number | null;
   rows?: number | null;
   cols?: number | null;
+  tests_passed?: number;
+  tests_total?: number;
   error?: string | null;
   reason?: string | null;
+  cause?: string;
+  output?: string;
   status?: string;
-  time?: string;
 }
 
 export type KernelMessage =

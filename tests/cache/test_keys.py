@@ -2,9 +2,9 @@ import datetime as dt
 import subprocess
 import sys
 
-from jupyter_blocks.block import parse_cell
 from jupyter_blocks.cache.keys import block_key, stale_reason, variables_fingerprint
-from jupyter_blocks.forms import analyze, resolve_type
+from jupyter_blocks.core.block import parse_cell
+from jupyter_blocks.core.body import analyze, resolve_type
 
 
 def key(cell, upstream=(), variables=None):
@@ -43,9 +43,9 @@ def test_dynamic_access_reads_all_but_volatile_variables():
 
 SCRIPT = """
 import datetime as dt
-from jupyter_blocks.block import parse_cell
+from jupyter_blocks.core.block import parse_cell
 from jupyter_blocks.cache.keys import block_key
-from jupyter_blocks.forms import analyze
+from jupyter_blocks.core.body import analyze
 spec = parse_cell("%%block b -u a\\na[kwargs['when']]\\n")
 print(block_key(spec, "transformer", ["abc"], analyze(spec).variables,
                 {"when": dt.datetime(2020, 10, 1)}).digest)

@@ -16,7 +16,7 @@ from click.testing import CliRunner
 
 from jupyter_blocks.cli import cli
 from tests.example.conftest import EXAMPLE, NOTEBOOK, REPO_ROOT
-from tests.kernel import error_of, execute, text_of
+from tests.helpers.kernels import error_of, execute, text_of
 
 SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
 YELLOW = SHARED_DATA / "yellow_tripdata_2021-01_head.csv"
@@ -119,15 +119,13 @@ def test_source_over_http_whole_file_runs_every_block(example_dir, http_folder, 
 def test_loader_and_transformer_on_real_yellow_rows_with_a_cut_last_line(example_dir, capsys):
     if not SHARED_DATA.is_dir():
         pytest.skip(f"{SHARED_DATA} does not exist: no real taxi rows to test against")
-    from jupyter_blocks import headless
+    from jupyter_blocks.runner.run import run_target
 
-    finished = headless.run(
-        headless.RunRequest(
+    finished = run_target(
             target=str(example_dir / NOTEBOOK),
             only="transform_taxi",
             variables={"source": str(YELLOW), "months": "2021-01"},
         )
-    )
     assert finished.result.ok, [o.error for o in finished.result.failed]
     raw = YELLOW.read_text()
     assert not raw.endswith("\n")

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.services import unavailable
+from tests.helpers.services import unavailable
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 PG = {"host": "127.0.0.1", "port": 5432, "dbname": "test", "user": "postgres"}

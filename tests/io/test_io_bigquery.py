@@ -7,15 +7,14 @@ import pandas as pd
 import pytest
 from google.cloud import bigquery as bq
 
-from jupyter_blocks.errors import ConfigError, ConnectorError
-from jupyter_blocks.io.bigquery import (
+from jupyter_blocks.core.errors import ConfigError, ConnectorError
+from jupyter_blocks.io.google.bigquery import (
     dataframe_job_config,
     gcs_job_config,
     gcs_source,
-    parameter_type,
-    query_parameters,
     write_disposition,
 )
+from jupyter_blocks.io.google.bigquery_types import parameter_type, query_parameters
 
 # --- job configurations (pure) -------------------------------------------------------------------
 
@@ -153,7 +152,7 @@ def test_query_errors_are_connector_errors(bigquery, bq_dataset):
 def test_bigquery_schema_from_arrow():
     import pyarrow as pa
 
-    from jupyter_blocks.io.bigquery import bigquery_schema
+    from jupyter_blocks.io.google.bigquery_types import bigquery_schema
 
     schema = pa.schema(
         [

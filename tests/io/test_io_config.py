@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from jupyter_blocks.errors import ConfigError, ConnectorError, MissingDependencyError
+from jupyter_blocks.core.errors import ConfigError, ConnectorError, MissingDependencyError
 from jupyter_blocks.io import Postgres
-from jupyter_blocks.io._base import require
 from jupyter_blocks.io.config import build_profile, find_config, load_profile
+from jupyter_blocks.io.connector import require
 
 SECRET = "hunter2-s3cr3t-Zq9"
 

@@ -6,7 +6,7 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
-from jupyter_blocks.errors import ConnectorError
+from jupyter_blocks.core.errors import ConnectorError
 from jupyter_blocks.io import DuckDB, LocalFiles
 
 EVIL = "x; drop table y"

@@ -7,7 +7,7 @@ import json
 import pandas as pd
 import pytest
 
-from jupyter_blocks.errors import ConfigError, ConnectorError
+from jupyter_blocks.core.errors import ConfigError, ConnectorError
 from jupyter_blocks.io import GoogleCloudStorage
 
 pytestmark = pytest.mark.gcs
@@ -189,8 +189,8 @@ def test_a_refused_upload_is_not_retried():
 
 
 def pa_bytes() -> bytes:
-    from jupyter_blocks.io._base import arrow_table
-    from jupyter_blocks.io._partitioned import to_bytes
+    from jupyter_blocks.io.connector import arrow_table
+    from jupyter_blocks.io.partitioned import to_bytes
 
     return to_bytes(arrow_table(trips()), "x.parquet")
 
@@ -198,7 +198,7 @@ def pa_bytes() -> bytes:
 def test_large_objects_go_through_the_clients_upload(gcs, gcs_prefix, monkeypatch):
     from google.cloud.storage import Blob
 
-    from jupyter_blocks.io import gcs as gcs_module
+    from jupyter_blocks.io.google import gcs as gcs_module
 
     monkeypatch.setattr(gcs_module, "MEDIA_UPLOAD_LIMIT", 1024)
     through_client: list[int] = []

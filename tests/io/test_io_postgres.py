@@ -15,7 +15,7 @@ import psycopg
 import pyarrow as pa
 import pytest
 
-from jupyter_blocks.errors import ConfigError, ConnectorError
+from jupyter_blocks.core.errors import ConfigError, ConnectorError
 from jupyter_blocks.io import Postgres, run_sql_block
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -265,7 +265,7 @@ def test_replace_survives_a_killed_process(postgres, pg_schema, path):
 
 
 def test_large_frames_load_over_several_connections(postgres, pg_schema, monkeypatch):
-    from jupyter_blocks.io import _pg_copy
+    from jupyter_blocks.io.postgres import copy as _pg_copy
 
     used: list[int] = []
     real = _pg_copy.load_in_parallel
@@ -397,7 +397,7 @@ def temporary_relations(names: list[str]) -> list[str]:
 @pytest.fixture
 def uploads(monkeypatch):  # type: ignore[no-untyped-def]
     """The temporary tables created, in order."""
-    from jupyter_blocks.io import _pg_query
+    from jupyter_blocks.io.postgres import query as _pg_query
 
     created: list[str] = []
     real = _pg_query.create_temporary_table

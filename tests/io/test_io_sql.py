@@ -6,9 +6,10 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
-from jupyter_blocks.errors import ConfigError, ConnectorError
+from jupyter_blocks.core.errors import ConfigError, ConnectorError
 from jupyter_blocks.io import referenced_variables, run_sql_block
-from jupyter_blocks.io._templating import BIGQUERY, DUCKDB, POSTGRES, render_sql
+from jupyter_blocks.io.dialects import BIGQUERY, DUCKDB, POSTGRES
+from jupyter_blocks.io.templating import render_sql
 
 
 @pytest.mark.parametrize(
@@ -158,7 +159,7 @@ def test_polars_and_duckdb_upstreams_are_passed_as_arrow():
 
 
 def test_psycopg_placeholders_become_numbered_for_adbc():
-    from jupyter_blocks.io._pg_query import to_positional
+    from jupyter_blocks.io.postgres.query import to_positional
 
     named = to_positional("SELECT %(a)s, '100%%', %(b)s, %(a)s", {"a": 1, "b": "x"})
     assert named.sql() == "SELECT $1, '100%', $2, $1"

@@ -1,7 +1,7 @@
 """The JupyterLab extension's own suites, run from pytest: jest unit tests and Playwright UI tests.
 
 Both need Node and the packages from ``labextension/scripts/setup.sh``; the UI tests also need
-Debian's Chromium. Missing tools skip locally and fail under CI (``tests.services``).
+Debian's Chromium. Missing tools skip locally and fail under CI (``tests.helpers.services``).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.services import unavailable
+from tests.helpers.services import unavailable
 
 ROOT = Path(__file__).resolve().parents[2]
 LABEXTENSION = ROOT / "labextension"

@@ -4,11 +4,11 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from jupyter_blocks import headless
 from jupyter_blocks.cli import cli
-from jupyter_blocks.errors import BlockSpecError, ConfigError
+from jupyter_blocks.core.errors import BlockSpecError, ConfigError
 from jupyter_blocks.project.reader import import_pipeline, load_project_pipeline
 from jupyter_blocks.project.writer import export_notebook
+from jupyter_blocks.runner.run import run_target
 
 TESTS = Path(__file__).parents[1]
 NOTEBOOKS = TESTS / "notebooks"
@@ -46,12 +46,12 @@ def test_export_import_export_is_byte_identical(tmp_path):
 
 def test_exported_pipeline_gives_the_notebooks_outputs(tmp_path):
     export(tmp_path, "headless_params.ipynb", tmp_path / "proj")
-    from_notebook = headless.run(headless.RunRequest(str(tmp_path / "headless_params.ipynb")))
-    from_project = headless.run(headless.RunRequest(str(tmp_path / "proj"),
-                                                    pipeline="headless_params"))
+    from_notebook = run_target(str(tmp_path / "headless_params.ipynb"))
+    from_project = run_target(str(tmp_path / "proj"),
+                                                    pipeline="headless_params")
     assert from_project.result.ok
     assert from_project.result.outputs == from_notebook.result.outputs
-    folder = headless.run(headless.RunRequest(str(tmp_path / "proj/pipelines/headless_params")))
+    folder = run_target(str(tmp_path / "proj/pipelines/headless_params"))
     assert folder.result.outputs == from_notebook.result.outputs
 
 
@@ -75,9 +75,9 @@ def test_shared_block_file_refused_then_detached(tmp_path):
     export_notebook(tmp_path / "other.ipynb", project, detach=True)
     assert (project / "data_loaders/other/load.py").is_file()
     assert files(project)["data_loaders/load.py"] == before["data_loaders/load.py"]
-    other = headless.run(headless.RunRequest(str(project), pipeline="other"))
+    other = run_target(str(project), pipeline="other")
     assert other.result.outputs["clean"] == [3, 4, 9]
-    assert headless.run(headless.RunRequest(str(project), pipeline="chain")).result.ok
+    assert run_target(str(project), pipeline="chain").result.ok
 
 
 def test_outside_name_is_an_export_error(tmp_path):
@@ -89,11 +89,11 @@ def test_outside_name_is_an_export_error(tmp_path):
 def test_mage_project_imports_and_runs(tmp_path):
     project = tmp_path / "mage"
     shutil.copytree(GOLDEN / "mage_project", project)
-    finished = headless.run(headless.RunRequest(str(project)))
+    finished = run_target(str(project))
     assert finished.result.ok
     assert finished.result.outputs["export_trips"] == {"rows": 3}
     notebook = import_pipeline(project, "taxi_etl", tmp_path / "taxi.ipynb")
-    from_notebook = headless.run(headless.RunRequest(str(notebook)))
+    from_notebook = run_target(str(notebook))
     assert from_notebook.result.outputs["export_trips"] == {"rows": 3}
     assert "mage_ai" not in notebook.read_text()
 
@@ -160,7 +160,7 @@ def test_cli_export_and_import(tmp_path):
 def test_shared_block_files_error_lists_files_and_pipelines_and_pickles(tmp_path):
     import pickle
 
-    from jupyter_blocks.errors import SharedFilesError
+    from jupyter_blocks.core.errors import SharedFilesError
 
     project = tmp_path / "proj"
     export(tmp_path, "chain.ipynb", project)

@@ -1,0 +1,35 @@
+"""The ``jupyter-blocks`` command line: click commands that parse options and call the library.
+
+What belongs here: the command group and what every command shares (exit codes, one ``error:``
+line for bad input, the console). The commands live in ``run`` (``run``), ``projects``
+(``export``, ``import``, ``dag``) and ``history`` (``runs``, ``cache``); the output layer in
+``terminal``, papermill mode in ``papermill``, DAG pictures in ``pictures``. No run logic here.
+Exit codes: 0 success, 1 a block failed, 2 bad input, 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import click
+
+from jupyter_blocks.cli.common import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK
+from jupyter_blocks.cli.history import cache, runs
+from jupyter_blocks.cli.projects import dag, export, import_
+from jupyter_blocks.cli.run import run
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="jupyter-blocks")
+def cli() -> None:
+    """Mage-style data pipelines built inside Jupyter notebooks."""
+
+
+for command in (run, dag, export, import_, runs, cache):
+    cli.add_command(command)
+
+
+def main() -> None:
+    """Entry point of the ``jupyter-blocks`` console script."""
+    cli(prog_name="jupyter-blocks")
+
+
+__all__ = ["EXIT_BAD_INPUT", "EXIT_FAILED", "EXIT_INTERRUPTED", "EXIT_OK", "cli", "main"]

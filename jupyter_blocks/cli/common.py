@@ -1,0 +1,43 @@
+"""What every command shares: exit codes, bad input as one ``error:`` line, the console."""
+
+from __future__ import annotations
+
+import functools
+import sys
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import click
+
+from jupyter_blocks.core.errors import BlocksError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+
+def errors_as_exit_codes(function: F) -> F:
+    """Turn ``BlocksError`` into one stderr line and its exit code, Ctrl-C into 130."""
+
+    @functools.wraps(function)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return function(*args, **kwargs)
+        except BlocksError as exc:
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(exc.exit_code)
+        except KeyboardInterrupt:
+            click.echo("interrupted", err=True)
+            sys.exit(EXIT_INTERRUPTED)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def console(file: Any = None) -> Any:
+    """A rich console; off a terminal, wide enough that tables are not cut."""
+    from rich.console import Console
+
+    made = Console(file=file or sys.stdout, highlight=False, soft_wrap=True)
+    if not made.is_terminal:
+        made.width = max(made.width, 160)
+    return made

@@ -1,0 +1,51 @@
+"""Papermill mode: run a notebook in a real kernel and write the executed notebook.
+
+What belongs here: ``jupyter-blocks run NOTEBOOK --output OUT.ipynb``. Papermill injects the
+parameters after the ``parameters`` cell and runs every cell, so ``%%block`` cells run through
+the kernel session exactly as in JupyterLab (same cache beside the notebook); a failing block is
+marked in the output notebook the papermill way and is exit code 1 here.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from jupyter_blocks.core.errors import BlockFailed, ConfigError
+from jupyter_blocks.project.notebook import NOTEBOOK_ENV
+
+
+def run_in_kernel(notebook: str | Path, output: str | Path, parameters: Mapping[str, Any],
+                  *, kernel_name: str | None = None, progress: bool = False) -> Path:
+    """Execute ``notebook`` with papermill, in its folder, and write ``output``.
+
+    Raises:
+        ConfigError: The notebook cannot be read.
+        BlockFailed: A cell failed; the output notebook is still written.
+    """
+    import papermill
+    from papermill.exceptions import PapermillExecutionError
+
+    source = Path(notebook)
+    if not source.is_file():
+        raise ConfigError(f"notebook {source} does not exist")
+    values = {k: (v.isoformat() if hasattr(v, "isoformat") else v)
+              for k, v in parameters.items()}
+    previous = os.environ.get(NOTEBOOK_ENV)
+    os.environ[NOTEBOOK_ENV] = str(source.resolve())
+    try:
+        papermill.execute_notebook(str(source), str(output), parameters=values,
+                                   cwd=str(source.resolve().parent), kernel_name=kernel_name,
+                                   progress_bar=progress, log_output=False)
+    except PapermillExecutionError as exc:
+        raise BlockFailed(f"cell {exc.exec_count or exc.cell_index} failed: "
+                               f"{exc.ename}: {exc.evalue.splitlines()[0] if exc.evalue else ''}"
+                               f" (see {output})") from None
+    finally:
+        if previous is None:
+            os.environ.pop(NOTEBOOK_ENV, None)
+        else:
+            os.environ[NOTEBOOK_ENV] = previous
+    return Path(output)

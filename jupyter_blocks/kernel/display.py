@@ -1,0 +1,124 @@
+"""Notebook display: status lines for runner events, the ``%blocks`` table, DAG pictures.
+
+What belongs here: turning events and block states into text and HTML, and a subscriber that
+shows one live status line per block in the cell that runs it. No run logic.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from jupyter_blocks.kernel.freshness import BlockState
+from jupyter_blocks.runner import events as ev
+from jupyter_blocks.runner.events import Event
+
+_COLOURS = {"ok": "#1e7e34", "failed": "#c82333", "skipped": "#6c757d", "running": "#0069d9"}
+_STALE_TEXT = {"code": "code changed", "upstream": "upstream changed",
+               "variables": "variables changed"}
+
+
+def shape_text(rows: int | None, cols: int | None, type_name: str | None = None) -> str:
+    """``1,234 rows × 5 cols``, ``3 items`` or the type name."""
+    if rows is not None and cols is not None:
+        return f"{rows:,} rows × {cols} cols"
+    if rows is not None:
+        return f"{rows:,} rows" if type_name in (None, "Series", "ndarray") else f"{rows:,} items"
+    return type_name or ""
+
+
+def status_line(event: Event) -> tuple[str, str] | None:
+    """(mark, text) of the one-line status of a block event, or None for other events."""
+    name = event.block
+    if isinstance(event, ev.BlockStarted):
+        return "running", f"▶ {name} · running…"
+    if isinstance(event, ev.BlockCached):
+        parts = [f"✓ {name}", f"cached ({event.layer})", shape_text(event.rows, event.cols)]
+        return "ok", " · ".join(p for p in parts if p)
+    if isinstance(event, ev.BlockFinished):
+        parts = [f"✓ {name}", f"ran in {event.seconds or 0:.2f} s",
+                 shape_text(event.rows, event.cols)]
+        if event.tests_total:
+            parts.append(f"tests {event.tests_passed}/{event.tests_total} passed")
+        return "ok", " · ".join(p for p in parts if p)
+    if isinstance(event, ev.BlockFailed):
+        return "failed", f"✗ {name} · failed after {event.seconds or 0:.2f} s · {event.error}"
+    if isinstance(event, ev.BlockSkipped):
+        return "skipped", f"– {name} · {event.reason}"
+    return None
+
+
+def _bundle(mark: str, text: str) -> dict[str, str]:
+    colour = _COLOURS.get(mark, "inherit")
+    return {"text/plain": text,
+            "text/html": f'<div class="jupyter-blocks-status" style="font-family: monospace; '
+                         f'color: {colour}">{html.escape(text)}</div>'}
+
+
+class CellStatus:
+    """A subscriber that shows and updates one status line per block in the current cell.
+
+    Args:
+        display: ``IPython.display.display``-like callable (``raw=True``, ``display_id``).
+    """
+
+    def __init__(self, display: Callable[..., Any]) -> None:
+        self._display = display
+        self._handles: dict[str, Any] = {}
+
+    def __call__(self, event: Event) -> None:
+        """Show or update the status line of ``event``'s block."""
+        line = status_line(event)
+        if line is None or event.block is None:
+            return
+        bundle = _bundle(*line)
+        handle = self._handles.get(event.block)
+        if handle is not None:
+            handle.update(bundle, raw=True)
+        else:
+            self._handles[event.block] = self._display(bundle, raw=True, display_id=True)
+
+
+def state_text(state: BlockState) -> str:
+    """``fresh``, ``stale (code changed)``, ``failed``, ``never run``, ..."""
+    if state.state == "stale" and state.error:
+        return f"stale ({state.error})"
+    if state.state == "stale":
+        return f"stale ({_STALE_TEXT.get(state.reason or '', state.reason or 'changed')})"
+    return state.state.replace("_", " ")
+
+
+def blocks_table(states: Sequence[BlockState]) -> dict[str, str]:
+    """The ``%blocks`` listing as a text/plain + text/html bundle."""
+    if not states:
+        text = "No blocks yet: start a cell with %%block NAME"
+        return {"text/plain": text, "text/html": f"<p>{html.escape(text)}</p>"}
+    header = ("block", "type", "upstream", "state", "last run")
+    rows = []
+    for state in states:
+        last = ""
+        if state.seconds is not None:
+            last = f"{state.seconds:.2f} s"
+            shape = shape_text(state.rows, state.cols)
+            last += f", {shape}" if shape else ""
+        status = state_text(state)
+        if state.error and state.state != "stale":
+            status += f": {state.error}"
+        rows.append((state.name, state.type or "", ", ".join(state.upstream) or "—", status,
+                     last))
+    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
+    lines = ["  ".join(str(c).ljust(w) for c, w in zip(r, widths, strict=True)).rstrip()
+             for r in [header, *rows]]
+    cells = "".join(
+        "<tr>" + "".join(f"<td style='text-align:left'>{html.escape(str(c))}</td>" for c in r)
+        + "</tr>" for r in rows)
+    head = "".join(f"<th style='text-align:left'>{h}</th>" for h in header)
+    return {"text/plain": "\n".join(lines),
+            "text/html": f"<table class='jupyter-blocks-list'><thead><tr>{head}</tr></thead>"
+                         f"<tbody>{cells}</tbody></table>"}
+
+
+def mermaid_bundle(mermaid: str) -> dict[str, str]:
+    """A Markdown bundle JupyterLab renders as a Mermaid diagram (text stays readable)."""
+    return {"text/markdown": f"```mermaid\n{mermaid}\n```", "text/plain": mermaid}

@@ -1,0 +1,61 @@
+"""The comm protocol between a kernel and the JupyterLab extension: its messages, as JSON.
+
+What belongs here: building the messages the kernel sends and reading the ones the frontend
+sends, so their shapes live in one place (``tests/data/comm_messages.json`` holds vectors that
+pytest and the extension's jest tests both check).
+
+- frontend -> kernel: ``{"type": "sync", "cells": [{"cell_id", "source", "tags"}]}`` (the
+  notebook's cells as on screen) and ``{"type": "request_state"}``.
+- kernel -> frontend: ``{"type": "state", "blocks": [BlockState.to_dict(), ...]}`` and, during
+  runs, ``{"type": "event", "event": Event.to_dict()}`` for every runner event (tracebacks left
+  out: the cell shows them).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from jupyter_blocks.kernel.freshness import BlockState
+from jupyter_blocks.runner.events import Event
+
+SYNC = "sync"
+REQUEST_STATE = "request_state"
+STATE = "state"
+EVENT = "event"
+
+
+@dataclass(frozen=True)
+class FrontendMessage:
+    """A message from the frontend: its ``type`` and, for ``sync``, the cells."""
+
+    type: str
+    cells: tuple[Mapping[str, Any], ...] = field(default=())
+
+
+def read_message(message: Mapping[str, Any]) -> FrontendMessage | None:
+    """The frontend message in a comm message (its ``content.data``), or None if it is none."""
+    data = message.get("content", {}).get("data") or {}
+    if not isinstance(data, Mapping):
+        return None
+    kind = data.get("type")
+    if kind == SYNC:
+        cells = data.get("cells", [])
+        return FrontendMessage(SYNC, tuple(c for c in cells if isinstance(c, Mapping))
+                               if isinstance(cells, list) else ())
+    if kind == REQUEST_STATE:
+        return FrontendMessage(REQUEST_STATE)
+    return None
+
+
+def state_message(states: Iterable[BlockState]) -> dict[str, Any]:
+    """The ``state`` message: every block's state."""
+    return {"type": STATE, "blocks": [state.to_dict() for state in states]}
+
+
+def event_message(event: Event) -> dict[str, Any]:
+    """The ``event`` message of a runner event (without its traceback)."""
+    payload = event.to_dict()
+    payload.pop("traceback", None)
+    return {"type": EVENT, "event": payload}

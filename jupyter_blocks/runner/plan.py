@@ -1,0 +1,91 @@
+"""Planning a run: each block's body analysis, resolved type and cache key, in topological order.
+
+What belongs here: :class:`Analyses`, the memo that makes sure a block body is analysed once
+however many times it is planned (a kernel session keeps one for its life, so a cell run and the
+freshness shown after it share one analysis per body), :func:`plan`, and :func:`block_variables`,
+the ``kwargs`` each block receives.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from jupyter_blocks.cache.keys import KeyParts, block_key
+from jupyter_blocks.core import body
+from jupyter_blocks.core.block import BlockSpec
+from jupyter_blocks.core.body import BodyInfo
+from jupyter_blocks.core.graph import Dag
+
+
+@dataclass(frozen=True)
+class Analysed:
+    """What is known of a block without running it or knowing the run's variables."""
+
+    info: BodyInfo
+    type: str
+
+
+class Analyses:
+    """Body analyses by block spec: each spec is analysed once for as long as this memo lives.
+
+    Analysis errors (a syntax error, a type that contradicts the decorator) are raised each
+    time, not remembered. :meth:`keep_only` drops what the current blocks no longer need, so the
+    memo of a long kernel session holds only the specs of its current cells.
+    """
+
+    def __init__(self) -> None:
+        self._known: dict[BlockSpec, Analysed] = {}
+
+    def __call__(self, spec: BlockSpec) -> Analysed:
+        """The analysis of ``spec`` (made now, or remembered)."""
+        found = self._known.get(spec)
+        if found is None:
+            info = body.analyze(spec)
+            found = self._known[spec] = Analysed(info, body.resolve_type(spec, info))
+        return found
+
+    def info(self, spec: BlockSpec) -> BodyInfo:
+        """The body analysis of ``spec``."""
+        return self(spec).info
+
+    def keep_only(self, specs: Iterable[BlockSpec]) -> None:
+        """Forget every spec not among ``specs``."""
+        wanted = set(specs)
+        for spec in [s for s in self._known if s not in wanted]:
+            del self._known[spec]
+
+
+@dataclass(frozen=True)
+class Planned:
+    """A block ready to run: its spec, analysis, resolved type and key."""
+
+    spec: BlockSpec
+    info: BodyInfo
+    type: str
+    key: KeyParts
+
+
+def plan(dag: Dag, variables: Mapping[str, Any], analyses: Analyses | None = None
+         ) -> dict[str, Planned]:
+    """Analyse every block of ``dag`` and compute its key, in topological order."""
+    analyses = analyses if analyses is not None else Analyses()
+    planned: dict[str, Planned] = {}
+    for name in dag.order():
+        spec = dag[name]
+        analysed = analyses(spec)
+        upstream_keys = [planned[u].key.digest for u in spec.upstream if u in planned]
+        key = block_key(spec, analysed.type, upstream_keys, analysed.info.variables,
+                        block_variables(variables, spec.name))
+        planned[name] = Planned(spec, analysed.info, analysed.type, key)
+    return planned
+
+
+def block_variables(variables: Mapping[str, Any], block: str) -> dict[str, Any]:
+    """The ``kwargs`` a block receives: the run's variables plus ``block`` and ``logger``."""
+    values = dict(variables)
+    values["block"] = block
+    values["logger"] = logging.getLogger(f"jupyter_blocks.blocks.{block}")
+    return values

@@ -1,0 +1,280 @@
+"""The HTTP endpoints of the Jupyter server extension: run history and export.
+
+What belongs here: the handlers the labextension calls, and nothing else. They resolve
+notebook paths against the server's root directory, call the run store and the exporter, and
+turn their answers into JSON. All endpoints need the server's normal authentication. Whatever
+comes from the run store passes through a :class:`~jupyter_blocks.redact.Redactor` first: the
+store keeps what blocks printed, and known secrets must not reach the browser.
+
+- ``GET  /jupyter-blocks/runs?path=<notebook>&limit=N[&pipeline=P]``: recent runs.
+- ``GET  /jupyter-blocks/runs/<run_id>?path=<notebook>``: one run with its block runs (their
+  captured output left out; ``output_bytes`` says how much there is).
+- ``GET  /jupyter-blocks/runs/<run_id>/logs/<block>?path=<notebook>[&limit=BYTES]``: what a
+  block printed and logged in a run (every attempt), cut to its last ``limit`` bytes (64 KiB by
+  default) at a line start, with ``bytes``, ``shown_bytes``, ``truncated`` and the ``command``
+  that prints the whole text.
+- ``POST /jupyter-blocks/export`` with ``{"path": <notebook>, "project": <folder>}`` and
+  optionally ``"detach": true`` or ``"force": true`` (``jupyter-blocks export``'s flags). A
+  refusal because of block files other pipelines share is a 409 with
+  ``{"reason": "shared_block_files", "conflicts": [{"path": ..., "pipelines": [...]}]}``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import json
+import logging
+import shlex
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, NoReturn
+
+import tornado.web
+from jupyter_server.base.handlers import APIHandler
+from jupyter_server.utils import url_path_join
+
+from jupyter_blocks.core.errors import BlocksError, SharedFilesError
+from jupyter_blocks.history.redact import Redactor
+from jupyter_blocks.history.store import RunStore
+from jupyter_blocks.project.writer import export_notebook
+
+logger = logging.getLogger(__name__)
+
+URL_ROOT = "jupyter-blocks"
+DEFAULT_LIMIT = 50
+MAX_LIMIT = 1000
+DEFAULT_LOG_BYTES = 64 * 1024
+MAX_LOG_BYTES = 4 * 1024 * 1024
+
+
+def load(server_app: Any) -> None:
+    """Add the handlers to the running server."""
+    web_app = server_app.web_app
+    base = url_path_join(web_app.settings["base_url"], URL_ROOT)
+    root = Path(server_app.root_dir).resolve()
+    web_app.add_handlers(
+        ".*$",
+        [
+            (url_path_join(base, "runs"), RunsHandler, {"root": root}),
+            (url_path_join(base, "runs", r"([^/]+)"), RunHandler, {"root": root}),
+            (
+                url_path_join(base, "runs", r"([^/]+)", "logs", r"([^/]+)"),
+                LogsHandler,
+                {"root": root},
+            ),
+            (url_path_join(base, "export"), ExportHandler, {"root": root}),
+        ],
+    )
+    server_app.log.info("jupyter_blocks server extension loaded at %s", base)
+
+
+def to_json(value: Any) -> Any:
+    """Make a run-store or exporter value JSON-able: datetimes as ISO strings, paths as strings."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return to_json(dataclasses.asdict(value))
+    if isinstance(value, Mapping):
+        return {str(k): to_json(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set)):
+        return [to_json(v) for v in value]
+    if isinstance(value, (dt.datetime, dt.date)):
+        return value.isoformat()
+    if isinstance(value, dt.timedelta):
+        return value.total_seconds()
+    if isinstance(value, Path):
+        return str(value)
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return value
+    return str(value)
+
+
+class BlocksHandler(APIHandler):
+    """Shared path handling and error replies."""
+
+    root: Path
+
+    def initialize(self, root: Path) -> None:
+        """Keep the server's root directory."""
+        self.root = root
+
+    def resolve(self, relative: str | None, what: str, *, must_exist: bool = True) -> Path:
+        """Resolve a path from the client against the root, refusing anything outside it."""
+        if not relative:
+            raise tornado.web.HTTPError(400, reason=f"missing `{what}`")
+        path = (self.root / relative.lstrip("/")).resolve()
+        if path != self.root and self.root not in path.parents:
+            reason = f"{what} `{relative}` is outside the server root"
+            raise tornado.web.HTTPError(403, reason=reason)
+        if must_exist and not path.exists():
+            raise tornado.web.HTTPError(404, reason=f"{what} `{relative}` does not exist")
+        return path
+
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        """Reply with ``{"message": ...}`` so the frontend can show it."""
+        exc_info = kwargs.get("exc_info")
+        message = self._reason
+        if exc_info is not None:
+            error = exc_info[1]
+            if isinstance(error, tornado.web.HTTPError) and error.reason:
+                message = error.reason
+        self.set_header("Content-Type", "application/json")
+        self.finish(json.dumps({"message": message}))
+
+    def fail(self, status: int, message: str) -> NoReturn:
+        """Reply with an error message (one line, safe to show)."""
+        raise tornado.web.HTTPError(status, reason=message.splitlines()[0] if message else "")
+
+    def int_argument(self, name: str, default: int, low: int, high: int) -> int:
+        """A whole-number query argument, clamped to ``[low, high]``."""
+        try:
+            value = int(self.get_query_argument(name, str(default)))
+        except ValueError:
+            self.fail(400, f"`{name}` must be a whole number")
+        return max(low, min(value, high))
+
+    def redactor(self, notebook: Path) -> Redactor:
+        """The redactor for the secrets known in a notebook's folder."""
+        return Redactor.for_directory(notebook.parent)
+
+
+def tail(text: str, limit: int) -> tuple[str, bool]:
+    """The end of ``text`` within ``limit`` UTF-8 bytes, starting at a line start if it can.
+
+    Returns:
+        The kept text and whether anything was cut.
+    """
+    data = text.encode("utf-8")
+    if len(data) <= limit:
+        return text, False
+    kept = data[len(data) - limit :].decode("utf-8", errors="ignore")
+    if data[len(data) - limit - 1 : len(data) - limit] != b"\n":
+        newline = kept.find("\n")
+        if 0 <= newline < len(kept) - 1:
+            kept = kept[newline + 1 :]
+    return kept, True
+
+
+def _run_store(notebook: Path) -> RunStore:
+    """The run store of a notebook's folder (where the kernel records its runs)."""
+    return RunStore.for_directory(notebook.parent)
+
+
+class RunsHandler(BlocksHandler):
+    """``GET /jupyter-blocks/runs``: recent runs of a notebook's pipeline."""
+
+    @tornado.web.authenticated
+    def get(self) -> None:
+        """List recent runs, newest first."""
+        notebook = self.resolve(self.get_query_argument("path", None), "path")
+        limit = self.int_argument("limit", DEFAULT_LIMIT, 1, MAX_LIMIT)
+        pipeline = self.get_query_argument("pipeline", None) or notebook.stem
+        store = _run_store(notebook)
+        runs = self.redactor(notebook).value(
+            to_json(store.list_runs(pipeline=pipeline, limit=limit))
+        )
+        self.finish(json.dumps({"pipeline": pipeline, "runs": runs}))
+
+
+class RunHandler(BlocksHandler):
+    """``GET /jupyter-blocks/runs/<run_id>``: one run with its block runs."""
+
+    @tornado.web.authenticated
+    def get(self, run_id: str) -> None:
+        """Show one run."""
+        notebook = self.resolve(self.get_query_argument("path", None), "path")
+        store = _run_store(notebook)
+        try:
+            run = store.get_run(run_id)
+        except BlocksError as error:
+            self.fail(404, str(error))
+        # Captured output can be large: the logs endpoint serves it, one block at a time.
+        for block in run.get("blocks", []):
+            output = block.pop("output", None) or ""
+            block["output_bytes"] = len(output.encode("utf-8"))
+        self.finish(json.dumps(self.redactor(notebook).value(to_json(run))))
+
+
+class LogsHandler(BlocksHandler):
+    """``GET /jupyter-blocks/runs/<run_id>/logs/<block>``: a block's captured output in a run."""
+
+    @tornado.web.authenticated
+    def get(self, run_id: str, block: str) -> None:
+        """The end of what ``block`` printed and logged, secrets hidden."""
+        notebook = self.resolve(self.get_query_argument("path", None), "path")
+        limit = self.int_argument("limit", DEFAULT_LOG_BYTES, 1, MAX_LOG_BYTES)
+        store = _run_store(notebook)
+        try:
+            output = store.block_logs(run_id, block)
+        except BlocksError as error:
+            self.fail(404, str(error))
+        # Hide secrets before cutting, so a cut never leaves half of one.
+        text = self.redactor(notebook).text(output)
+        shown, truncated = tail(text, limit)
+        self.finish(
+            json.dumps(
+                {
+                    "run_id": run_id,
+                    "block": block,
+                    "text": shown,
+                    "truncated": truncated,
+                    "bytes": len(text.encode("utf-8")),
+                    "shown_bytes": len(shown.encode("utf-8")),
+                    "command": self.logs_command(notebook, run_id, block),
+                }
+            )
+        )
+
+    def logs_command(self, notebook: Path, run_id: str, block: str) -> str:
+        """The CLI command that prints the whole text, run from the server's root."""
+        command = ["jupyter-blocks", "runs", "logs", run_id, block]
+        folder = notebook.parent.relative_to(self.root).as_posix()
+        if folder != ".":
+            command.append(folder)
+        return shlex.join(command)
+
+
+class ExportHandler(BlocksHandler):
+    """``POST /jupyter-blocks/export``: write a notebook's pipeline into a project folder."""
+
+    @tornado.web.authenticated
+    def post(self) -> None:
+        """Export the notebook named in the body into the project folder named there."""
+        try:
+            body = json.loads(self.request.body or b"{}")
+        except json.JSONDecodeError:
+            self.fail(400, "the request body must be JSON")
+        if not isinstance(body, dict):
+            self.fail(400, 'the request body must be {"path": ..., "project": ...}')
+        notebook = self.resolve(body.get("path"), "path")
+        project = self.resolve(body.get("project"), "project", must_exist=False)
+        detach, force = (self.flag(body, name) for name in ("detach", "force"))
+        if detach and force:
+            self.fail(400, "`detach` and `force` cannot be combined: pick one")
+
+        try:
+            result = export_notebook(notebook, project, detach=detach, force=force)
+        except SharedFilesError as error:
+            self.set_status(409)
+            self.finish(
+                json.dumps(
+                    {
+                        "message": str(error),
+                        "reason": "shared_block_files",
+                        "conflicts": [
+                            {"path": path, "pipelines": list(pipelines)}
+                            for path, pipelines in error.conflicts
+                        ],
+                    }
+                )
+            )
+            return
+        except BlocksError as error:
+            self.fail(400, str(error))
+        self.finish(json.dumps(to_json(result if result is not None else {})))
+
+    def flag(self, body: dict[str, Any], name: str) -> bool:
+        """An optional true/false member of the request body."""
+        value = body.get(name, False)
+        if not isinstance(value, bool):
+            self.fail(400, f"`{name}` must be true or false")
+        return value

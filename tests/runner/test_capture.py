@@ -1,0 +1,86 @@
+"""OutputCapture: per-block buffers routed by thread, streams that still behave like streams."""
+
+import io
+import logging
+import sys
+import threading
+from types import SimpleNamespace
+
+from jupyter_blocks.runner.capture import OutputCapture, block_output
+
+
+def event(kind: str, block: str | None = None, output: str | None = None) -> SimpleNamespace:
+    return SimpleNamespace(event=kind, block=block, output=output)
+
+
+class FakeTerminal(io.StringIO):
+    encoding = "latin-1"
+
+    def isatty(self) -> bool:
+        return True
+
+
+def test_output_goes_to_the_block_whose_thread_wrote_it(monkeypatch):
+    terminal = FakeTerminal()
+    monkeypatch.setattr(sys, "stdout", terminal)
+    capture = OutputCapture(echo=False)
+    capture(event("block_started", "a"))
+    capture(event("block_started", "b"))
+
+    def write(block: str) -> None:
+        with block_output(block):
+            print(f"from {block}")
+            logging.getLogger("etl").warning("logged by %s", block)
+
+    threads = [threading.Thread(target=write, args=(name,)) for name in ("a", "b")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    print("from no block")  # two blocks run: nobody's output, so it goes to the terminal
+    capture(event("block_finished", "a"))
+    capture(event("block_finished", "b"))
+    capture(event("run_finished"))
+    a, b = capture.take("a"), capture.take("b")
+    assert "from a" in a and "logged by a" in a
+    assert "from b" not in a and "logged by b" not in a
+    assert "from b" in b and "logged by b" in b
+    assert "from a" not in b and "logged by a" not in b
+    assert terminal.getvalue() == "from no block\n"
+    assert sys.stdout is terminal
+
+
+def test_the_only_running_block_gets_output_of_threads_it_started(monkeypatch):
+    monkeypatch.setattr(sys, "stdout", FakeTerminal())
+    capture = OutputCapture(echo=False)
+    capture(event("block_started", "solo"))
+    worker = threading.Thread(target=lambda: print("worker line"))
+    worker.start()
+    worker.join()
+    capture(event("block_finished", "solo"))
+    assert capture.take("solo") == "worker line\n"
+
+
+def test_the_routed_stream_answers_like_the_terminal(monkeypatch):
+    terminal = FakeTerminal()
+    monkeypatch.setattr(sys, "stdout", terminal)
+    capture = OutputCapture(echo=True)
+    capture(event("block_started", "a"))
+    assert sys.stdout is not terminal
+    assert sys.stdout.encoding == "latin-1" and sys.stdout.isatty()
+    assert sys.stdout.getvalue() == ""  # anything else is the terminal's own
+    print("shown and kept")
+    capture(event("block_finished", "a"))
+    capture(event("run_finished"))
+    assert terminal.getvalue() == "shown and kept\n" and capture.take("a") == "shown and kept\n"
+
+
+def test_output_of_a_block_run_elsewhere_is_kept_and_echoed(monkeypatch):
+    terminal = FakeTerminal()
+    monkeypatch.setattr(sys, "stdout", terminal)
+    capture = OutputCapture(echo=True)
+    capture(event("block_started", "remote"))
+    capture(event("block_finished", "remote", output="printed in a worker\n"))
+    capture(event("run_finished"))
+    assert capture.take("remote") == "printed in a worker\n"
+    assert terminal.getvalue() == "printed in a worker\n"

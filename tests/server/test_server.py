@@ -1,0 +1,362 @@
+"""The server extension's endpoints, served by a real Jupyter server on loopback.
+
+The module starts one ``jupyter server`` (the ``jupyter_blocks`` extension enabled, a random
+token, a temporary root) after a headless run of ``printing.ipynb`` has filled the root's run
+store, then talks HTTP to it as the labextension does.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from unittest import mock
+
+import pytest
+
+from jupyter_blocks.project.writer import export_notebook
+from jupyter_blocks.runner.run import run_target
+
+NOTEBOOKS = Path(__file__).parents[1] / "notebooks"
+PASSWORD = "pg-Pa55word-for-tests"
+API_TOKEN = "tok-9f8e7d6c5b4a"
+IO_CONFIG = f"""\
+version: 0.1.1
+default:
+  DUCKDB_PATH: warehouse.duckdb
+  POSTGRES_USER: etl
+  POSTGRES_PASSWORD: "{{{{ env_var('JB_TEST_PG_PASSWORD', '{PASSWORD}') }}}}"
+"""
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(120)]
+
+
+@dataclass
+class Server:
+    url: str
+    token: str
+    root: Path
+    run_id: str
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        query: dict[str, str] | None = None,
+        body: Any = None,
+        token: str | None = None,
+    ) -> tuple[int, Any]:
+        url = f"{self.url}jupyter-blocks/{path}"
+        if query:
+            url += "?" + urllib.parse.urlencode(query)
+        data = json.dumps(body).encode() if body is not None else None
+        request = urllib.request.Request(url, data=data, method=method)
+        request.add_header("Authorization", f"token {self.token if token is None else token}")
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:
+                return response.status, json.loads(response.read() or b"null")
+        except urllib.error.HTTPError as error:
+            text = error.read()
+            try:
+                return error.code, json.loads(text)
+            except ValueError:
+                return error.code, text.decode(errors="replace")
+
+    def logs(self, block: str, run_id: str | None = None, **query: str) -> tuple[int, Any]:
+        run = urllib.parse.quote(run_id or self.run_id)
+        return self.request("GET", f"runs/{run}/logs/{block}", {"path": "printing.ipynb", **query})
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    temp = tmp_path_factory.mktemp("server")
+    root = temp / "root"
+    root.mkdir()
+    shutil.copy(NOTEBOOKS / "printing.ipynb", root / "printing.ipynb")
+    shutil.copy(NOTEBOOKS / "chain.ipynb", root / "chain.ipynb")
+    shutil.copy(NOTEBOOKS / "headless_params.ipynb", root / "other.ipynb")
+    (root / "io_config.yaml").write_text(IO_CONFIG)
+    with mock.patch.dict(os.environ, {"JB_TEST_API_TOKEN": API_TOKEN}):
+        finished = run_target(str(root / "printing.ipynb"), echo=False)
+    assert [block.name for block in finished.result.failed] == ["login"]
+
+    port, token = _free_port(), secrets.token_hex(16)
+    config = {
+        "ServerApp": {
+            "ip": "127.0.0.1",
+            "port": port,
+            "port_retries": 0,
+            "open_browser": False,
+            "allow_root": True,
+            "root_dir": str(root),
+            "jpserver_extensions": {"jupyter_blocks": True},
+        },
+        "IdentityProvider": {"token": token},
+    }
+    config_file = temp / "jupyter_server_config.json"
+    config_file.write_text(json.dumps(config))
+    env = {
+        **os.environ,
+        "JB_TEST_API_TOKEN": API_TOKEN,
+        "JUPYTER_CONFIG_DIR": str(temp / "config"),
+        "JUPYTER_RUNTIME_DIR": str(temp / "runtime"),
+        "JUPYTER_DATA_DIR": str(temp / "data"),
+    }
+    env.pop("JUPYTER_BLOCKS_STORE", None)
+    log = (temp / "server.log").open("w")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "jupyter_server", f"--config={config_file}"],
+        cwd=root,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            if process.poll() is not None:
+                pytest.fail(f"jupyter server exited:\n{(temp / 'server.log').read_text()}")
+            try:
+                status = urllib.request.Request(
+                    f"{url}api/status", headers={"Authorization": f"token {token}"}
+                )
+                with urllib.request.urlopen(status, timeout=2):
+                    break
+            except OSError:
+                if time.monotonic() > deadline:
+                    pytest.fail(
+                        f"no jupyter server after 60 s:\n{(temp / 'server.log').read_text()}"
+                    )
+                time.sleep(0.2)
+        yield Server(url, token, root, finished.result.run_id)
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        log.close()
+
+
+# -- GET /jupyter-blocks/runs/<run_id>/logs/<block> ----------------------------------------------
+
+
+def test_logs_of_a_block_are_its_prints_and_log_records(server: Server) -> None:
+    status, body = server.logs("load")
+    assert status == 200, body
+    assert body["run_id"] == server.run_id and body["block"] == "load"
+    assert "loading 3 rows\n" in body["text"]
+    assert "WARNING etl.load: the source is small" in body["text"]
+    assert body["truncated"] is False
+    assert body["bytes"] == body["shown_bytes"] == len(body["text"].encode())
+    assert body["command"] == f"jupyter-blocks runs logs {server.run_id} load"
+
+
+def test_a_block_that_printed_nothing_has_empty_logs(server: Server) -> None:
+    status, body = server.logs("quiet")
+    assert status == 200, body
+    assert body["text"] == "" and body["bytes"] == 0 and body["truncated"] is False
+
+
+def test_long_logs_are_cut_to_their_last_lines(server: Server) -> None:
+    status, body = server.logs("noisy")
+    assert status == 200, body
+    assert body["truncated"] is True
+    assert body["bytes"] == 2000 * len("line 0000 " + "x" * 30 + "\n")
+    assert body["shown_bytes"] == len(body["text"].encode()) <= 64 * 1024
+    assert body["text"].endswith("line 1999 " + "x" * 30 + "\n")
+    assert body["text"].startswith("line ")  # whole lines only
+    assert "line 0000" not in body["text"]
+
+    status, small = server.logs("noisy", limit="1000")
+    assert status == 200 and small["truncated"] is True
+    assert small["shown_bytes"] <= 1000
+    assert small["text"].splitlines()[-1] == "line 1999 " + "x" * 30
+    assert small["text"].startswith("line ")
+
+
+def test_logs_limit_is_validated(server: Server) -> None:
+    status, body = server.logs("noisy", limit="lots")
+    assert status == 400 and "limit" in body["message"]
+
+
+def test_secrets_never_leave_the_server(server: Server) -> None:
+    status, body = server.logs("connect")
+    assert status == 200, body
+    assert PASSWORD not in body["text"] and API_TOKEN not in body["text"]
+    assert "connecting as etl with password ***" in body["text"]
+    assert "api token: ***" in body["text"]
+
+    status, run = server.request("GET", f"runs/{server.run_id}", {"path": "printing.ipynb"})
+    assert status == 200, run
+    login = next(block for block in run["blocks"] if block["block"] == "login")
+    assert login["status"] == "failed"
+    assert "login refused for password ***" in login["error"]
+    assert PASSWORD not in json.dumps(run)
+
+
+def test_run_detail_leaves_logs_out_but_says_how_much_there_is(server: Server) -> None:
+    status, run = server.request("GET", f"runs/{server.run_id}", {"path": "printing.ipynb"})
+    assert status == 200, run
+    sizes = {block["block"]: block["output_bytes"] for block in run["blocks"]}
+    assert sizes["quiet"] == 0 and sizes["load"] > 0 and sizes["noisy"] > 64 * 1024
+    assert all("output" not in block for block in run["blocks"])
+
+
+def test_logs_of_an_unknown_block_or_run_are_404_with_a_near_match(server: Server) -> None:
+    status, body = server.logs("lod")
+    assert status == 404
+    assert "no block `lod`" in body["message"] and "did you mean `load`?" in body["message"]
+    status, body = server.logs("load", run_id="no-such-run")
+    assert status == 404 and "no run `no-such-run`" in body["message"]
+
+
+def test_logs_need_authentication_and_a_path_inside_the_root(server: Server) -> None:
+    run = urllib.parse.quote(server.run_id)
+    status, _ = server.request(
+        "GET", f"runs/{run}/logs/load", {"path": "printing.ipynb"}, token="wrong"
+    )
+    assert status == 403
+    status, body = server.request("GET", f"runs/{run}/logs/load", {"path": "../printing.ipynb"})
+    assert status == 403 and "outside the server root" in body["message"]
+    status, body = server.request("GET", f"runs/{run}/logs/load")
+    assert status == 400 and "path" in body["message"]
+
+
+def test_logs_command_names_the_notebooks_folder(server: Server) -> None:
+    folder = server.root / "sub dir"
+    folder.mkdir(exist_ok=True)
+    shutil.copy(NOTEBOOKS / "chain.ipynb", folder / "chain.ipynb")
+    finished = run_target(str(folder / "chain.ipynb"), echo=False)
+    run_id = finished.result.run_id
+    status, body = server.request(
+        "GET", f"runs/{run_id}/logs/total", {"path": "sub dir/chain.ipynb"}
+    )
+    assert status == 200, body
+    assert body["command"] == f"jupyter-blocks runs logs {run_id} total 'sub dir'"
+
+
+# -- POST /jupyter-blocks/export -----------------------------------------------------------------
+
+
+def _shared_project(server: Server, name: str) -> Path:
+    """A project where pipeline `chain` uses load and clean files that other.ipynb differs on."""
+    export_notebook(server.root / "chain.ipynb", server.root / name)
+    return server.root / name
+
+
+def _files(root: Path) -> dict[str, bytes]:
+    return {
+        str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()
+    }
+
+
+def test_export_over_a_shared_block_file_is_refused_with_its_pipelines(server: Server) -> None:
+    project = _shared_project(server, "refused")
+    before = _files(project)
+    status, body = server.request(
+        "POST", "export", body={"path": "other.ipynb", "project": "refused"}
+    )
+    assert status == 409, body
+    assert body["reason"] == "shared_block_files"
+    assert body["conflicts"] == [
+        {"path": "data_loaders/load.py", "pipelines": ["chain"]},
+        {"path": "transformers/clean.py", "pipelines": ["chain"]},
+    ]
+    assert "--detach" in body["message"]
+    assert _files(project) == before
+
+
+def test_export_with_detach_writes_the_pipelines_own_copy(server: Server) -> None:
+    project = _shared_project(server, "detached")
+    shared = (project / "data_loaders/load.py").read_bytes()
+    status, body = server.request(
+        "POST", "export", body={"path": "other.ipynb", "project": "detached", "detach": True}
+    )
+    assert status == 200, body
+    assert body["pipeline"] == "other"
+    assert body["detached"] == ["data_loaders/other/load.py", "transformers/other/clean.py"]
+    assert set(body["detached"]) <= set(body["written"])
+    assert (project / "data_loaders/load.py").read_bytes() == shared
+    assert "data_loaders/other/load.py" in (project / "pipelines/other/metadata.yaml").read_text()
+
+
+def test_export_with_force_overwrites_the_shared_file(server: Server) -> None:
+    project = _shared_project(server, "forced")
+    shared = (project / "data_loaders/load.py").read_bytes()
+    status, body = server.request(
+        "POST", "export", body={"path": "other.ipynb", "project": "forced", "force": True}
+    )
+    assert status == 200, body
+    assert body["detached"] == []
+    assert (project / "data_loaders/load.py").read_bytes() != shared
+    assert not (project / "data_loaders/other").exists()
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"detach": True, "force": True}, "cannot be combined"),
+        ({"detach": "yes"}, "`detach` must be true or false"),
+        ({"force": 1}, "`force` must be true or false"),
+    ],
+)
+def test_export_options_are_validated(
+    server: Server, options: dict[str, Any], message: str
+) -> None:
+    status, body = server.request(
+        "POST", "export", body={"path": "other.ipynb", "project": "invalid", **options}
+    )
+    assert status == 400 and message in body["message"]
+    assert not (server.root / "invalid").exists()
+
+
+def test_export_without_a_conflict_is_unchanged(server: Server) -> None:
+    status, body = server.request(
+        "POST", "export", body={"path": "chain.ipynb", "project": "plain"}
+    )
+    assert status == 200, body
+    assert body["pipeline"] == "chain" and "pipelines/chain/metadata.yaml" in body["written"]
+    assert body["detached"] == []
+
+
+# -- helpers -------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "limit", "expected"),
+    [
+        ("short\n", 100, ("short\n", False)),
+        ("aaa\nbbb\nccc\n", 6, ("ccc\n", True)),
+        ("aaa\nbbb\nccc", 5, ("ccc", True)),
+        ("x" * 100, 10, ("x" * 10, True)),
+        ("é" * 10, 5, ("éé", True)),
+        ("", 10, ("", False)),
+    ],
+)
+def test_tail_keeps_the_last_whole_lines_within_the_limit(
+    text: str, limit: int, expected: tuple[str, bool]
+) -> None:
+    from jupyter_blocks.server.handlers import tail
+
+    assert tail(text, limit) == expected

@@ -309,7 +309,9 @@ def _decode_value(spec: Spec, payload: memoryview, at: int,
             return dict(zip(names, items, strict=True)), at
         return items, at
     if kind == "vec":
-        series, at = _decode_vector(spec["v"], payload, at, None)
+        # As a nullable float, a double vector tells R's NA (None) from NaN (nan).
+        hint = (pd.Float64Dtype(), "dbl") if spec["v"]["t"] == "dbl" else None
+        series, at = _decode_vector(spec["v"], payload, at, hint)
         values = [_python_scalar(item) for item in series.tolist()]
         names = spec.get("names")
         if names is not None:

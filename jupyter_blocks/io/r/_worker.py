@@ -80,9 +80,11 @@ class _Stream:
             self.done = True
             self._write(text, write, final=True)
             return rest
-        # Hold back a tail that may be the start of the marker.
-        keep = len(self.marker) - 1
-        text, self.buffer = self.buffer[:-keep], self.buffer[-keep:]
+        # Hold back only a tail that may be the start of the marker, so output streams live.
+        start = self.buffer.rfind(self.marker[:1], max(0, len(self.buffer) - len(self.marker)))
+        held = start if start >= 0 and self.marker.startswith(self.buffer[start:]) else len(
+            self.buffer)
+        text, self.buffer = self.buffer[:held], self.buffer[held:]
         self._write(text, write, final=False)
         return b""
 

@@ -10,7 +10,9 @@ import concurrent.futures as cf
 import datetime as dt
 import logging
 import multiprocessing
+import os
 import pickle
+import signal
 import sys
 import threading
 import time
@@ -331,6 +333,13 @@ def test_printed_output_goes_to_sys_stdout_and_stderr(r, capsys):
     assert "Warning in transform(df_1) : a warning" in captured.err
 
 
+def test_a_sink_left_open_does_not_hide_the_next_blocks_output(r, capsys):
+    assert run("transform <- function(df_1, ...) { sink(tempfile()); print('hidden'); 1L }",
+               [None]) == 1
+    run("transform <- function(df_1, ...) print('shown')", [None])
+    assert capsys.readouterr().out == '[1] "shown"\n'
+
+
 def test_output_of_r_blocks_in_threads_is_filed_under_each_block(r, monkeypatch):
     monkeypatch.setattr(sys, "stdout", sys.stdout)
     monkeypatch.setattr(sys, "stderr", sys.stderr)
@@ -431,12 +440,45 @@ def test_an_r_block_error_pickles_with_its_facts(r):
     assert copy.message == "Error in transform(df_1): boom (line 2)"
 
 
+def worker_pid() -> int:
+    pid: int = run("transform <- function(df_1, ...) Sys.getpid()", [None])
+    return pid
+
+
+def gone(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    return False
+
+
 def test_a_timeout_stops_the_r_process_and_the_next_call_works(r):
+    pid = worker_pid()
     started = time.monotonic()
     with pytest.raises(RBlockError, match=r"R did not finish within 1s; the R process was stopped"):
         run("transform <- function(df_1, ...) Sys.sleep(60)", [None], timeout=1)
     assert time.monotonic() - started < 30
+    assert gone(pid)
     assert run("transform <- function(df_1, ...) 1L", [None]) == 1
+
+
+def test_an_interrupt_stops_the_r_process(r):
+    pid = worker_pid()
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGALRM, interrupt)
+    signal.setitimer(signal.ITIMER_REAL, 0.5)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            run("transform <- function(df_1, ...) Sys.sleep(60)", [None])
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+    assert gone(pid)
+    assert worker_pid() != pid
 
 
 def test_r_exiting_is_a_block_error_and_the_next_call_works(r):

@@ -8,29 +8,33 @@ The block's R code has Mage's form: ``load_data <- function() {...}`` (data load
 ``transform <- function(df_1, ...) {...}`` (transformers, and custom blocks) or
 ``export_data <- function(df_1, ...) {...}`` (data exporters). The upstream outputs arrive as
 ``df_1, df_2, ...`` in ``--upstream`` order and the runtime variables as named ``...`` arguments
-(only those the function names when it has no ``...``). The return value is the output.
+(only those the function names when it has no ``...``, and none whose name R would match to a
+formal by prefix: a variable ``d`` would take ``df_1``'s place). The return value is the output.
 
 **The bridge** is a long-lived ``Rscript`` worker per concurrent call, reused across calls, that
 exchanges values as raw little-endian column vectors (``readBin``/``writeBin``) behind a JSON
-header (jsonlite): only base R and jsonlite are needed. Measured on a 2-core machine, R 4.2.2
-(``bench/bench_r.py``; 100,000 rows × 10 columns of every type below):
+header (jsonlite): only base R and jsonlite are needed. Measured on a 2-core machine with
+R 4.2.2 (``bench/bench_r.py``, medians; a 100,000-row frame of the 10 column types below):
 
-- a trivial block costs 1.3 ms a call on a warm worker (a cold start, once per thread: 0.2 s;
-  one ``Rscript`` per call would cost 140 ms each);
-- the frame crosses to R in 0.05 s and back in 0.05 s, against 0.64 s + 0.55 s to R and
-  0.71 s + 0.05 s back with CSV (``to_csv``/``read.csv``, then ``write.csv``/``read_csv``),
-  which also rounds doubles to 15 digits;
-- rpy2 was the alternative: rpy2 3.6 builds against R 4.2 but does not load (it needs R ≥ 4.4's
-  API); rpy2 3.5 takes 4.2 s to convert the frame to R and 1.3 s back, turns ``Int64`` into
-  int32, dates into strings and ``boolean`` into object, and R called from four threads at once
-  corrupted its stack (``stack imbalance``, ``recursive gc invocation``, a fatal JIT error). In a
-  process R also cannot be stopped on a timeout and is started again in every process-executor
-  worker anyway. A subprocess runs in any thread, is killed on ``--timeout`` or an interrupt, and
-  its crash is a block failure, not a dead kernel.
+- a trivial block costs 1.6-2.5 ms a call on a warm worker; a call that starts a worker (the
+  first of a thread) 0.33-0.37 s; starting ``Rscript`` for every call would cost 0.14-0.18 s
+  before any work;
+- the frame crosses to R in 0.08-0.10 s and back in 0.03-0.08 s, dtypes equal after the round
+  trip: 0.1x the time pandas alone takes to write it as CSV (0.8 s). A CSV exchange with R
+  measured 0.64 s (``to_csv``) + 0.55 s (``read.csv``) to R and 0.71 s (``write.csv``) +
+  0.05 s (``read_csv``) back, and rounds doubles to 15 digits;
+- rpy2, the in-process alternative: rpy2 3.6 builds against R 4.2 but does not load (it needs
+  symbols of R >= 4.4); rpy2 3.5 takes 4.2 s to convert the frame to R and 1.3 s back, turns
+  ``Int64`` into int32, dates into strings and ``boolean`` into object, and R called from four
+  threads at once broke (``stack imbalance``, ``recursive gc invocation``, a fatal JIT error).
+  In-process R also cannot be stopped on a timeout, and would start again in every
+  process-executor worker anyway. A subprocess runs from any thread, is killed on a timeout or
+  an interrupt, and its crash is a block failure rather than a dead kernel.
 
-**Types**, Python → R → Python (a column that returns under the name of an input column, as the
-same R type, gets that column's dtype back, so an identity block returns an equal frame; the
-second arrow is the default for a new column):
+**Types**, Python → R → Python. A column that comes back under the name of an input column, as
+the R type that column went as, gets that column's dtype again when its values fit it (an
+``int64`` column with an NA in it comes back ``Int64``), so an identity block returns an equal
+frame; the last column of the table is the dtype of any other column:
 
 ===========================================  ===================  ==============================
 pandas                                       R                    back, new column
@@ -65,9 +69,11 @@ worker's working folder follows Python's at each call.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import shutil
+import struct
 import subprocess
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -242,9 +248,6 @@ def run_r_block(
         "inputs": input_specs,
         "variables": _codec.encode_variables(variables, encoded),
     }
-    import json
-    import struct
-
     header = json.dumps(request, allow_nan=True).encode("utf-8")
     message = [struct.pack("<dd", len(header), encoded.size), header, *encoded.chunks]
     try:

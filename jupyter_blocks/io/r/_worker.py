@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import atexit
 import codecs
+import json
 import logging
 import os
 import selectors
@@ -227,8 +228,6 @@ class RWorker:
                         logger.debug("R output after the end of a call was dropped")
         header_size, _ = _LENGTHS.unpack_from(answer)
         start = _LENGTHS.size
-        import json
-
         try:
             header = json.loads(bytes(answer[start: start + int(header_size)]).decode("utf-8"))
         except ValueError as exc:

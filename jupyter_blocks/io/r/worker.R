@@ -171,6 +171,9 @@ local({
   }
 
   end_exchange <- function() {
+    # A sink the block left open would swallow the marker.
+    while (sink.number() > 0L) sink()
+    if (sink.number(type = "message") != 2L) sink(type = "message")
     flush(stdout())
     cat(marker, file = stdout())
     flush(stdout())

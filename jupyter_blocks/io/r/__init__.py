@@ -2,7 +2,8 @@
 
 What belongs here: the public functions the runner calls for R blocks, :func:`run_r_block`,
 :func:`r_available` and :func:`require_r`, and :class:`RBlockError`. Processes live in
-``_worker``, value conversion in ``_codec``, the R side in ``worker.R`` (shipped in the package).
+``_worker``, conversion in ``_to_r`` and ``_from_r``, the R side in ``worker.R`` (shipped in
+the package).
 
 The block's R code has Mage's form: ``load_data <- function() {...}`` (data loaders),
 ``transform <- function(df_1, ...) {...}`` (transformers, and custom blocks) or
@@ -226,7 +227,7 @@ def run_r_block(
         BlockSpecError: ``block_type`` has no R form.
         MissingDependencyError: R or jsonlite is not installed.
     """
-    from jupyter_blocks.io.r import _codec, _worker
+    from jupyter_blocks.io.r import _from_r, _to_r, _worker
 
     function = FUNCTIONS.get(block_type)
     if function is None:
@@ -236,8 +237,8 @@ def run_r_block(
     require_r()
     path = _rscript()
     assert path is not None
-    encoded = _codec.Encoded()
-    input_specs = [_codec.encode_input(value, encoded, f"{label}: df_{number}")
+    encoded = _to_r.Encoded()
+    input_specs = [_to_r.encode_input(value, encoded, f"{label}: df_{number}")
                    for number, value in enumerate(inputs, start=1)]
     request = {
         "source": source,
@@ -246,7 +247,7 @@ def run_r_block(
         "signature": _SIGNATURES[function],
         "cwd": os.getcwd(),
         "inputs": input_specs,
-        "variables": _codec.encode_variables(variables, encoded),
+        "variables": _to_r.encode_variables(variables, encoded),
     }
     header = json.dumps(request, allow_nan=True).encode("utf-8")
     message = [struct.pack("<dd", len(header), encoded.size), header, *encoded.chunks]
@@ -261,7 +262,7 @@ def run_r_block(
         raise RBlockError(str(exc)) from None
     if not answer.get("ok"):
         raise _error_from_r(answer.get("error") or {}, label, first_line)
-    return _codec.decode(answer["value"], payload, encoded.hints)
+    return _from_r.decode(answer["value"], payload, encoded.hints)
 
 
 def stop_workers() -> None:

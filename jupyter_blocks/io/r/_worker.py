@@ -3,7 +3,7 @@
 What belongs here: :class:`RWorker` (an ``Rscript worker.R`` child with its own request and
 response pipes), :func:`checkout` (a worker for the calling thread, reused across calls and
 never shared by two threads at once) and :func:`stop_workers`. The wire format lives in
-``worker.R`` and ``_codec``.
+``worker.R``, ``_to_r`` and ``_from_r``.
 
 While a call is in flight the calling thread itself reads the worker's stdout and stderr and
 writes them to *its* ``sys.stdout``/``sys.stderr``, as it goes, so the project's output capture

@@ -9,7 +9,7 @@
 #
 # A message is: its JSON header's length and its payload's length (two little-endian doubles),
 # the header (UTF-8 JSON), then the payload (the vectors' bytes, in the order the header lists
-# them). Vector encoding, shared with _codec.py ("t" is the kind, "n" the length, "bytes" the
+# them). Vector encoding, shared with _to_r.py and _from_r.py ("t" is the kind, "n" the length, "bytes" the
 # number of payload bytes):
 #   int   int32, NA = INT_MIN (R's own NA_integer_)        fct   int32 codes + "levels", "ordered"
 #   dbl   float64, NA = R's NA_real_ bit pattern            date  float64 days since 1970-01-01

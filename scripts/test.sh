@@ -4,7 +4,8 @@
 #   bash scripts/test.sh [pytest arguments]
 #
 # Creates .venv (the project with its test extras), starts the local PostgreSQL when it is
-# installed but stopped, prepares the BigQuery emulator's own virtualenv and the labextension's
+# installed but stopped, installs R and its jsonlite package from Debian when they are missing
+# (as root, with apt-get), prepares the BigQuery emulator's own virtualenv and the labextension's
 # toolchain (Node packages, Debian's Chromium), then runs pytest. Tests whose service is missing
 # skip with a message; with JUPYTER_BLOCKS_REQUIRE_SERVICES=1 (as CI sets it) they fail instead.
 set -euo pipefail
@@ -21,6 +22,17 @@ if command -v pg_ctlcluster >/dev/null 2>&1 && [ -d /etc/postgresql ]; then
     if ! pg_isready --host 127.0.0.1 --port 5432 --quiet 2>/dev/null; then
         pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | head -n 1)" main start \
             || echo "warning: could not start PostgreSQL; its tests will not run" >&2
+    fi
+fi
+
+# R blocks need R (with jsonlite): Debian's packages, where this machine lets us install them.
+if ! command -v Rscript >/dev/null 2>&1 \
+    || ! Rscript --default-packages=base -e 'quit(status = !nzchar(system.file(package = "jsonlite")))' \
+        >/dev/null 2>&1; then
+    if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+        { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+            --no-install-recommends r-base-core r-cran-jsonlite; } >/dev/null 2>&1 \
+            || echo "warning: could not install R (apt-get install r-base-core r-cran-jsonlite); the R block tests will not run" >&2
     fi
 fi
 

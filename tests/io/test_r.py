@@ -23,7 +23,7 @@ import pandas as pd
 import pytest
 
 from jupyter_blocks.capture import OutputCapture, block_output
-from jupyter_blocks.errors import BlockSpecError, MissingDependencyError
+from jupyter_blocks.core.errors import BlockSpecError, MissingDependencyError
 from jupyter_blocks.io.r import (
     INSTALL_R,
     ConversionError,
@@ -32,7 +32,7 @@ from jupyter_blocks.io.r import (
     require_r,
     run_r_block,
 )
-from tests.services import unavailable
+from tests.helpers.services import unavailable
 
 LABEL = "block `clean_r` (cell 3)"
 

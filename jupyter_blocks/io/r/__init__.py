@@ -81,7 +81,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from jupyter_blocks.errors import BlockSpecError, MissingDependencyError
+from jupyter_blocks.core.errors import BlockSpecError, MissingDependencyError
 
 logger = logging.getLogger(__name__)
 

@@ -22,7 +22,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from jupyter_blocks.capture import OutputCapture, block_output
 from jupyter_blocks.core.errors import BlockSpecError, MissingDependencyError
 from jupyter_blocks.io.r import (
     INSTALL_R,
@@ -32,6 +31,7 @@ from jupyter_blocks.io.r import (
     require_r,
     run_r_block,
 )
+from jupyter_blocks.runner.capture import OutputCapture, block_output
 from tests.helpers.services import unavailable
 
 LABEL = "block `clean_r` (cell 3)"

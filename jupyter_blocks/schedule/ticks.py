@@ -4,8 +4,10 @@ What belongs here: pure functions of a :class:`~jupyter_blocks.schedule.triggers
 times that the caller passes in (``now`` is always an argument: no clock is read here).
 Cron arithmetic is cronsim's, in the trigger's time zone, so DST changes are handled as
 Debian's cron does (a daily 02:30 runs once on the day clocks go back, and at 03:00 on the day
-they skip 02:30). Naive datetimes passed in are read as UTC; ticks come back aware, in the
-trigger's zone.
+they skip 02:30). Naive datetimes passed in are read as UTC. Ticks come back in UTC, so they
+compare, hash and store safely (Python calls the two 02:30s of one zone equal, and a time in
+the repeated hour unequal to every other zone's); the :class:`Interval` of a tick is in the
+trigger's zone, so a run's ``ds`` and ``hr`` are its wall-clock date and hour.
 
 Rules, where Mage's scheduler goes wrong:
 
@@ -73,7 +75,7 @@ def next_fire_times(trigger: Trigger, after: dt.datetime, count: int = 3) -> lis
     if floor is not None and after < floor:
         after = floor - _MICROSECOND
     if trigger.schedule_interval == "@once" and trigger.schedule_type == "time":
-        start = start_of(trigger)
+        start = _floor(trigger)
         return [start] if start is not None and start > after and count > 0 else []
     ticks: list[dt.datetime] = []
     iterator = _forward(trigger, after)
@@ -81,7 +83,7 @@ def next_fire_times(trigger: Trigger, after: dt.datetime, count: int = 3) -> lis
         tick = next(iterator, None)
         if tick is None:
             break
-        ticks.append(tick)
+        ticks.append(_aware(tick))
     return ticks
 
 
@@ -90,12 +92,11 @@ def previous_tick(trigger: Trigger, at: dt.datetime) -> dt.datetime | None:
     at = _aware(at)
     floor = _floor(trigger)
     if trigger.schedule_interval == "@once" and trigger.schedule_type == "time":
-        start = start_of(trigger)
-        return start if start is not None and start <= at else None
+        return floor if floor is not None and floor <= at else None
     tick = _previous_raw(trigger, at)
     if tick is None or (floor is not None and tick < floor):
         return None
-    return tick
+    return _aware(tick)
 
 
 def ticks_between(trigger: Trigger, after: dt.datetime, until: dt.datetime
@@ -214,15 +215,17 @@ def skip_reason(trigger: Trigger, running: int, pipeline_run_limit: int | None =
 
 
 def _aware(moment: dt.datetime) -> dt.datetime:
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=_UTC)
+    # In UTC: Python compares two datetimes of one zone by wall clock, which puts the two
+    # 02:30s of a night when clocks go back at the same time.
+    return moment.astimezone(_UTC) if moment.tzinfo is not None else moment.replace(tzinfo=_UTC)
 
 
 def _floor(trigger: Trigger) -> dt.datetime | None:
     start = start_of(trigger)
     if start is None or trigger.schedule_interval == "@once":
-        return start
+        return _aware(start) if start is not None else None
     # Cron fires on whole minutes: a start at 05:00:30 still lets the 05:00 tick of that day run.
-    return start.replace(second=0, microsecond=0)
+    return _aware(start.replace(second=0, microsecond=0))
 
 
 def _forward(trigger: Trigger, after: dt.datetime) -> Iterator[dt.datetime]:
@@ -234,9 +237,9 @@ def _forward(trigger: Trigger, after: dt.datetime) -> Iterator[dt.datetime]:
     iterators = [CronSim(expression, local) for expression in cron_expressions(trigger)]
     pending = [next(iterator, None) for iterator in iterators]
     while any(tick is not None for tick in pending):
-        tick = min(t for t in pending if t is not None)
+        tick = min((t for t in pending if t is not None), key=dt.datetime.timestamp)
         for index, candidate in enumerate(pending):
-            if candidate == tick:
+            if candidate is not None and candidate.timestamp() == tick.timestamp():
                 pending[index] = next(iterators[index], None)
         yield tick.astimezone(zone)
 
@@ -250,4 +253,13 @@ def _previous_raw(trigger: Trigger, at: dt.datetime) -> dt.datetime | None:
     found = [next(CronSim(expression, local, reverse=True), None)
              for expression in cron_expressions(trigger)]
     ticks = [tick for tick in found if tick is not None]
-    return max(ticks).astimezone(zone) if ticks else None
+    if not ticks:
+        return None
+    latest = max(ticks, key=dt.datetime.timestamp)
+    # cronsim's reverse iteration can land on the first of two equal wall-clock times when
+    # clocks go back; forward iteration knows both, so step forward to the real latest.
+    for tick in _forward(trigger, latest):
+        if tick.timestamp() > at.timestamp():
+            break
+        latest = tick
+    return latest.astimezone(zone)

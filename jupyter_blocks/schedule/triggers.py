@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import re
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal
@@ -39,6 +40,7 @@ CRON_MACROS = {
 MAGE_REQUIRED_KEYS = ("name", "schedule_interval", "schedule_type", "start_time")
 #: Our keys; written only when they are not their defaults (Mage refuses unknown keys).
 OUR_KEYS = ("catchup", "timezone")
+_TIME_OF_DAY = re.compile(r"\d{1,2}:\d{2}(:\d{2})?")
 
 
 class TriggerSettings(BaseModel):
@@ -92,9 +94,8 @@ class Trigger(BaseModel):
             problem = cron_problem(CRON_MACROS.get(value, value))
             if problem is not None:
                 raise PydanticCustomError(
-                    "cron", "{value} is not a cron expression ({problem}; or use one of "
-                    "{presets})", {"value": repr(value), "problem": problem,
-                                   "presets": ", ".join(PRESETS)})
+                    "cron", "{value} is not a cron expression ({problem}) nor one of {presets}",
+                    {"value": repr(value), "problem": problem, "presets": ", ".join(PRESETS)})
         return value
 
     @field_validator("start_time", "last_enabled_at", mode="before")
@@ -106,6 +107,10 @@ class Trigger(BaseModel):
             raise PydanticCustomError(
                 "datetime", "expected a date or a date and time like 2024-01-15 05:00:00, got "
                 "{value}", {"value": value})
+        if isinstance(value, str) and _TIME_OF_DAY.fullmatch(value.strip()):
+            raise PydanticCustomError(
+                "datetime", "{value} is a time of day: write the day it starts too, like "
+                "2024-01-15 {value}:00", {"value": value.strip()[:5]})
         return value
 
     @field_validator("timezone")

@@ -15,7 +15,8 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from jupyter_blocks.core.block import DEFAULT_RETRY_DELAY
-from jupyter_blocks.core.errors import ConfigError, did_you_mean
+from jupyter_blocks.core.errors import ConfigError
+from jupyter_blocks.project.validation import describe_errors
 
 #: Block type -> the project folder of its files (Mage's layout).
 FOLDERS = {
@@ -128,24 +129,7 @@ def read_metadata(path: Path) -> PipelineMeta:
     try:
         return PipelineMeta.model_validate(document)
     except ValidationError as exc:
-        raise ConfigError(f"{path}: {describe_errors(exc)}") from None
-
-
-def describe_errors(exc: ValidationError) -> str:
-    """Pydantic errors as ``blocks[2].upstream_blocks: message``, every one, on one line."""
-    messages = []
-    for error in exc.errors():
-        path = ""
-        for part in error["loc"]:
-            path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
-        if error["type"] == "extra_forbidden":
-            field = str(error["loc"][-1])
-            model: type[BaseModel] = BlockMeta if len(error["loc"]) > 1 else PipelineMeta
-            message = "unknown key" + did_you_mean(field, model.model_fields)
-        else:
-            message = error["msg"].lower() if error["msg"][:1].isupper() else error["msg"]
-        messages.append(f"{path}: {message}")
-    return "; ".join(messages)
+        raise ConfigError(f"{path}: {'; '.join(describe_errors(exc, PipelineMeta))}") from None
 
 
 def dump_metadata(meta: PipelineMeta) -> str:

@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 from jupyter_blocks.cache import Cache
-from jupyter_blocks.core.block import parse_cell
+from jupyter_blocks.core.grammar import parse_cell
 from jupyter_blocks.core.graph import Dag
 from jupyter_blocks.runner import Runner
 

@@ -8,15 +8,18 @@ file runs under Mage, which injects its own. The decorators live in
 from __future__ import annotations
 
 from jupyter_blocks.core.decorators import (
+    callback,
     condition,
     conditional,
     custom,
     data_exporter,
     data_loader,
+    on_failure,
+    on_success,
     sensor,
     test,
     transformer,
 )
 
-__all__ = ["condition", "conditional", "custom", "data_exporter", "data_loader", "sensor",
-           "test", "transformer"]
+__all__ = ["callback", "condition", "conditional", "custom", "data_exporter", "data_loader",
+           "on_failure", "on_success", "sensor", "test", "transformer"]

@@ -27,7 +27,7 @@ from jupyter_blocks.core.block import BlockSpec
 CACHE_FORMAT_VERSION = 1
 
 #: Variables that differ on every run; only a block naming them explicitly is keyed on them.
-VOLATILE_VARIABLES = frozenset({"run_id", "logger"})
+VOLATILE_VARIABLES = frozenset({"run_id", "logger", "retry"})
 
 
 @dataclass(frozen=True)

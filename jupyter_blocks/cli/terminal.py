@@ -24,7 +24,8 @@ from jupyter_blocks.runner.events import Event, RunResult
 _STYLES = {"ran": "green", "cached": "cyan", "failed": "bold red", "skipped": "yellow",
            "running": "bold blue", "pending": "dim", "interrupted": "red"}
 _STATUS = {ev.BLOCK_STARTED: "running", ev.BLOCK_CACHED: "cached", ev.BLOCK_FINISHED: "ran",
-           ev.BLOCK_FAILED: "failed", ev.BLOCK_SKIPPED: "skipped"}
+           ev.BLOCK_FAILED: "failed", ev.BLOCK_SKIPPED: "skipped", ev.BLOCK_WAITING: "waiting",
+           ev.BLOCK_RETRYING: "retrying", ev.CHILDREN_STARTED: "fanned out"}
 
 
 def json_lines(stream: TextIO) -> Any:
@@ -66,7 +67,18 @@ class LiveProgress:
     def __init__(self, console: Console) -> None:
         self.console = console
         self.states: dict[str, tuple[str, str]] = {}
+        self.children: dict[str, list[int]] = {}
         self.live: Live | None = None
+
+    def _count(self, block: str, event: Event) -> None:
+        tally = self.children[block]
+        index = {ev.BLOCK_FINISHED: 1, ev.BLOCK_CACHED: 1, ev.BLOCK_FAILED: 2,
+                 ev.BLOCK_SKIPPED: 3}.get(event.event)
+        if index is not None:
+            tally[index] += 1
+        settled = sum(tally[1:])
+        state = ("failed" if tally[2] else "ran") if settled >= tally[0] else "running"
+        self.states[block] = (state, _tally(tally))
 
     def __call__(self, event: Event) -> None:
         """Update the view with ``event``."""
@@ -75,9 +87,15 @@ class LiveProgress:
             self.live = Live(self._render(), console=self.console, refresh_per_second=8,
                              transient=True)
             self.live.start()
+        elif isinstance(event, ev.ChildrenStarted):
+            self.children[event.block] = [len(event.children), 0, 0, 0]
+            self.states[event.block] = ("running", _tally(self.children[event.block]))
         elif event.block is not None and event.event in _STATUS:
-            detail = _detail(event)
-            self.states[event.block] = (_STATUS[event.event], detail)
+            block = event.block.split(":", 1)[0]
+            if block != event.block and block in self.children:
+                self._count(block, event)
+            else:
+                self.states[event.block] = (_STATUS[event.event], _detail(event))
         elif event.event == ev.RUN_FINISHED:
             self.close()
             return
@@ -126,22 +144,48 @@ def _detail(event: Event) -> str:
         parts.append(event.error)
     if isinstance(event, ev.BlockSkipped) and event.reason:
         parts.append(event.reason)
+    if isinstance(event, ev.BlockWaiting):
+        parts.append(f"poke {event.poke}, next in {max(event.next_poke - event.time, 0):.0f}s")
+    if isinstance(event, ev.BlockRetrying):
+        parts.append(f"attempt {event.attempt} failed: {event.error}; "
+                     f"retrying in {event.delay or 0:g}s")
+    if isinstance(event, ev.ChildrenStarted):
+        parts.append(f"into {len(event.children)} children")
     return ", ".join(parts)
 
 
+def _tally(tally: list[int]) -> str:
+    total, ran, failed, skipped = tally
+    parts = [f"×{total}"] + [f"{count} {word}" for count, word in
+                             ((ran, "ran"), (failed, "failed"), (skipped, "skipped")) if count]
+    return " · ".join(parts)
+
+
 def summary_table(result: RunResult) -> Table:
-    """Block, status, seconds, rows: one row per block of the run."""
+    """Block, status, seconds, rows: a row per block of the run.
+
+    A block that fanned out shows its children's counts; only its failed children get rows.
+    """
     table = Table(title=f"run {result.run_id}: {result.status} in {result.seconds:.2f}s",
                   title_justify="left")
     table.add_column("block")
     table.add_column("status")
     table.add_column("seconds", justify="right")
     table.add_column("rows", justify="right")
+    fanned = {o.name for o in result.outcomes.values() if o.children is not None}
     for outcome in result.outcomes.values():
+        if outcome.block in fanned and outcome.name != outcome.block \
+                and outcome.status != "failed":
+            continue
         seconds = f"{outcome.seconds:.2f}" if outcome.status == "ran" or \
             outcome.status == "failed" else "-"
         rows = "" if outcome.rows is None else str(outcome.rows)
-        table.add_row(outcome.name, Text(outcome.status, style=_STYLES.get(outcome.status, "")),
+        status = outcome.status
+        if outcome.children is not None:
+            status = f"{status} {_tally(list(outcome.children))}"
+        if outcome.status == "skipped" and outcome.why == "condition":
+            status = "skipped (condition)"
+        table.add_row(outcome.name, Text(status, style=_STYLES.get(outcome.status, "")),
                       seconds, rows)
     return table
 
@@ -157,6 +201,9 @@ def failure_report(result: RunResult, resume: str | None) -> list[str]:
                    if o.status == "skipped" and o.cause == failed.name]
         if blocked:
             lines.append(f"not run because {failed.name} failed: {', '.join(blocked)}")
+    for failed in result.failed_callbacks:
+        lines.append(f"warning: callback {failed.name} failed (its block's status is "
+                     f"unchanged): {failed.error}")
     if resume:
         lines.append(f"resume with: {resume}")
     return lines

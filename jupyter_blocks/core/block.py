@@ -1,36 +1,34 @@
-"""Block specs and the ``%%block`` magic-line parser.
+"""Block specs: one pipeline block as written in a cell or a block file.
 
-What belongs here: the frozen ``BlockSpec`` value, the option table of the ``%%block`` line, and
-the parser that turns a cell into a spec. The grammar is deliberately small and table-driven so the
-TypeScript parser of the labextension can mirror it exactly; both run the shared vectors in
-``tests/data/magic_lines.json``. (argparse is not used: its prefix abbreviations, last-wins
-repeated options and negative-number heuristics would be behaviour the frontend had to copy.)
+What belongs here: the frozen :class:`BlockSpec` value and the constants that describe blocks
+(types, languages, connectors, defaults). The ``%%block`` line grammar that produces a spec is
+:mod:`jupyter_blocks.core.grammar`.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import keyword
-import re
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from jupyter_blocks.core.errors import BlockSpecError, did_you_mean
-
-MAGIC = "%%block"
-BLOCK_TYPES = ("data_loader", "transformer", "data_exporter", "sensor", "condition", "custom")
+BLOCK_TYPES = ("data_loader", "transformer", "data_exporter", "sensor", "condition", "callback",
+               "custom")
 LANGUAGES = ("python", "sql", "r")
 CONNECTORS = ("duckdb", "postgres", "bigquery")
 #: Block types whose run is a side effect: they run whenever asked, never served from the cache.
-SIDE_EFFECT_TYPES = frozenset({"data_exporter", "sensor"})
+SIDE_EFFECT_TYPES = frozenset({"data_exporter", "sensor", "callback"})
+#: Block types that gate their downstream blocks rather than feed them: their answers are not
+#: passed to downstream blocks as arguments (a sensor's is, as in Mage).
+GATE_TYPES = frozenset({"condition"})
+#: What a callback block may be called for (Mage's ``@callback`` statuses).
+CALLBACK_STATUSES = ("success", "failure", "cancelled")
+#: What ``--over-max`` does when a dynamic block returns more items than ``--max-children``.
+OVER_MAX_POLICIES = ("fail", "limit")
 RESERVED_NAMES = frozenset({"kwargs", "args"})
 #: Seconds before a block's first retry when ``--retry-delay`` (Mage's ``delay``) is not given.
 DEFAULT_RETRY_DELAY = 5.0
-
-_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-_INT = re.compile(r"^\d+$")
-_NUMBER = re.compile(r"^\d+(\.\d+)?$")
+#: Seconds between a sensor's calls when ``--poke-interval`` is not given (Mage's minute).
+DEFAULT_POKE_INTERVAL = 60.0
 
 
 @dataclass(frozen=True)
@@ -45,10 +43,17 @@ class BlockSpec:
         profile: ``io_config.yaml`` profile for SQL blocks and connectors.
         connector: Database a SQL block runs on (``duckdb`` by default).
         retries: Extra attempts after a failure.
-        retry_delay: Seconds before the first retry; doubles on each further retry.
-        timeout: Seconds a block may run, or None.
+        retry_delay: Seconds before the first retry.
+        max_retry_delay: The longest wait between two attempts (Mage's ``max_delay``), or None.
+        exponential_backoff: Double the wait after each retry (None: as Mage, yes).
+        timeout: Seconds an attempt may run (a sensor: how long it may wait), or None.
+        poke_interval: Seconds between a sensor's calls.
         dynamic: The block returns a list; each downstream block runs once per item.
-        reduce: Gather the per-item outputs of a dynamic upstream back into a list.
+        reduce: A dynamic child whose outputs are gathered into one list for its downstream.
+        max_children: The most items a dynamic block may fan out to, or None.
+        over_max: ``fail`` the dynamic block beyond ``max_children``, or ``limit`` to the first.
+        max_parallel: How many of this block's dynamic children run at once, or None.
+        on: The blocks a callback block is called for.
         no_cache: Always run; never serve this block from the cache.
         source: The block body (the cell without its ``%%block`` line).
         origin: Where the body came from, for messages and tracebacks (``cell 3``, a file path).
@@ -64,9 +69,16 @@ class BlockSpec:
     connector: str | None = None
     retries: int = 0
     retry_delay: float = DEFAULT_RETRY_DELAY
+    max_retry_delay: float | None = None
+    exponential_backoff: bool | None = None
     timeout: float | None = None
+    poke_interval: float = DEFAULT_POKE_INTERVAL
     dynamic: bool = False
     reduce: bool = False
+    max_children: int | None = None
+    over_max: str = "fail"
+    max_parallel: int | None = None
+    on: tuple[str, ...] = ()
     no_cache: bool = False
     source: str = ""
     origin: str = ""
@@ -83,6 +95,13 @@ class BlockSpec:
         where = f" ({self.origin})" if self.origin else ""
         return f"block `{self.name}`{where}"
 
+    @property
+    def depends_on(self) -> tuple[str, ...]:
+        """Every block this one waits for: its upstreams, and the parents of a callback."""
+        if not self.on:
+            return self.upstream
+        return (*self.upstream, *(p for p in self.on if p not in self.upstream))
+
     def result_options(self) -> dict[str, Any]:
         """The options that change what the block computes (they go into its cache key)."""
         return {
@@ -92,259 +111,3 @@ class BlockSpec:
             "dynamic": self.dynamic,
             "reduce": self.reduce,
         }
-
-    def magic_line(self) -> str:
-        """Render the spec back to a canonical ``%%block`` line."""
-        parts = [MAGIC, self.name]
-        if self.type:
-            parts += ["--type", self.type]
-        if self.upstream:
-            parts += ["--upstream", *self.upstream]
-        for option in OPTIONS:
-            if option.dest in {"type", "upstream"}:
-                continue
-            value = getattr(self, option.dest)
-            if value == option.default:
-                continue
-            if option.kind == "flag":
-                parts.append(option.flag)
-            else:
-                text = _format_number(value) if isinstance(value, float) else str(value)
-                parts += [option.flag, _quote(text)]
-        return " ".join(parts)
-
-
-@dataclass(frozen=True)
-class _Option:
-    flag: str
-    dest: str
-    kind: str  # "flag", "value" or "list"
-    default: Any
-    help: str
-    alias: str | None = None
-    convert: Callable[[str, str], Any] | None = None
-
-
-def _choice(choices: tuple[str, ...]) -> Callable[[str, str], str]:
-    def convert(flag: str, text: str) -> str:
-        if text not in choices:
-            raise BlockSpecError(
-                f"{flag} must be one of {', '.join(choices)}, got `{text}`"
-                + did_you_mean(text, choices),
-                "bad_value",
-            )
-        return text
-
-    return convert
-
-
-def _count(flag: str, text: str) -> int:
-    if not _INT.match(text):
-        raise BlockSpecError(f"{flag} must be a whole number >= 0, got `{text}`", "bad_value")
-    return int(text)
-
-
-def _seconds(positive: bool) -> Callable[[str, str], float]:
-    def convert(flag: str, text: str) -> float:
-        if not _NUMBER.match(text) or (positive and float(text) == 0):
-            expected = "a number of seconds > 0" if positive else "a number of seconds >= 0"
-            raise BlockSpecError(f"{flag} must be {expected}, got `{text}`", "bad_value")
-        return float(text)
-
-    return convert
-
-
-def _text(flag: str, text: str) -> str:
-    return text
-
-
-OPTIONS: tuple[_Option, ...] = (
-    _Option("--type", "type", "value", None, "block type: " + "|".join(BLOCK_TYPES) +
-            " (inferred from the decorator when absent)", "-t", _choice(BLOCK_TYPES)),
-    _Option("--upstream", "upstream", "list", (), "upstream blocks, in argument order", "-u"),
-    _Option("--lang", "lang", "value", "python", "python|sql|r", None, _choice(LANGUAGES)),
-    _Option("--profile", "profile", "value", None, "io_config.yaml profile", None, _text),
-    _Option("--connector", "connector", "value", None,
-            "database for a SQL block: " + "|".join(CONNECTORS), None, _choice(CONNECTORS)),
-    _Option("--retries", "retries", "value", 0, "extra attempts after a failure", None, _count),
-    _Option("--retry-delay", "retry_delay", "value", DEFAULT_RETRY_DELAY,
-            "seconds before the first retry (doubles each time)", None, _seconds(False)),
-    _Option("--timeout", "timeout", "value", None, "seconds the block may run", None,
-            _seconds(True)),
-    _Option("--dynamic", "dynamic", "flag", False, "output is a list; downstream runs per item"),
-    _Option("--reduce", "reduce", "flag", False, "gather a dynamic upstream's items back"),
-    _Option("--no-cache", "no_cache", "flag", False, "always run; never use the cache"),
-)
-_BY_FLAG = {o.flag: o for o in OPTIONS} | {o.alias: o for o in OPTIONS if o.alias}
-
-
-def is_block_line(line: str) -> bool:
-    """Whether ``line`` starts a block cell (``%%block`` then whitespace or the end)."""
-    return line.startswith(MAGIC) and (len(line) == len(MAGIC) or line[len(MAGIC)].isspace())
-
-
-def check_name(name: str, what: str = "block name") -> str:
-    """Return ``name`` if it is a valid block name, else raise ``BlockSpecError`` (bad_name)."""
-    if not _NAME.match(name) or keyword.iskeyword(name) or name in RESERVED_NAMES:
-        raise BlockSpecError(
-            f"`{name}` is not a valid {what}: use letters, digits and _, not starting with a "
-            "digit, and not a Python keyword or `kwargs`/`args`",
-            "bad_name",
-        )
-    return name
-
-
-def tokenize(text: str) -> list[str]:
-    """Split on whitespace, honouring simple single and double quotes."""
-    tokens: list[str] = []
-    current: list[str] = []
-    in_token = False
-    quote: str | None = None
-    for char in text:
-        if quote:
-            if char == quote:
-                quote = None
-            else:
-                current.append(char)
-        elif char in "'\"":
-            quote, in_token = char, True
-        elif char.isspace():
-            if in_token:
-                tokens.append("".join(current))
-                current, in_token = [], False
-        else:
-            current.append(char)
-            in_token = True
-    if quote:
-        raise BlockSpecError(f"unclosed {quote} quote in the %%block line", "unclosed_quote")
-    if in_token:
-        tokens.append("".join(current))
-    return tokens
-
-
-def parse_magic_line(line: str) -> dict[str, Any] | None:
-    """Parse a ``%%block`` line into a dict of options (with ``name``).
-
-    Returns:
-        The options, or None when the line does not start a block cell.
-
-    Raises:
-        BlockSpecError: The line is malformed; ``code`` says how (see the shared vectors).
-    """
-    if not is_block_line(line):
-        return None
-    return parse_arguments(line[len(MAGIC):])
-
-
-def parse_arguments(text: str) -> dict[str, Any]:
-    """Parse the part of a ``%%block`` line after the magic's name."""
-    tokens = tokenize(text)
-    if not tokens or tokens[0].startswith("-"):
-        raise BlockSpecError("%%block needs a name: %%block NAME [options]", "missing_name")
-    result: dict[str, Any] = {"name": check_name(tokens[0])}
-    result.update({o.dest: o.default for o in OPTIONS})
-    seen: set[str] = set()
-    upstream: list[str] = []
-    index = 1
-    while index < len(tokens):
-        token = tokens[index]
-        index += 1
-        if not token.startswith("-"):
-            raise BlockSpecError(
-                f"unexpected argument `{token}`: %%block takes one name, then options",
-                "unexpected_argument",
-            )
-        flag, has_inline, inline = token.partition("=")
-        option = _BY_FLAG.get(flag)
-        if option is None:
-            raise BlockSpecError(
-                f"unknown option `{flag}`" + did_you_mean(flag, [o.flag for o in OPTIONS]),
-                "unknown_option",
-            )
-        if option.kind == "flag":
-            if has_inline:
-                raise BlockSpecError(f"{option.flag} takes no value", "unexpected_value")
-            values: list[str] = []
-        elif has_inline:
-            values = [inline]
-        else:
-            values = []
-            if option.kind == "value":
-                # A value may start with "-" (so `--retries -1` is a bad value, not a
-                # missing one) unless it is itself one of our options.
-                if index < len(tokens) and tokens[index].partition("=")[0] not in _BY_FLAG:
-                    values.append(tokens[index])
-                    index += 1
-            else:
-                while index < len(tokens) and not tokens[index].startswith("-"):
-                    values.append(tokens[index])
-                    index += 1
-            if not values:
-                raise BlockSpecError(f"{option.flag} needs a value", "missing_value")
-        if option.kind == "list":
-            for value in values:
-                check_name(value, f"upstream name in {option.flag}")
-                if value in upstream:
-                    raise BlockSpecError(f"upstream `{value}` is listed twice",
-                                         "duplicate_upstream")
-                upstream.append(value)
-            continue
-        if option.dest in seen:
-            raise BlockSpecError(f"{option.flag} is given twice", "duplicate_option")
-        seen.add(option.dest)
-        if option.kind == "flag":
-            result[option.dest] = True
-        else:
-            assert option.convert is not None
-            result[option.dest] = option.convert(option.flag, values[0])
-    result["upstream"] = upstream
-    return result
-
-
-def parse_cell(
-    cell_source: str, *, origin: str = "", cell_id: str | None = None
-) -> BlockSpec | None:
-    """Parse a notebook cell into a ``BlockSpec``, or None if it is not a block cell."""
-    first, _, body = cell_source.partition("\n")
-    options = parse_magic_line(first.rstrip("\r"))
-    if options is None:
-        return None
-    options["upstream"] = tuple(options["upstream"])
-    return BlockSpec(source=body, origin=origin, first_line=2, cell_id=cell_id, **options)
-
-
-def help_text() -> str:
-    """The ``%%block?`` help: usage and every option."""
-    lines = [
-        "%%block NAME [options]",
-        "",
-        "Make this cell a pipeline block named NAME and run it, taking its upstream blocks'",
-        "outputs from the cache when they are fresh and running them first when they are not.",
-        "",
-        "Body forms:",
-        "  decorated  a function under @data_loader/@transformer/@data_exporter/@custom/...,",
-        "             one positional argument per upstream, variables as **kwargs, and any",
-        "             @test functions, which are run on the output.",
-        "  plain      no decorated function: upstream outputs are bound to their names,",
-        "             `kwargs` holds the variables, the last expression is the output.",
-        "",
-        "Options:",
-    ]
-    for option in OPTIONS:
-        flags = f"{option.alias}, {option.flag}" if option.alias else f"    {option.flag}"
-        if option.kind == "value":
-            flags += " VALUE"
-        elif option.kind == "list":
-            flags += " NAME [NAME ...]"
-        lines.append(f"  {flags:<28} {option.help}")
-    return "\n".join(lines)
-
-
-def _format_number(value: float) -> str:
-    return str(int(value)) if value.is_integer() else repr(value)
-
-
-def _quote(text: str) -> str:
-    if text and not any(c.isspace() or c in "'\"" for c in text):
-        return text
-    return "'" + text + "'" if "'" not in text else '"' + text + '"'

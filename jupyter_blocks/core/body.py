@@ -16,7 +16,7 @@ from functools import lru_cache
 from types import CodeType
 
 from jupyter_blocks.core.block import BlockSpec
-from jupyter_blocks.core.decorators import DECORATOR_TYPES, NAMESPACE
+from jupyter_blocks.core.decorators import CALLBACK_DECORATORS, DECORATOR_TYPES, NAMESPACE, STATUSES
 from jupyter_blocks.core.errors import BlockSpecError
 
 _BUILTINS = frozenset(dir(builtins)) | {"__file__", "__name__", "display", "get_ipython"}
@@ -34,6 +34,7 @@ class BodyInfo:
         variables: Variable names the body reads, or None when it reads them dynamically.
         free_names: Names the body reads but does not define (it needs them from outside).
         imported: Names the body binds by import.
+        callbacks: A callback block's functions: ``(name, status)`` in source order.
     """
 
     form: str
@@ -43,6 +44,7 @@ class BodyInfo:
     variables: frozenset[str] | None = frozenset()
     free_names: frozenset[str] = frozenset()
     imported: frozenset[str] = frozenset()
+    callbacks: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -93,14 +95,26 @@ def _analyze(source: str, label: str, first_line: int) -> BodyInfo:
     tree = _parse(source, label, first_line)
     decorated: list[tuple[str, str]] = []
     tests: list[str] = []
+    callbacks: list[tuple[str, str]] = []
     for node in tree.body:
         if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
             for decorator in node.decorator_list:
                 name = _decorator_name(decorator)
-                if name in DECORATOR_TYPES:
+                if name in CALLBACK_DECORATORS:
+                    callbacks.append((node.name, _callback_status(decorator, name, label)))
+                elif name in DECORATOR_TYPES:
                     decorated.append((node.name, DECORATOR_TYPES[name]))
                 elif name == "test":
                     tests.append(node.name)
+    if callbacks and decorated:
+        raise BlockSpecError(
+            f"{label}: has callback functions and a @{decorated[0][1]} function "
+            f"`{decorated[0][0]}`; a callback block holds callbacks only", "two_functions")
+    if callbacks:
+        free, imported = _outside_names(source, label)
+        return BodyInfo(form="decorated", decorated_type="callback", tests=tuple(tests),
+                        variables=_variables_read(tree, plain=False), free_names=free,
+                        imported=imported, callbacks=tuple(callbacks))
     if len(decorated) > 1:
         names = ", ".join(f"`{n}`" for n, _ in decorated)
         raise BlockSpecError(
@@ -142,6 +156,23 @@ def _parse(source: str, label: str, first_line: int) -> ast.Module:
         raise BlockSpecError(f"{label}, line {line}: syntax error: {exc.msg}", "syntax") from None
     ast.increment_lineno(tree, first_line - 1)
     return tree
+
+
+def _callback_status(decorator: ast.expr, name: str, label: str) -> str:
+    """The status a callback decorator answers (``@callback('failure')`` -> ``failure``)."""
+    fixed = CALLBACK_DECORATORS[name]
+    if fixed is not None:
+        return fixed
+    if not isinstance(decorator, ast.Call) or not decorator.args:
+        return "success"
+    argument = decorator.args[0]
+    if isinstance(argument, ast.Constant) and argument.value in STATUSES:
+        return str(argument.value)
+    if isinstance(argument, ast.Attribute) and argument.attr.lower() in STATUSES:
+        return argument.attr.lower()  # Mage's CallbackStatus.FAILURE
+    shown = ast.unparse(argument)
+    raise BlockSpecError(f"{label}, line {decorator.lineno}: @callback({shown}): the status must "
+                         f"be one of {', '.join(repr(s) for s in STATUSES)}", "bad_callback")
 
 
 def _decorator_name(node: ast.expr) -> str | None:

@@ -1,6 +1,7 @@
 """The pipeline DAG: an immutable value of blocks with validation, ordering and selections.
 
-What belongs here: structure only. ``Dag`` knows block names, upstreams and notebook order; it
+What belongs here: structure only. ``Dag`` knows block names, what each block depends on (its
+upstreams, and a callback block's parents in ``--on``) and notebook order; it
 reports every structural problem at once (duplicates, self-dependencies, unknown upstreams with
 "did you mean", each cycle's members), orders blocks with ``graphlib`` (ties broken by notebook
 order) and returns sub-DAGs for selections. It knows nothing of execution, caching or I/O.
@@ -74,7 +75,7 @@ class Dag:
         """Direct downstream blocks of every block, in notebook order."""
         children: dict[str, list[str]] = {b.name: [] for b in self.blocks}
         for block in self.blocks:
-            for parent in block.upstream:
+            for parent in block.depends_on:
                 if parent in children and block.name not in children[parent]:
                     children[parent].append(block.name)
         return {name: tuple(kids) for name, kids in children.items()}
@@ -106,14 +107,15 @@ class Dag:
         # Suggestions come from the whole notebook, not only this selection.
         known = (*self.names, *sorted(self.external))
         for block in self.blocks:
-            if block.name in block.upstream:
+            if block.name in block.depends_on:
                 found.append(Problem("self_upstream", f"{block.label} lists itself as an upstream",
                                      (block.name,), block.origin or None, block.name))
-            for parent in block.upstream:
+            for parent in block.depends_on:
                 if parent not in self._index and parent not in self.external:
+                    what = "upstream" if parent in block.upstream else "parent in --on"
                     found.append(Problem(
                         "unknown_upstream",
-                        f"{block.label} has unknown upstream `{parent}`"
+                        f"{block.label} has unknown {what} `{parent}`"
                         + did_you_mean(parent, known),
                         (block.name,), block.origin or None, parent, closest(parent, known)))
         for cycle in self.cycles():
@@ -131,7 +133,7 @@ class Dag:
 
     def cycles(self) -> list[tuple[str, ...]]:
         """Members of each cycle (strongly connected components of 2+ blocks), in notebook order."""
-        graph = {b.name: [u for u in b.upstream if u in self._index and u != b.name]
+        graph = {b.name: [u for u in b.depends_on if u in self._index and u != b.name]
                  for b in self.blocks}
         return [tuple(sorted(c, key=self.position)) for c in _components(graph) if len(c) > 1]
 
@@ -139,7 +141,7 @@ class Dag:
         """Topological order, ties broken by notebook order. Raises ``GraphError`` if invalid."""
         self.validate()
         sorter: graphlib.TopologicalSorter[str] = graphlib.TopologicalSorter(
-            {b.name: [u for u in b.upstream if u in self._index] for b in self.blocks}
+            {b.name: [u for u in b.depends_on if u in self._index] for b in self.blocks}
         )
         sorter.prepare()
         ready: list[tuple[int, str]] = []
@@ -155,12 +157,12 @@ class Dag:
     def ancestors(self, names: Iterable[str]) -> set[str]:
         """All blocks the given ones depend on, transitively (not including them)."""
         found: set[str] = set()
-        stack = [u for n in names for u in self[n].upstream]
+        stack = [u for n in names for u in self[n].depends_on]
         while stack:
             name = stack.pop()
             if name not in found and name in self._index:
                 found.add(name)
-                stack.extend(self[name].upstream)
+                stack.extend(self[name].depends_on)
         return found
 
     def descendants(self, names: Iterable[str]) -> set[str]:
@@ -208,7 +210,7 @@ class Dag:
             kind = (types or {}).get(block.name) or block.type or "block"
             lines.append(f'    {block.name}["{block.name}<br/><small>{kind}</small>"]')
         for block in self.blocks:
-            for parent in block.upstream:
+            for parent in block.depends_on:
                 if parent in self._index:
                     lines.append(f"    {parent} --> {block.name}")
                 else:

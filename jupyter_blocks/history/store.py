@@ -60,7 +60,7 @@ block_runs = sa.Table(
 )
 
 _FINAL = {"block_finished": "ran", "block_cached": "cached", "block_failed": "failed",
-          "block_skipped": "skipped"}
+          "block_skipped": "skipped", "block_retrying": "failed"}
 
 
 def _sqlite_settings(connection: Any, _record: Any) -> None:
@@ -155,6 +155,10 @@ class RunStore:
                 db.execute(pipeline_runs.update().where(pipeline_runs.c.run_id == run_id)
                            .values(status=event.get("status"), finished_at=when,
                                    seconds=event.get("seconds")))
+                # Every block ends in a final state, even those the run left unfinished.
+                db.execute(block_runs.update().where(block_runs.c.run_id == run_id,
+                                                     block_runs.c.status == "running")
+                           .values(status="interrupted", finished_at=when))
             elif kind == "block_started":
                 db.execute(block_runs.insert().values(
                     run_id=run_id, block=event["block"], attempt=event.get("attempt") or 1,

@@ -46,7 +46,27 @@ def status_line(event: Event) -> tuple[str, str] | None:
         return "failed", f"✗ {name} · failed after {event.seconds or 0:.2f} s · {event.error}"
     if isinstance(event, ev.BlockSkipped):
         return "skipped", f"– {name} · {event.reason}"
+    if isinstance(event, ev.BlockWaiting):
+        left = max(event.next_poke - event.time, 0.0)
+        return "running", f"⏳ {name} · waiting · poke {event.poke} · next in {left:.0f} s"
+    if isinstance(event, ev.BlockRetrying):
+        return "failed", (f"↻ {name} · attempt {event.attempt} failed: {event.error} · "
+                          f"retrying in {event.delay or 0:g} s")
     return None
+
+
+def children_line(block: str, tally: list[int]) -> tuple[str, str]:
+    """The status line of a block that fanned out: ``per_zone ×265 · 263 ran · 2 failed``."""
+    total, ran, failed, skipped = tally
+    parts = [f"{block} ×{total}"]
+    parts += [f"{count} {word}" for count, word in ((ran, "ran"), (failed, "failed"),
+                                                   (skipped, "skipped")) if count]
+    settled = ran + failed + skipped
+    if settled < total:
+        parts.append("running…")
+    mark = "failed" if failed else ("running" if settled < total else "ok")
+    sign = "✗" if failed else ("▶" if settled < total else "✓")
+    return mark, f"{sign} " + " · ".join(parts)
 
 
 def _bundle(mark: str, text: str) -> dict[str, str]:
@@ -66,18 +86,40 @@ class CellStatus:
     def __init__(self, display: Callable[..., Any]) -> None:
         self._display = display
         self._handles: dict[str, Any] = {}
+        self._children: dict[str, list[int]] = {}
 
     def __call__(self, event: Event) -> None:
-        """Show or update the status line of ``event``'s block."""
-        line = status_line(event)
-        if line is None or event.block is None:
+        """Show or update the status line of ``event``'s block (a child's counts on its block)."""
+        if event.block is None:
             return
+        if isinstance(event, ev.ChildrenStarted):
+            self._children[event.block] = [len(event.children), 0, 0, 0]
+            self._show(event.block, children_line(event.block, self._children[event.block]))
+            return
+        block = event.block.split(":", 1)[0]
+        if block != event.block and block in self._children:
+            tally = self._children[block]
+            if isinstance(event, ev.BlockFinished | ev.BlockCached):
+                tally[1] += 1
+            elif isinstance(event, ev.BlockFailed):
+                tally[2] += 1
+            elif isinstance(event, ev.BlockSkipped):
+                tally[3] += 1
+            else:
+                return
+            self._show(block, children_line(block, tally))
+            return
+        line = status_line(event)
+        if line is not None:
+            self._show(event.block, line)
+
+    def _show(self, key: str, line: tuple[str, str]) -> None:
         bundle = _bundle(*line)
-        handle = self._handles.get(event.block)
+        handle = self._handles.get(key)
         if handle is not None:
             handle.update(bundle, raw=True)
         else:
-            self._handles[event.block] = self._display(bundle, raw=True, display_id=True)
+            self._handles[key] = self._display(bundle, raw=True, display_id=True)
 
 
 def state_text(state: BlockState) -> str:

@@ -19,8 +19,8 @@ from IPython.core.error import UsageError
 from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
 from IPython.display import display
 
-from jupyter_blocks.core.block import help_text, parse_cell
 from jupyter_blocks.core.errors import BlockFailed, BlockSpecError, GraphError, did_you_mean
+from jupyter_blocks.core.grammar import help_text, parse_cell
 from jupyter_blocks.kernel.display import CellStatus, blocks_table, mermaid_bundle
 from jupyter_blocks.kernel.session import Session
 from jupyter_blocks.runner.events import RunResult

@@ -13,8 +13,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from jupyter_blocks.core.block import BlockSpec, is_block_line, parse_cell
+from jupyter_blocks.core.block import BlockSpec
 from jupyter_blocks.core.errors import BlockSpecError, ConfigError
+from jupyter_blocks.core.grammar import is_block_line, parse_cell
 from jupyter_blocks.core.graph import Dag
 from jupyter_blocks.core.pipeline import Cell, Pipeline
 from jupyter_blocks.core.problems import Problem

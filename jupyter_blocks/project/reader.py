@@ -14,6 +14,7 @@ from typing import Any
 from jupyter_blocks.core.block import BLOCK_TYPES, DEFAULT_RETRY_DELAY, LANGUAGES, BlockSpec
 from jupyter_blocks.core.body import analyze
 from jupyter_blocks.core.errors import BlocksError, BlockSpecError, ConfigError, did_you_mean
+from jupyter_blocks.core.grammar import render_magic_line
 from jupyter_blocks.core.graph import Dag
 from jupyter_blocks.core.pipeline import Pipeline
 from jupyter_blocks.project.mage import body_of_block_file
@@ -122,7 +123,7 @@ def import_pipeline(project: str | Path, pipeline: str | None, output: str | Pat
         body = body_of_block_file(spec.source) if spec.lang == "python" \
             else spec.source.strip("\n") + "\n"
         cells.append(_code_cell(f"block-{spec.name}",
-                                spec.magic_line() + "\n" + body.rstrip("\n")))
+                                render_magic_line(spec) + "\n" + body.rstrip("\n")))
     notebook = {
         "cells": cells,
         "metadata": {"kernelspec": {"display_name": "Python 3", "language": "python",

@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, TextIO
 
-_ENDS = {"block_finished", "block_failed", "block_cached", "block_skipped"}
+_ENDS = {"block_finished", "block_failed", "block_cached", "block_skipped", "block_retrying"}
 _running = threading.local()
 
 

@@ -1,20 +1,22 @@
 """The runner core: the one loop every run goes through, whatever started it.
 
-It takes a validated DAG, a selection, variables, a cache and an executor; it plans each block
-(``plan``: analysis and key from its upstreams' keys), serves fresh blocks from the cache, submits
-the others to the executor as soon as their upstreams are done (independent branches overlap when
-the executor allows), skips the downstream of a failure ("not run because X failed"), and emits
-events to subscribers. Retries and timeouts live in the task (``execute``), executors in
-``executors``; putting a run together around this loop is ``run``'s job.
+It takes a validated DAG, a selection, variables, a cache and an executor, and runs *nodes*:
+each block once, or once per item of its dynamic upstreams (``fanout``), plus callback blocks
+answering their parents. A node starts as soon as what it waits for is done: it is skipped when
+an upstream failed or a condition upstream answered false, served from the cache when fresh, or
+submitted to the executor one attempt at a time. Between a failed attempt and its retry, and
+between a sensor's pokes, nothing holds a worker: the loop keeps a timer and submits again when
+it is due. Every step is an event to the subscribers. One attempt of one node is ``execute``'s;
+what a node's inputs and key are is ``wiring``'s; putting a run together around this loop is
+``run``'s job.
 """
 
 from __future__ import annotations
 
 import concurrent.futures as cf
-import graphlib
 import heapq
+import itertools
 import logging
-import pickle
 import time
 import uuid
 from collections.abc import Collection, Iterable, Mapping
@@ -22,15 +24,19 @@ from pathlib import Path
 from typing import Any
 
 from jupyter_blocks.cache import Cache
-from jupyter_blocks.cache.codec import describe
 from jupyter_blocks.core.block import SIDE_EFFECT_TYPES
 from jupyter_blocks.core.errors import BlockFailed
 from jupyter_blocks.core.graph import Dag
 from jupyter_blocks.runner import events as ev
-from jupyter_blocks.runner.events import BlockOutcome, Event, RunResult, Subscriber
+from jupyter_blocks.runner import isolate
+from jupyter_blocks.runner.events import Event, RunResult, Subscriber
 from jupyter_blocks.runner.execute import BlockTask, Executed, run_task
 from jupyter_blocks.runner.executors import Executor, InlineExecutor
-from jupyter_blocks.runner.plan import Analyses, Planned, block_variables, plan
+from jupyter_blocks.runner.fanout import fan_out
+from jupyter_blocks.runner.nodes import CACHED, DONE, FAILED, RAN, READY, RUNNING, SKIPPED, Node
+from jupyter_blocks.runner.plan import Analyses, Planned, plan
+from jupyter_blocks.runner.retry import retry_wait
+from jupyter_blocks.runner.wiring import Wiring, executor_failure
 
 logger = logging.getLogger(__name__)
 
@@ -96,7 +102,8 @@ class Runner:
             trigger: What started the run (for events).
 
         Returns:
-            The run's outcomes and outputs. Block failures are reported there, not raised.
+            The run's outcomes (one per node) and outputs. Block failures are reported there,
+            not raised.
         """
         run_id = run_id or uuid.uuid4().hex[:12]
         variables = dict(variables or {})
@@ -104,147 +111,213 @@ class Runner:
         if pipeline is not None:
             variables.setdefault("pipeline", pipeline)
         closure = dag.upstream_of(list(targets)) if targets is not None else dag
+        # A block's callbacks run when it runs, wherever the run was asked to stop.
+        callbacks = [b.name for b in dag if b.on and any(p in closure for p in b.on)
+                     and b.name not in closure]
+        if callbacks:
+            closure = dag.subset([*closure.names, *callbacks])
         planned = plan(closure, variables, self.analyses)
         wanted = set(targets) if targets is not None else set(closure.names)
-        state = _RunState(run_id, planned, closure)
+        loop = _Loop(self, closure, planned, fan_out(closure), wanted, set(force), use_cache,
+                     variables, run_id)
         started = time.perf_counter()
         self.emit(ev.RunStarted(run_id=run_id, pipeline=pipeline, blocks=tuple(planned),
                                 trigger=trigger))
         status = "interrupted"
         try:
-            self._loop(state, wanted, set(force), use_cache, variables)
-            status = "failed" if any(o.status == "failed" for o in state.outcomes.values()) \
-                else "success"
+            loop.run()
+            status = "failed" if loop.wiring.result_failed() else "success"
+        except BaseException:
+            isolate.stop_all()
+            loop.interrupted()
+            raise
         finally:
             seconds = time.perf_counter() - started
             self.emit(ev.RunFinished(run_id=run_id, pipeline=pipeline, status=status,
                                      seconds=seconds))
-        ordered = {name: state.outcomes[name] for name in planned if name in state.outcomes}
-        return RunResult(run_id, status, ordered, state.outputs, seconds)
+        outcomes, outputs = loop.wiring.results()
+        return RunResult(run_id, status, outcomes, outputs, seconds)
 
-    def _loop(self, state: _RunState, wanted: set[str], force: set[str], use_cache: bool,
-              variables: dict[str, Any]) -> None:
-        closure = state.closure
-        sorter: graphlib.TopologicalSorter[str] = graphlib.TopologicalSorter(
-            {n: [u for u in closure[n].upstream if u in state.planned] for n in state.planned}
-        )
-        sorter.prepare()
-        ready: list[tuple[int, str]] = []
-        running: dict[cf.Future[Any], str] = {}
-        while sorter.is_active():
-            for name in sorter.get_ready():
-                heapq.heappush(ready, (closure.position(name), name))
-            while ready and (self.executor.concurrent or not running):
-                _, name = heapq.heappop(ready)
-                if self._settle_without_running(state, name, wanted, force, use_cache):
-                    sorter.done(name)
-                    continue
-                task = self._task(state, name, variables)
-                self.emit(ev.BlockStarted(run_id=state.run_id, block=name, attempt=1,
-                                          type=state.planned[name].type))
-                running[self.executor.submit(run_task, task)] = name
-            if not running:
+
+class _Loop:
+    """The state of one run: its nodes, what is running, and the timers of waits."""
+
+    def __init__(self, runner: Runner, closure: Dag, planned: dict[str, Planned],
+                 dims: dict[str, tuple[str, ...]], wanted: set[str], force: set[str],
+                 use_cache: bool, variables: dict[str, Any], run_id: str) -> None:
+        self.runner = runner
+        self.run_id = run_id
+        self.wanted, self.force, self.use_cache = wanted, force, use_cache
+        self.wiring = Wiring(closure, planned, dims, variables, run_id, runner.namespace,
+                             runner.directory, self._emit)
+        self.ready: list[tuple[tuple[int, tuple[int, ...]], int, str]] = []
+        self.timers: list[tuple[float, int, str]] = []
+        self.running: dict[cf.Future[Any], str] = {}
+        self.in_flight: dict[str, int] = {}
+        self.held: dict[str, list[str]] = {}
+        self.retrying: set[str] = set()
+        self.counter = itertools.count()
+
+    def _emit(self, event: Event) -> None:
+        self.runner.emit(event)
+
+    # -- the loop -----------------------------------------------------------------------------
+
+    def run(self) -> None:
+        for name in self.wiring.start():
+            self._queue(name)
+        executor = self.runner.executor
+        while self.ready or self.running or self.timers:
+            while self.ready and (executor.concurrent or not self.running):
+                _, _, name = heapq.heappop(self.ready)
+                self._begin(name)
+            self._fire_due_timers()
+            if self.ready and (executor.concurrent or not self.running):
                 continue
-            done, _ = cf.wait(list(running), return_when=cf.FIRST_COMPLETED)
-            for future in sorted(done, key=lambda f: closure.position(running[f])):
-                name = running.pop(future)
-                self._finish(state, name, future)
-                sorter.done(name)
+            wait = self._until_next_timer()
+            if self.running:
+                done, _ = cf.wait(list(self.running), timeout=wait,
+                                  return_when=cf.FIRST_COMPLETED)
+                for future in sorted(done, key=lambda f: self._rank(self.running[f])):
+                    self._finished(self.running.pop(future), future)
+            elif wait is not None and not self.ready:
+                time.sleep(max(wait, 0.0))
 
-    def _settle_without_running(self, state: _RunState, name: str, wanted: set[str],
-                                force: set[str], use_cache: bool) -> bool:
-        """Skip or serve ``name`` from the cache; True when it needs no run."""
-        item = state.planned[name]
-        failed_upstream = next((u for u in item.spec.upstream if u in state.blocked), None)
-        if failed_upstream is not None:
-            cause = state.blocked[failed_upstream]
-            state.blocked[name] = cause
-            reason = f"not run because {cause} failed"
-            state.outcomes[name] = BlockOutcome(name, "skipped", item.key, error=reason,
-                                                cause=cause)
-            self.emit(ev.BlockSkipped(run_id=state.run_id, block=name, reason=reason,
-                                      cause=cause))
-            return True
+    def _queue(self, name: str) -> None:
+        node = self.wiring.nodes[name]
+        node.state = READY
+        heapq.heappush(self.ready, (self._rank(name), next(self.counter), name))
+
+    def _rank(self, name: str) -> tuple[int, tuple[int, ...]]:
+        node = self.wiring.nodes[name]
+        return self.wiring.closure.position(node.block), node.path
+
+    def _until_next_timer(self) -> float | None:
+        if not self.timers:
+            return None
+        return max(self.timers[0][0] - time.time(), 0.0)
+
+    def _fire_due_timers(self) -> None:
+        now = time.time()
+        while self.timers and self.timers[0][0] <= now:
+            _, _, name = heapq.heappop(self.timers)
+            self._submit(name)
+
+    # -- a node's steps -----------------------------------------------------------------------
+
+    def _begin(self, name: str) -> None:
+        """A ready node: skip it, serve it from the cache, or start its first attempt."""
+        wiring = self.wiring
+        node = wiring.nodes[name]
+        if wiring.settle_if_blocked(node):
+            self._settled(node)
+            return
+        item = wiring.planned[node.block]
         runs_anyway = (
-            name in force
+            node.block in self.force
             or item.spec.no_cache
-            or not use_cache
-            or (item.type in SIDE_EFFECT_TYPES and name in wanted)
+            or not self.use_cache
+            or (item.type in SIDE_EFFECT_TYPES and node.block in self.wanted)
+            or item.type in ("sensor", "callback")
+            or node.mode == "callback"
         )
-        if runs_anyway or self.cache is None:
-            return False
-        hit = self.cache.get(item.key.digest)
-        if hit is None:
-            return False
-        state.outputs[name] = hit.value
-        facts = describe(hit.value)
-        state.outcomes[name] = BlockOutcome(name, "cached", item.key, rows=facts["rows"],
-                                            cols=facts["cols"], type_name=facts["type"])
-        self.emit(ev.BlockCached(run_id=state.run_id, block=name, key=item.key.digest,
-                                 layer=hit.layer, rows=facts["rows"], cols=facts["cols"],
-                                 type=item.type, seconds=0.0))
-        return True
+        cache = self.runner.cache
+        if not runs_anyway and cache is not None and node.key is not None:
+            hit = cache.get(node.key.digest)
+            if hit is not None:
+                wiring.serve_cached(node, hit.value, hit.layer)
+                self._settled(node)
+                return
+        limit = item.spec.max_parallel
+        if limit is not None and self.in_flight.get(node.block, 0) >= limit:
+            self.held.setdefault(node.block, []).append(name)
+            return
+        node.attempt = 1
+        self.in_flight[node.block] = self.in_flight.get(node.block, 0) + 1
+        wiring.announce_start(node)
+        self._submit(name)
 
-    def _task(self, state: _RunState, name: str, variables: dict[str, Any]) -> BlockTask:
-        item = state.planned[name]
-        inputs = [state.outputs[u] for u in item.spec.upstream]
-        return BlockTask(item.spec, item.info, inputs, block_variables(variables, name),
-                         self.namespace, self.directory)
+    def _submit(self, name: str) -> None:
+        node = self.wiring.nodes[name]
+        node.state = RUNNING
+        if name in self.retrying:
+            self.retrying.discard(name)
+            self.wiring.announce_restart(node)
+        task: BlockTask = self.wiring.task(node)
+        try:
+            future = self.runner.executor.submit(run_task, task)
+        except Exception as exc:  # the executor could not take it (a value that will not pickle)
+            future = cf.Future()
+            future.set_exception(exc)
+        self.running[future] = name
 
-    def _finish(self, state: _RunState, name: str, future: cf.Future[Any]) -> None:
-        item = state.planned[name]
+    def _finished(self, name: str, future: cf.Future[Any]) -> None:
+        wiring = self.wiring
+        node = wiring.nodes[name]
+        item = wiring.planned[node.block]
         try:
             executed: Executed = future.result()
         except BlockFailed as failure:
-            self._failed(state, name, failure)
+            self._attempt_failed(node, failure)
             return
-        except Exception as exc:  # the executor could not run the task (e.g. pickling)
-            self._failed(state, name, executor_failure(item.spec.label, exc))
+        except Exception as exc:
+            self._attempt_failed(node, executor_failure(item.spec.label, exc))
             return
-        state.outputs[name] = executed.value
-        facts = describe(executed.value)
-        if self.cache is not None and not item.spec.no_cache:
-            self.cache.put(item.key.digest, executed.value, block=name)
-        state.outcomes[name] = BlockOutcome(
-            name, "ran", item.key, executed.seconds, executed.attempts, facts["rows"],
-            facts["cols"], facts["type"], (executed.tests_passed, executed.tests_total))
-        self.emit(ev.BlockFinished(run_id=state.run_id, block=name, attempt=executed.attempts,
-                                   seconds=executed.seconds, rows=facts["rows"],
-                                   cols=facts["cols"], key=item.key.digest,
-                                   tests_passed=executed.tests_passed,
-                                   tests_total=executed.tests_total, type=item.type,
-                                   output=executed.output or None))
+        if item.type == "sensor" and node.mode == "run" and not executed.value:
+            self._poke_again(node, executed)
+            return
+        try:
+            wiring.finish(node, executed, self.runner.cache)
+        except BlockFailed as failure:  # a dynamic block's output does not fan out
+            wiring.fail(node, failure)
+        self._settled(node)
 
-    def _failed(self, state: _RunState, name: str, failure: BlockFailed) -> None:
-        item = state.planned[name]
-        state.blocked[name] = name
-        state.outcomes[name] = BlockOutcome(
-            name, "failed", item.key, failure.seconds, failure.attempts, tests=failure.tests,
-            error=failure.message, traceback=failure.traceback)
-        self.emit(ev.BlockFailed(run_id=state.run_id, block=name, attempt=failure.attempts,
-                                 seconds=failure.seconds, error=failure.message,
-                                 traceback=failure.traceback or None, type=item.type,
-                                 output=failure.output or None))
+    def _attempt_failed(self, node: Node, failure: BlockFailed) -> None:
+        spec = self.wiring.planned[node.block].spec
+        wait = retry_wait(spec, node.attempt) if node.mode == "run" else None
+        if wait is None:
+            self.wiring.fail(node, failure)
+            self._settled(node)
+            return
+        self.wiring.announce_retry(node, failure, wait)
+        node.attempt += 1
+        self.retrying.add(node.name)
+        heapq.heappush(self.timers, (time.time() + wait, next(self.counter), node.name))
+
+    def _poke_again(self, node: Node, executed: Executed) -> None:
+        spec = self.wiring.planned[node.block].spec
+        node.pokes += 1
+        assert node.started is not None
+        now = time.time()
+        waited = now - node.started
+        if spec.timeout is not None and waited >= spec.timeout:
+            self.wiring.fail(node, BlockFailed(
+                f"sensor {node.name} still false after {spec.timeout:g} s ({node.pokes} "
+                f"poke{'s' if node.pokes != 1 else ''})", output=executed.output))
+            self._settled(node)
+            return
+        next_poke = now + spec.poke_interval
+        if spec.timeout is not None:
+            next_poke = min(next_poke, node.started + spec.timeout)
+        self.wiring.announce_waiting(node, next_poke, waited, executed)
+        heapq.heappush(self.timers, (next_poke, next(self.counter), node.name))
+
+    def _settled(self, node: Node) -> None:
+        """A node is done: release its slot and start whatever was waiting for it."""
+        if node.started is not None and node.attempt:
+            self.in_flight[node.block] = max(self.in_flight.get(node.block, 1) - 1, 0)
+            held = self.held.get(node.block)
+            if held:
+                self._queue(held.pop(0))
+        node.state = DONE
+        for name in self.wiring.after(node):
+            self._queue(name)
+
+    def interrupted(self) -> None:
+        """The run is being interrupted: call the cancelled callbacks of unfinished nodes."""
+        for node in list(self.wiring.nodes.values()):
+            if node.state in (RUNNING, READY) and node.mode == "run":
+                self.wiring.cancelled(node)
 
 
-def executor_failure(label: str, exc: BaseException) -> BlockFailed:
-    """A failure of the executor itself for a block (its values could not cross to a worker)."""
-    detail = " ".join(f"{type(exc).__name__}: {exc}".split())
-    hint = ""
-    if "pickl" in detail.lower() or isinstance(exc, pickle.PicklingError):
-        hint = ("; with worker processes or Dask a block's inputs and output must pickle: "
-                "run it with the inline or threads executor")
-    return BlockFailed(f"{label} could not run in the executor: {detail}{hint}")
-
-
-class _RunState:
-    """Mutable bookkeeping of one run."""
-
-    def __init__(self, run_id: str, planned: dict[str, Planned], closure: Dag) -> None:
-        self.run_id = run_id
-        self.planned = planned
-        self.closure = closure
-        self.outputs: dict[str, Any] = {}
-        self.outcomes: dict[str, BlockOutcome] = {}
-        #: failed or skipped block -> the failed block that caused it
-        self.blocked: dict[str, str] = {}
+__all__ = ["CACHED", "FAILED", "RAN", "SKIPPED", "Runner"]

@@ -23,6 +23,9 @@ BLOCK_CACHED = "block_cached"
 BLOCK_FINISHED = "block_finished"
 BLOCK_FAILED = "block_failed"
 BLOCK_SKIPPED = "block_skipped"
+BLOCK_WAITING = "block_waiting"
+BLOCK_RETRYING = "block_retrying"
+CHILDREN_STARTED = "children_started"
 RUN_FINISHED = "run_finished"
 
 
@@ -83,7 +86,7 @@ class BlockCached(Event):
 
 @dataclass(frozen=True, kw_only=True)
 class BlockFinished(Event):
-    """A block ran and its tests passed."""
+    """A block ran and its tests passed; ``answer`` is a condition's or sensor's answer."""
 
     event: ClassVar[str] = BLOCK_FINISHED
     block: str
@@ -96,6 +99,7 @@ class BlockFinished(Event):
     tests_total: int | None = None
     type: str | None = None
     output: str | None = None
+    answer: bool | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -114,12 +118,54 @@ class BlockFailed(Event):
 
 @dataclass(frozen=True, kw_only=True)
 class BlockSkipped(Event):
-    """A block was not run; ``reason`` says why and ``cause`` names the failed block."""
+    """A block was not run: ``reason`` says why, ``cause`` names the block that caused it.
+
+    ``why`` is ``upstream_failed``, ``condition`` (a condition answered false), ``no_items``
+    (its dynamic upstream had nothing to fan out) or ``interrupted``.
+    """
 
     event: ClassVar[str] = BLOCK_SKIPPED
     block: str
     reason: str | None = None
     cause: str | None = None
+    why: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class BlockWaiting(Event):
+    """A sensor answered false on poke ``poke``; it is checked again at ``next_poke`` (epoch s)."""
+
+    event: ClassVar[str] = BLOCK_WAITING
+    block: str
+    poke: int
+    next_poke: float
+    waited: float | None = None
+    timeout: float | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class BlockRetrying(Event):
+    """Attempt ``attempt`` failed with ``error``; attempt ``attempt + 1`` starts in ``delay`` s."""
+
+    event: ClassVar[str] = BLOCK_RETRYING
+    block: str
+    attempt: int
+    error: str | None = None
+    traceback: str | None = None
+    seconds: float | None = None
+    delay: float | None = None
+    type: str | None = None
+    output: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class ChildrenStarted(Event):
+    """``parent`` (a dynamic block's node) fanned ``block`` out into ``children``."""
+
+    event: ClassVar[str] = CHILDREN_STARTED
+    block: str
+    parent: str | None = None
+    children: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -136,7 +182,7 @@ class RunFinished(Event):
 EVENT_TYPES: dict[str, type[Event]] = {
     cls.event: cls
     for cls in (RunStarted, BlockStarted, BlockCached, BlockFinished, BlockFailed, BlockSkipped,
-                RunFinished)
+                BlockWaiting, BlockRetrying, ChildrenStarted, RunFinished)
 }
 
 Subscriber = Callable[[Event], None]
@@ -175,7 +221,13 @@ class BlockOutcome:
         tests: ``(passed, total)`` of its ``@test`` functions.
         error: One-line error (failed) or reason (skipped).
         traceback: The block's traceback, with cell or file line numbers.
-        cause: The failed block that caused a skip.
+        cause: The block that caused a skip (a failed one, or a condition that answered false).
+        block: The block a node is an instance of (its name, for a block that did not fan out).
+        why: Why a skipped block was skipped (see ``BlockSkipped.why``).
+        errors: The error of each failed attempt, in order (the last is ``error``).
+        callback_of: The node a callback answered.
+        children: For a block that fanned out, the summary of its nodes (the nodes have
+            outcomes of their own): ``(total, ran, failed, skipped)``.
     """
 
     name: str
@@ -190,6 +242,11 @@ class BlockOutcome:
     error: str | None = None
     traceback: str | None = None
     cause: str | None = None
+    block: str | None = None
+    why: str | None = None
+    errors: tuple[str, ...] = ()
+    callback_of: str | None = None
+    children: tuple[int, int, int, int] | None = None
 
 
 @dataclass
@@ -204,8 +261,15 @@ class RunResult:
 
     @property
     def failed(self) -> list[BlockOutcome]:
-        """Outcomes of the blocks that failed."""
-        return [o for o in self.outcomes.values() if o.status == "failed"]
+        """Outcomes of the blocks that failed (callbacks apart: see ``failed_callbacks``)."""
+        return [o for o in self.outcomes.values()
+                if o.status == "failed" and o.callback_of is None and o.children is None]
+
+    @property
+    def failed_callbacks(self) -> list[BlockOutcome]:
+        """Outcomes of the callbacks that failed (they do not fail their parent or the run)."""
+        return [o for o in self.outcomes.values()
+                if o.status == "failed" and o.callback_of is not None]
 
     @property
     def ok(self) -> bool:

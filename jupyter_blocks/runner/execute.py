@@ -1,20 +1,22 @@
-"""Running one block: bind its inputs, execute its body, run its tests, report failures.
+"""Running one attempt of one block: bind its inputs, execute its body, run its tests.
 
-What belongs here: the task an executor runs (``BlockTask`` -> ``Executed``), for both body forms,
-SQL blocks, retries with exponential backoff, the per-block timeout, and turning an exception into
-a :class:`~jupyter_blocks.core.errors.BlockFailed` whose traceback shows the block's own cell or
-file lines, not ours. Tasks are
-plain picklable values so process and Dask executors can run them.
+What belongs here: the task an executor runs (``BlockTask`` -> ``Executed``) for every body form
+and language (Python decorated or plain, SQL, R), in each of its modes (a block's run, one poke
+of a sensor, a callback answering its parent's status), and turning an exception into a
+:class:`~jupyter_blocks.core.errors.BlockFailed` whose traceback shows the block's own cell or
+file lines, not ours. A task is one attempt: the runner core decides about retries and pokes.
+A block with ``--timeout`` runs in a child process that is killed when the time is up
+(``isolate``), so an attempt never goes on after its timeout. Tasks are plain picklable values
+so process and Dask executors can run them.
 """
 
 from __future__ import annotations
 
 import inspect
-import threading
 import time
 import traceback
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -26,21 +28,31 @@ from jupyter_blocks.runner.capture import block_output, worker_output
 
 _PACKAGE_DIR = str(Path(__file__).resolve().parent.parent)
 
+#: What a task does: run the block, poke a sensor once, or call a callback block's functions.
+MODES = ("run", "poke", "callback")
+
 
 @dataclass
 class BlockTask:
-    """Everything needed to run one block once its upstreams are done.
+    """Everything needed to run one attempt of one block once its upstreams are done.
 
     Attributes:
         spec: The block.
         info: Its body analysis.
-        inputs: Upstream outputs, in declared order.
+        inputs: The values passed positionally (data upstreams' outputs, an item of a dynamic
+            upstream, a reduced list), in declared order.
         variables: The variables the block receives as ``kwargs``.
         namespace: Globals the body sees (the notebook's in a kernel; the outside imports
             headless).
         directory: The notebook or project folder (profiles, relative paths).
-        output_key: What the body's printing and logging is attributed to (the block's name
-            unless a worker chose a key of its own).
+        output_key: What the body's printing and logging is attributed to (the instance's
+            name unless a worker chose a key of its own).
+        names: The names the plain form binds ``inputs`` to (the upstream block names).
+        mode: ``run``, ``poke`` (one call of a sensor) or ``callback``.
+        status: The parent's status a callback answers (``success``, ``failure``,
+            ``cancelled``).
+        block_type: The block's resolved type.
+        isolated: Set in the child process of a timed attempt (it runs there, not again).
     """
 
     spec: BlockSpec
@@ -50,44 +62,44 @@ class BlockTask:
     namespace: Mapping[str, Any] | None = None
     directory: Path | None = None
     output_key: str | None = None
+    names: tuple[str, ...] = ()
+    mode: str = "run"
+    status: str | None = None
+    block_type: str = "transformer"
+    isolated: bool = False
 
 
 @dataclass
 class Executed:
-    """A block's successful run: its output and test counts."""
+    """A successful attempt: its output (a sensor's or condition's answer) and test counts."""
 
     value: Any
     tests_passed: int = 0
     tests_total: int = 0
-    attempts: int = 1
     seconds: float = 0.0
     output: str = ""
+    callbacks: tuple[str, ...] = field(default=())
 
 
 def run_task(task: BlockTask) -> Executed:
-    """Run ``task`` with its retries and timeout; raise ``BlockFailed`` if every attempt fails."""
+    """Run one attempt of ``task``; raise ``BlockFailed`` if it fails.
+
+    A block with ``--timeout`` (other than a sensor, whose timeout is a deadline for all its
+    pokes, and an R block, whose R worker is stopped at its timeout) runs in a child process
+    that is killed when the time is up.
+    """
     spec = task.spec
     started = time.perf_counter()
-    attempt = 0
-    while True:
-        attempt += 1
-        try:
-            result = _with_timeout(spec.timeout, lambda: _run_once(task), spec)
-        except BlockFailed as failure:
-            if attempt > spec.retries:
-                failure.attempts = attempt
-                failure.seconds = time.perf_counter() - started
-                raise
-            time.sleep(spec.retry_delay * 2 ** (attempt - 1))
-            continue
-        result.attempts = attempt
-        result.seconds = time.perf_counter() - started
-        return result
+    if (spec.timeout is not None and task.mode != "poke" and spec.lang != "r"
+            and not task.isolated):
+        from jupyter_blocks.runner.isolate import run_isolated
 
-
-def _run_once(task: BlockTask) -> Executed:
-    with block_output(task.output_key or task.spec.name):
-        return _run_attributed(task)
+        executed = run_isolated(task, spec.timeout)
+    else:
+        with block_output(task.output_key or spec.name):
+            executed = _run_attributed(task)
+    executed.seconds = time.perf_counter() - started
+    return executed
 
 
 def run_in_worker(function: Callable[[BlockTask], Executed], task: BlockTask) -> Executed:
@@ -100,7 +112,7 @@ def run_in_worker(function: Callable[[BlockTask], Executed], task: BlockTask) ->
     import os
     import uuid
 
-    key = f"{task.spec.name}#{uuid.uuid4().hex}"
+    key = f"{task.output_key or task.spec.name}#{uuid.uuid4().hex}"
     task = replace(task, output_key=key)
     if task.directory is not None and task.directory.is_dir():
         os.chdir(task.directory)
@@ -117,20 +129,22 @@ def run_in_worker(function: Callable[[BlockTask], Executed], task: BlockTask) ->
 def _run_attributed(task: BlockTask) -> Executed:
     spec = task.spec
     tests: list[tuple[str, Callable[..., Any]]] = []
+    called: tuple[str, ...] = ()
     try:
         if spec.lang == "sql":
             value = _run_sql(task)
-        elif spec.lang == "python":
-            value, tests = _run_python(task)
+        elif spec.lang == "r":
+            value = _run_r(task)
+        elif task.mode == "callback":
+            value, called = _run_callbacks(task)
         else:
-            raise BlockFailed(f"{spec.label}: --lang {spec.lang} blocks cannot run here; "
-                               "use --lang python or sql")
+            value, tests = _run_python(task)
     except BlockFailed:
         raise
     except BaseException as exc:
         if isinstance(exc, KeyboardInterrupt | SystemExit):
             raise
-        raise BlockFailed(f"{spec.label} failed: {_one_line(exc)}",
+        raise BlockFailed(f"{spec.label} failed: {one_line(exc)}",
                           format_user_traceback(exc)) from None
     passed = 0
     for name, function in tests:
@@ -139,78 +153,101 @@ def _run_attributed(task: BlockTask) -> Executed:
         except BaseException as exc:
             if isinstance(exc, KeyboardInterrupt | SystemExit):
                 raise
-            raise BlockFailed(f"{spec.label}: test `{name}` failed: {_one_line(exc)}",
+            raise BlockFailed(f"{spec.label}: test `{name}` failed: {one_line(exc)}",
                               format_user_traceback(exc), tests=(passed, len(tests))) from None
         passed += 1
-    return Executed(value, passed, len(tests))
+    return Executed(value, passed, len(tests), callbacks=called)
+
+
+def _namespace(task: BlockTask) -> dict[str, Any]:
+    namespace: dict[str, Any] = dict(task.namespace or {})
+    namespace.update(NAMESPACE)
+    namespace["__name__"] = f"jupyter_blocks.blocks.{task.spec.name}"
+    if task.info.form == "plain":
+        namespace.update(zip(task.names, task.inputs, strict=True))
+        namespace["kwargs"] = task.variables
+    return namespace
 
 
 def _run_python(task: BlockTask) -> tuple[Any, list[tuple[str, Callable[..., Any]]]]:
     spec, info = task.spec, task.info
     compiled = compile_body(spec)
-    namespace: dict[str, Any] = dict(task.namespace or {})
-    namespace.update(NAMESPACE)
-    namespace["__name__"] = f"jupyter_blocks.blocks.{spec.name}"
-    if info.form == "plain":
-        namespace.update(zip(spec.upstream, task.inputs, strict=True))
-        namespace["kwargs"] = task.variables
+    namespace = _namespace(task)
     exec(compiled.statements, namespace)
     if info.form == "plain":
         value = eval(compiled.last_expression, namespace) if compiled.last_expression else None
     else:
         assert info.function is not None
-        value = _call(namespace[info.function], task.inputs, task.variables)
-    return value, [(name, namespace[name]) for name in info.tests]
+        value = _call(namespace[info.function], task.inputs, task.variables,
+                      lenient=task.mode == "poke")
+    # A sensor's poke answers; its tests (if any) check the block's last, true answer.
+    tests = [] if task.mode == "poke" else [(name, namespace[name]) for name in info.tests]
+    return value, tests
+
+
+def _run_callbacks(task: BlockTask) -> tuple[None, tuple[str, ...]]:
+    """Call the callback functions that answer ``task.status``, with the parent's output."""
+    spec, info = task.spec, task.info
+    compiled = compile_body(spec)
+    namespace = _namespace(task)
+    exec(compiled.statements, namespace)
+    if info.form == "plain":
+        if task.status == "success" and compiled.last_expression is not None:
+            eval(compiled.last_expression, namespace)
+        return None, ()
+    called = []
+    for name, status in info.callbacks:
+        if status != task.status:
+            continue
+        positional = task.inputs if status == "success" else []
+        _call(namespace[name], positional, task.variables, lenient=True)
+        called.append(name)
+    return None, tuple(called)
 
 
 def _run_sql(task: BlockTask) -> Any:
     from jupyter_blocks.io.sql import run_sql_block
 
     spec = task.spec
-    upstreams = dict(zip(spec.upstream, task.inputs, strict=True))
+    upstreams = dict(zip(task.names, task.inputs, strict=True))
     return run_sql_block(spec.source, upstreams, task.variables, profile=spec.profile,
                          connector=spec.connector, directory=task.directory)
 
 
-def _call(function: Callable[..., Any], positional: list[Any], variables: Mapping[str, Any]
-          ) -> Any:
-    """Call a block or test function the Mage way: upstreams positionally, variables as kwargs."""
+def _run_r(task: BlockTask) -> Any:
+    from jupyter_blocks.io.r import ConversionError, RBlockError, run_r_block
+
+    spec = task.spec
     try:
-        parameters = inspect.signature(function).parameters.values()
+        return run_r_block(spec.source, task.block_type, task.inputs, task.variables,
+                           label=spec.label, first_line=spec.first_line, timeout=spec.timeout)
+    except RBlockError as exc:
+        raise BlockFailed(f"{spec.label} failed: {exc.message}", exc.traceback) from None
+    except ConversionError as exc:
+        raise BlockFailed(f"{spec.label} failed: {exc}") from None
+
+
+def _call(function: Callable[..., Any], positional: list[Any], variables: Mapping[str, Any],
+          *, lenient: bool = False) -> Any:
+    """Call a block or test function the Mage way: upstreams positionally, variables as kwargs.
+
+    ``lenient`` (sensors and callbacks, as Mage calls them) passes only the positional values
+    the function has parameters for.
+    """
+    try:
+        parameters = list(inspect.signature(function).parameters.values())
     except (TypeError, ValueError):
         return function(*positional, **variables)
+    positional_names = [p.name for p in parameters
+                        if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    if lenient and not any(p.kind is p.VAR_POSITIONAL for p in parameters):
+        positional = positional[: len(positional_names)]
     if any(p.kind is p.VAR_KEYWORD for p in parameters):
         return function(*positional, **variables)
     named = {p.name for p in parameters if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)}
-    positional_names = [p.name for p in parameters
-                        if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
     taken = set(positional_names[: len(positional)])
     return function(*positional, **{k: v for k, v in variables.items()
                                     if k in named and k not in taken})
-
-
-def _with_timeout(seconds: float | None, work: Callable[[], Executed], spec: BlockSpec
-                  ) -> Executed:
-    if seconds is None:
-        return work()
-    box: dict[str, Any] = {}
-
-    def target() -> None:
-        try:
-            box["result"] = work()
-        except BaseException as exc:
-            box["error"] = exc
-
-    # The body cannot be killed in-process; it is abandoned in a daemon thread on timeout.
-    thread = threading.Thread(target=target, name=f"block-{spec.name}", daemon=True)
-    thread.start()
-    thread.join(seconds)
-    if thread.is_alive():
-        raise BlockFailed(f"{spec.label} timed out after {seconds:g}s (--timeout)")
-    if "error" in box:
-        raise box["error"]
-    result: Executed = box["result"]
-    return result
 
 
 def format_user_traceback(exc: BaseException) -> str:
@@ -221,7 +258,8 @@ def format_user_traceback(exc: BaseException) -> str:
     return "".join(summary.format())
 
 
-def _one_line(exc: BaseException) -> str:
+def one_line(exc: BaseException) -> str:
+    """``Type: first line of the message``."""
     text = str(exc).strip().splitlines()
     first = text[0] if text else ""
     return f"{type(exc).__name__}: {first}" if first else type(exc).__name__

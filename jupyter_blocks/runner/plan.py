@@ -83,9 +83,16 @@ def plan(dag: Dag, variables: Mapping[str, Any], analyses: Analyses | None = Non
     return planned
 
 
-def block_variables(variables: Mapping[str, Any], block: str) -> dict[str, Any]:
-    """The ``kwargs`` a block receives: the run's variables plus ``block`` and ``logger``."""
+def block_variables(variables: Mapping[str, Any], block: str, attempt: int = 1, *,
+                    template: str | None = None) -> dict[str, Any]:
+    """The ``kwargs`` a block receives: the run's variables and its own.
+
+    Those are ``block`` (its name, ``block:<id>`` for a dynamic child), Mage's ``block_uuid``
+    (the block it is an instance of), ``logger``, and Mage's ``retry`` (``{"attempts": n}``).
+    """
     values = dict(variables)
     values["block"] = block
-    values["logger"] = logging.getLogger(f"jupyter_blocks.blocks.{block}")
+    values["block_uuid"] = template or block
+    values["logger"] = logging.getLogger(f"jupyter_blocks.blocks.{template or block}")
+    values["retry"] = {"attempts": attempt}
     return values

@@ -20,13 +20,13 @@ from jupyter_blocks.core.pipeline import Pipeline
 from jupyter_blocks.runner.plan import Analyses, plan
 from jupyter_blocks.runner.selection import Selection
 from jupyter_blocks.runner.values import format_value
+from jupyter_blocks.runner.variables import DERIVED
 
 if TYPE_CHECKING:
     from jupyter_blocks.history.store import RunStore
 
 #: Variables every run derives again; a resumed run does not take them from the record.
-DERIVED_VARIABLES = frozenset({"interval_start_datetime", "interval_end_datetime", "ds",
-                               "pipeline"})
+DERIVED_VARIABLES = DERIVED - {"execution_date"}
 
 
 def resumed(store: RunStore, run_id: str, pipeline: Pipeline) -> tuple[Selection, dict[str, Any]]:

@@ -1,13 +1,18 @@
 """Run variables: the ``kwargs`` every run passes to its blocks, built one way for all runners.
 
-What belongs here: ``execution_date`` parsing and the derived variables (``ds``, the interval
-bounds, ``pipeline``), so the kernel session and a headless run name and type them identically
-and therefore compute identical cache keys.
+What belongs here: ``execution_date`` parsing and the derived variables, so the kernel session,
+a headless run and a scheduled run name and type them identically and therefore compute
+identical cache keys: ``ds`` and ``hr`` of the execution date, the interval it covers
+(``interval_start_datetime``, ``interval_end_datetime``, ``interval_seconds``: a day unless the
+schedule says otherwise), ``pipeline`` and Mage's ``pipeline_uuid``, and ``env`` (Mage's: the
+``ENV`` environment variable, ``dev`` when unset). Each block also gets ``block``/``block_uuid``,
+``logger`` and ``retry`` (see ``runner.plan.block_variables``).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import os
 from collections.abc import Mapping
 from typing import Any
 
@@ -29,15 +34,32 @@ def as_datetime(value: Any, what: str = "execution_date") -> dt.datetime:
                       f"2020-10-01T06:00, got `{value}`")
 
 
-def run_variables(pipeline: str, execution_date: dt.datetime, values: Mapping[str, Any]
-                  ) -> dict[str, Any]:
-    """The variables of a run, named and typed exactly as the kernel session passes them."""
+#: The variables every run derives; values of the same names are ignored (they are derived).
+DERIVED = frozenset({"execution_date", "interval_start_datetime", "interval_end_datetime",
+                     "interval_seconds", "ds", "hr", "pipeline", "pipeline_uuid"})
+
+
+def run_variables(pipeline: str, execution_date: dt.datetime, values: Mapping[str, Any], *,
+                  interval_end: dt.datetime | None = None) -> dict[str, Any]:
+    """The variables of a run, named and typed exactly as every runner passes them.
+
+    Args:
+        pipeline: The pipeline's name.
+        execution_date: When the run is for (a schedule's tick, an interval's start).
+        values: The run's other variables (parameters, ``--var``, a trigger's variables).
+        interval_end: The end of the interval the run covers (default: a day later).
+    """
+    end = interval_end if interval_end is not None else execution_date + dt.timedelta(days=1)
     variables: dict[str, Any] = {
         "execution_date": execution_date,
         "interval_start_datetime": execution_date,
-        "interval_end_datetime": execution_date + dt.timedelta(days=1),
+        "interval_end_datetime": end,
+        "interval_seconds": int((end - execution_date).total_seconds()),
         "ds": execution_date.strftime("%Y-%m-%d"),
+        "hr": execution_date.strftime("%H"),
         "pipeline": pipeline,
+        "pipeline_uuid": pipeline,
+        "env": os.environ.get("ENV", "dev").lower() or "dev",
     }
-    variables.update((k, v) for k, v in values.items() if k != "execution_date")
+    variables.update((k, v) for k, v in values.items() if k not in DERIVED)
     return variables

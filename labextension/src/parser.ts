@@ -1,7 +1,7 @@
 /**
  * The `%%block NAME [options]` magic-line grammar.
  *
- * This is the TypeScript twin of `jupyter_blocks.block.parse_magic_line`: both
+ * This is the TypeScript twin of `jupyter_blocks.core.grammar.parse_magic_line`: both
  * pass the vectors in `tests/data/magic_lines.json`, and the error codes there
  * are the contract. Nothing in this module touches JupyterLab.
  */
@@ -12,10 +12,12 @@ export const BLOCK_TYPES = [
   'data_exporter',
   'sensor',
   'condition',
+  'callback',
   'custom'
 ] as const;
 export const LANGUAGES = ['python', 'sql', 'r'] as const;
 export const CONNECTORS = ['duckdb', 'postgres', 'bigquery'] as const;
+export const OVER_MAX_POLICIES = ['fail', 'limit'] as const;
 
 export type BlockType = (typeof BLOCK_TYPES)[number];
 export type Language = (typeof LANGUAGES)[number];
@@ -31,9 +33,16 @@ export interface BlockOptions {
   connector: Connector | null;
   retries: number;
   retry_delay: number;
+  max_retry_delay: number | null;
+  exponential_backoff: boolean | null;
   timeout: number | null;
+  poke_interval: number;
   dynamic: boolean;
   reduce: boolean;
+  max_children: number | null;
+  over_max: (typeof OVER_MAX_POLICIES)[number];
+  max_parallel: number | null;
+  on: string[];
   no_cache: boolean;
 }
 
@@ -75,9 +84,23 @@ const RESERVED_NAMES = new Set([
   'kwargs', 'args'
 ]);
 
-type ValueOption = 'type' | 'lang' | 'profile' | 'connector' | 'retries' | 'retry_delay' | 'timeout';
+type ValueOption =
+  | 'type'
+  | 'lang'
+  | 'profile'
+  | 'connector'
+  | 'retries'
+  | 'retry_delay'
+  | 'max_retry_delay'
+  | 'exponential_backoff'
+  | 'timeout'
+  | 'poke_interval'
+  | 'max_children'
+  | 'over_max'
+  | 'max_parallel';
 type FlagOption = 'dynamic' | 'reduce' | 'no_cache';
-type OptionKey = ValueOption | FlagOption | 'upstream';
+type ListOption = 'upstream' | 'on';
+type OptionKey = ValueOption | FlagOption | ListOption;
 
 /** Spelled-out option names; no abbreviations are accepted. */
 const OPTIONS: Record<string, OptionKey> = {
@@ -90,9 +113,16 @@ const OPTIONS: Record<string, OptionKey> = {
   '--connector': 'connector',
   '--retries': 'retries',
   '--retry-delay': 'retry_delay',
+  '--max-retry-delay': 'max_retry_delay',
+  '--exponential-backoff': 'exponential_backoff',
   '--timeout': 'timeout',
+  '--poke-interval': 'poke_interval',
   '--dynamic': 'dynamic',
   '--reduce': 'reduce',
+  '--max-children': 'max_children',
+  '--over-max': 'over_max',
+  '--max-parallel': 'max_parallel',
+  '--on': 'on',
   '--no-cache': 'no_cache'
 };
 
@@ -108,9 +138,16 @@ export function defaultOptions(name: string): BlockOptions {
     connector: null,
     retries: 0,
     retry_delay: 5.0,
+    max_retry_delay: null,
+    exponential_backoff: null,
     timeout: null,
+    poke_interval: 60.0,
     dynamic: false,
     reduce: false,
+    max_children: null,
+    over_max: 'fail',
+    max_parallel: null,
+    on: [],
     no_cache: false
   };
 }
@@ -243,7 +280,7 @@ function parseArguments(tokens: string[]): BlockOptions {
       continue;
     }
 
-    if (key === 'upstream') {
+    if (key === 'upstream' || key === 'on') {
       const names: string[] = [];
       if (inlineValue !== null) {
         names.push(inlineValue);
@@ -255,12 +292,13 @@ function parseArguments(tokens: string[]): BlockOptions {
       if (names.length === 0 || names.some(n => n === '')) {
         throw new MagicLineError('missing_value', `${spelled} needs at least one block name`);
       }
+      const listed = options[key];
       for (const upstream of names) {
-        checkName(upstream, 'upstream');
-        if (options.upstream.includes(upstream)) {
-          throw new MagicLineError('duplicate_upstream', `upstream '${upstream}' listed twice`);
+        checkName(upstream, key === 'upstream' ? 'upstream' : 'block');
+        if (listed.includes(upstream)) {
+          throw new MagicLineError('duplicate_upstream', `${key === 'upstream' ? 'upstream' : 'block'} '${upstream}' listed twice`);
         }
-        options.upstream.push(upstream);
+        listed.push(upstream);
       }
       seen.add(key);
       continue;
@@ -319,11 +357,31 @@ function setValue(options: BlockOptions, key: ValueOption, spelled: string, valu
       }
       options.retry_delay = parseFloat(value);
       return;
+    case 'max_retry_delay':
+      if (!NON_NEGATIVE_NUMBER.test(value)) {
+        throw new MagicLineError('bad_value', `${spelled} must be a number of seconds >= 0; got '${value}'`);
+      }
+      options.max_retry_delay = parseFloat(value);
+      return;
+    case 'exponential_backoff':
+      options.exponential_backoff = choice(['true', 'false'] as const, spelled, value) === 'true';
+      return;
     case 'timeout':
+    case 'poke_interval':
       if (!NON_NEGATIVE_NUMBER.test(value) || parseFloat(value) <= 0) {
         throw new MagicLineError('bad_value', `${spelled} must be a number of seconds > 0; got '${value}'`);
       }
-      options.timeout = parseFloat(value);
+      options[key] = parseFloat(value);
+      return;
+    case 'max_children':
+    case 'max_parallel':
+      if (!NON_NEGATIVE_INT.test(value) || parseInt(value, 10) === 0) {
+        throw new MagicLineError('bad_value', `${spelled} must be a whole number >= 1; got '${value}'`);
+      }
+      options[key] = parseInt(value, 10);
+      return;
+    case 'over_max':
+      options.over_max = choice(OVER_MAX_POLICIES, spelled, value);
       return;
   }
 }

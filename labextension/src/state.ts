@@ -16,6 +16,8 @@ export type BlockStateName =
   | 'stale'
   | 'failed'
   | 'running'
+  | 'waiting'
+  | 'retrying'
   | 'cached'
   | 'skipped';
 
@@ -40,6 +42,9 @@ export type RunEventName =
   | 'block_finished'
   | 'block_failed'
   | 'block_skipped'
+  | 'block_waiting'
+  | 'block_retrying'
+  | 'children_started'
   | 'run_finished';
 
 /**
@@ -68,6 +73,15 @@ export interface RunEvent {
   cause?: string;
   output?: string;
   status?: string;
+  why?: string;
+  answer?: boolean;
+  poke?: number;
+  next_poke?: number;
+  waited?: number;
+  timeout?: number;
+  delay?: number;
+  parent?: string;
+  children?: string[];
 }
 
 export type KernelMessage =
@@ -83,6 +97,19 @@ export interface DerivedState {
   cols: number | null;
   /** Error message (failed, invalid) or why the block did not run (skipped). */
   detail: string | null;
+  /** A waiting sensor's poke count and next poke (epoch ms); a retry's next attempt. */
+  poke?: number;
+  next?: number;
+  attempt?: number;
+  /** A block that fans out: how many children, and how many ran, failed, were skipped. */
+  children?: ChildTally;
+}
+
+export interface ChildTally {
+  total: number;
+  ran: number;
+  failed: number;
+  skipped: number;
 }
 
 interface Known {
@@ -92,6 +119,15 @@ interface Known {
   rows: number | null;
   cols: number | null;
   detail: string | null;
+  poke?: number;
+  next?: number;
+  attempt?: number;
+  children?: ChildTally;
+}
+
+/** The block a run node belongs to: `per_zone:3` and `notify@load` are nodes of blocks. */
+export function blockOfNode(name: string): string {
+  return name.split(':', 1)[0].split('@', 1)[0];
 }
 
 const DONE = new Set<BlockStateName>(['fresh', 'cached']);
@@ -134,6 +170,26 @@ export class LiveStates {
     const name = event.block;
     if (!name) {
       return false;
+    }
+    if (event.event === 'children_started') {
+      const known = this._known.get(name);
+      const tally = { total: event.children?.length ?? 0, ran: 0, failed: 0, skipped: 0 };
+      this._known.set(name, {
+        state: 'running',
+        reason: null,
+        seconds: known?.seconds ?? null,
+        rows: null,
+        cols: null,
+        detail: null,
+        children: tally
+      });
+      return true;
+    }
+    if (name.includes('@')) {
+      return false; // a callback's run does not change its parent's badge
+    }
+    if (name.includes(':')) {
+      return this._applyChildEvent(blockOfNode(name), event);
     }
     const previous = this._known.get(name);
     const timing = {
@@ -182,9 +238,56 @@ export class LiveStates {
           detail: event.reason ?? null
         });
         return true;
+      case 'block_waiting':
+        this._known.set(name, {
+          state: 'waiting',
+          reason: null,
+          seconds: previous?.seconds ?? null,
+          rows: previous?.rows ?? null,
+          cols: previous?.cols ?? null,
+          detail: null,
+          poke: event.poke ?? 0,
+          next: (event.next_poke ?? 0) * 1000
+        });
+        return true;
+      case 'block_retrying':
+        this._known.set(name, {
+          state: 'retrying',
+          reason: null,
+          seconds: previous?.seconds ?? null,
+          rows: previous?.rows ?? null,
+          cols: previous?.cols ?? null,
+          detail: event.error ?? null,
+          attempt: (event.attempt ?? 1) + 1,
+          next: ((event.time ?? Date.now() / 1000) + (event.delay ?? 0)) * 1000
+        });
+        return true;
       default:
         return false;
     }
+  }
+
+  /** A child of a block that fans out ran, failed or was skipped: count it on the block. */
+  private _applyChildEvent(block: string, event: RunEvent): boolean {
+    const known = this._known.get(block);
+    if (!known?.children) {
+      return false;
+    }
+    const tally = known.children;
+    if (event.event === 'block_finished' || event.event === 'block_cached') {
+      tally.ran += 1;
+    } else if (event.event === 'block_failed') {
+      tally.failed += 1;
+    } else if (event.event === 'block_skipped') {
+      tally.skipped += 1;
+    } else {
+      return false;
+    }
+    const settled = tally.ran + tally.failed + tally.skipped;
+    if (settled >= tally.total) {
+      known.state = tally.failed ? 'failed' : tally.ran ? 'fresh' : 'skipped';
+    }
+    return true;
   }
 
   /** A block's cell was sent for execution with `source`. */
@@ -283,8 +386,26 @@ export function deriveStates(graph: BlockGraph, live: LiveStates): Map<string, D
 }
 
 /** Short human text for a state, as shown on badges and in the graph's tooltips. */
-export function describeState(state: DerivedState): string {
+export function describeState(state: DerivedState, now: number = Date.now()): string {
+  if (state.children) {
+    const c = state.children;
+    const parts = [`×${c.total}`];
+    if (c.ran) {
+      parts.push(`${c.ran} ran`);
+    }
+    if (c.failed) {
+      parts.push(`${c.failed} failed`);
+    }
+    if (c.skipped) {
+      parts.push(`${c.skipped} skipped`);
+    }
+    return parts.join(' · ');
+  }
   switch (state.state) {
+    case 'waiting':
+      return `waiting · poke ${state.poke ?? 0} · next in ${secondsUntil(state.next, now)}`;
+    case 'retrying':
+      return `retrying · attempt ${state.attempt ?? 2} in ${secondsUntil(state.next, now)}`;
     case 'never_run':
       return 'never run';
     case 'stale':
@@ -302,6 +423,11 @@ export function describeState(state: DerivedState): string {
     default:
       return state.state;
   }
+}
+
+function secondsUntil(when: number | undefined, now: number): string {
+  const left = Math.max(0, Math.round(((when ?? now) - now) / 1000));
+  return `${left} s`;
 }
 
 export function formatSeconds(seconds: number | null): string | null {

@@ -11,7 +11,7 @@ interface EventCase {
   name: string;
   event: RunEvent & { traceback?: string };
   message_without?: string[];
-  badge: { block: string; state: string; text: string } | null;
+  badge: { block: string; state: string; text: string; now?: number } | null;
 }
 
 const cases: EventCase[] = JSON.parse(fs.readFileSync(VECTORS, 'utf8')).events;
@@ -39,8 +39,32 @@ describe('comm protocol, shared vectors', () => {
   it('has a vector for every kind of event', () => {
     const kinds = new Set(cases.map(c => c.event.event));
     expect(kinds).toEqual(
-      new Set(['run_started', 'block_started', 'block_cached', 'block_finished', 'block_failed', 'block_skipped', 'run_finished'])
+      new Set([
+        'run_started',
+        'block_started',
+        'block_cached',
+        'block_finished',
+        'block_failed',
+        'block_skipped',
+        'block_waiting',
+        'block_retrying',
+        'children_started',
+        'run_finished'
+      ])
     );
+  });
+
+  it('counts the children of a block that fans out on its badge', () => {
+    const live = new LiveStates();
+    const sourceOf = (name: string) => SOURCES[name];
+    live.applyEvent({ event: 'children_started', run_id: 'r', block: 'report', children: ['report:0', 'report:1', 'report:2'] }, sourceOf);
+    live.applyEvent({ event: 'block_finished', run_id: 'r', block: 'report:0' }, sourceOf);
+    live.applyEvent({ event: 'block_failed', run_id: 'r', block: 'report:1', error: 'x' }, sourceOf);
+    expect(describeState(deriveStates(graph(), live).get('cell-report')!)).toBe('×3 · 1 ran · 1 failed');
+    live.applyEvent({ event: 'block_cached', run_id: 'r', block: 'report:2' }, sourceOf);
+    const state = deriveStates(graph(), live).get('cell-report')!;
+    expect(state.state).toBe('failed');
+    expect(describeState(state)).toBe('×3 · 2 ran · 1 failed');
   });
 
   it.each(cases.map(c => [c.name, c] as const))('applies "%s"', (_, c) => {
@@ -60,6 +84,7 @@ describe('comm protocol, shared vectors', () => {
     expect(changed).toBe(true);
     const state = deriveStates(graph(), live).get(`cell-${c.badge.block}`)!;
     expect(state.state).toBe(c.badge.state);
-    expect(describeState(state)).toBe(c.badge.text);
+    const now = c.badge.now === undefined ? Date.now() : c.badge.now * 1000;
+    expect(describeState(state, now)).toBe(c.badge.text);
   });
 });

@@ -3,8 +3,8 @@ import subprocess
 import sys
 
 from jupyter_blocks.cache.keys import block_key, stale_reason, variables_fingerprint
-from jupyter_blocks.core.block import parse_cell
 from jupyter_blocks.core.body import analyze, resolve_type
+from jupyter_blocks.core.grammar import parse_cell
 
 
 def key(cell, upstream=(), variables=None):
@@ -43,7 +43,7 @@ def test_dynamic_access_reads_all_but_volatile_variables():
 
 SCRIPT = """
 import datetime as dt
-from jupyter_blocks.core.block import parse_cell
+from jupyter_blocks.core.grammar import parse_cell
 from jupyter_blocks.cache.keys import block_key
 from jupyter_blocks.core.body import analyze
 spec = parse_cell("%%block b -u a\\na[kwargs['when']]\\n")

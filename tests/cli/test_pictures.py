@@ -4,7 +4,7 @@ from click.testing import CliRunner
 
 from jupyter_blocks.cli import cli
 from jupyter_blocks.cli.pictures import to_dot, to_svg
-from jupyter_blocks.core.block import parse_cell
+from jupyter_blocks.core.grammar import parse_cell
 from jupyter_blocks.core.graph import Dag
 from tests.helpers.kernels import NOTEBOOKS
 

@@ -2,9 +2,9 @@ import traceback
 
 import pytest
 
-from jupyter_blocks.core.block import parse_cell
 from jupyter_blocks.core.body import analyze, compile_body, resolve_type
 from jupyter_blocks.core.errors import BlockSpecError
+from jupyter_blocks.core.grammar import parse_cell
 
 
 def spec(cell: str, origin="cell 1"):

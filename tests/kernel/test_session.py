@@ -5,8 +5,8 @@ import json
 import pytest
 
 from jupyter_blocks.core import body
-from jupyter_blocks.core.block import parse_cell
 from jupyter_blocks.core.errors import GraphError
+from jupyter_blocks.core.grammar import parse_cell
 from jupyter_blocks.kernel.comm import CommChannel
 from jupyter_blocks.kernel.display import CellStatus
 from jupyter_blocks.kernel.session import Session

@@ -1,0 +1,497 @@
+"""The nodes of one run: created as dynamic blocks fan out, wired to their inputs, recorded.
+
+What belongs here: :class:`Wiring`, the bookkeeping the runner core's loop drives. It creates a
+node per block at the start (a node per item for dynamic children, once their dynamic upstream
+has returned its items; a callback node when its parent has run or failed), knows what each node
+waits for and releases it when that is done, decides skips (an upstream failed, a condition
+answered false, nothing to fan out), builds each attempt's task and cache key, and turns nodes
+into the run's outcomes and outputs. It emits the events of these steps; when a node runs, and
+for how long, is the loop's business.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import pickle
+import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from jupyter_blocks.cache import Cache
+from jupyter_blocks.cache.codec import describe
+from jupyter_blocks.cache.keys import KeyParts, block_key, canonical
+from jupyter_blocks.core.block import GATE_TYPES
+from jupyter_blocks.core.errors import BlockFailed
+from jupyter_blocks.core.graph import Dag
+from jupyter_blocks.runner import events as ev
+from jupyter_blocks.runner.events import BlockOutcome, Event
+from jupyter_blocks.runner.execute import BlockTask, Executed, run_task
+from jupyter_blocks.runner.fanout import child_id, child_name, split_output
+from jupyter_blocks.runner.nodes import CACHED, DONE, FAILED, RAN, SKIPPED, Node, Source
+from jupyter_blocks.runner.plan import Planned, block_variables
+
+logger = logging.getLogger(__name__)
+
+#: Block types whose output is never stored in the cache.
+_NEVER_CACHED = frozenset({"sensor", "callback"})
+
+
+class Wiring:
+    """Every node of one run, what each waits for, and how each ended."""
+
+    def __init__(self, closure: Dag, planned: dict[str, Planned], dims: dict[str, tuple[str, ...]],
+                 variables: dict[str, Any], run_id: str, namespace: Mapping[str, Any] | None,
+                 directory: Path | None, emit: Callable[[Event], None]) -> None:
+        self.closure, self.planned, self.dims = closure, planned, dims
+        self.variables, self.run_id = variables, run_id
+        self.namespace, self.directory, self.emit = namespace, directory, emit
+        self.nodes: dict[str, Node] = {}
+        self.by_path: dict[tuple[str, tuple[int, ...]], str] = {}
+        self.instances: dict[str, list[str]] = {name: [] for name in planned}
+        self.unsettled: dict[str, int] = {name: 0 for name in planned}
+        self.waiting: dict[str, set[str]] = {}
+        self.dependents: dict[str, list[str]] = {}
+        self.complete: set[str] = set()
+        self.gathered: set[str] = set()
+        self.items: dict[str, tuple[list[Any], list[dict[str, Any]]]] = {}
+        self.children_of: dict[str, list[str]] = {name: [] for name in planned}
+        self.callbacks_of: dict[str, list[str]] = {name: [] for name in planned}
+        for name in planned:
+            spec = closure[name]
+            if planned[name].type == "callback":
+                for parent in spec.on:
+                    if parent in self.callbacks_of:
+                        self.callbacks_of[parent].append(name)
+            elif dims[name]:
+                self.children_of[dims[name][-1]].append(name)
+
+    # -- creating nodes -----------------------------------------------------------------------
+
+    def start(self) -> list[str]:
+        """Create the nodes of blocks that do not fan out; return those ready to begin."""
+        ready: list[str] = []
+        for name in self.planned:
+            if not self.dims[name] and self.planned[name].type != "callback":
+                self.complete.add(name)
+                ready += self._create(name, (), ())
+        return ready
+
+    def _create(self, block: str, path: tuple[int, ...], ids: tuple[str, ...],
+                metadata: dict[str, Any] | None = None, *, reason: str | None = None,
+                cause: str | None = None, why: str | None = None) -> list[str]:
+        spec = self.planned[block].spec
+        sources: list[Source] = []
+        if reason is None:
+            for upstream in spec.upstream:
+                sources.append(self._source(upstream, path))
+        elif cause is not None and cause in self.nodes:
+            sources.append(Source(self.nodes[cause].block, "value", node=cause))
+        name = child_name(block, ids)
+        node = Node(name, block, path, ids, sources, dict(metadata or {}),
+                    reason=reason, cause=cause, why=why)
+        self.nodes[name] = node
+        self.by_path[(block, path)] = name
+        self.instances[block].append(name)
+        self.unsettled[block] += 1
+        return self._wait_for(node)
+
+    def _source(self, upstream: str, path: tuple[int, ...]) -> Source:
+        spec = self.closure[upstream]
+        gate = self.planned[upstream].type in GATE_TYPES
+        if spec.reduce:
+            return Source(upstream, "gather", gate=gate)
+        shape = self.dims[upstream]
+        if spec.dynamic and len(path) > len(shape):
+            parent = self.by_path[(upstream, path[: len(shape)])]
+            return Source(upstream, "item", node=parent, index=path[len(shape)], gate=gate)
+        return Source(upstream, "value", node=self.by_path[(upstream, path[: len(shape)])],
+                      gate=gate)
+
+    def _wait_for(self, node: Node) -> list[str]:
+        missing = {s.waits_for for s in node.sources if not self._settled(s.waits_for)}
+        if not missing:
+            return [node.name]
+        self.waiting[node.name] = missing
+        for dependency in missing:
+            self.dependents.setdefault(dependency, []).append(node.name)
+        return []
+
+    def _settled(self, dependency: str) -> bool:
+        if dependency.endswith(":*"):
+            return dependency[:-2] in self.gathered
+        return self.nodes[dependency].state == DONE
+
+    # -- after a node is done -----------------------------------------------------------------
+
+    def after(self, node: Node) -> list[str]:
+        """Bookkeeping once ``node`` is done; return the nodes that became ready."""
+        ready = self._release(node.name)
+        self.unsettled[node.block] -= 1
+        if node.mode == "run":
+            for child in self.children_of[node.block]:
+                ready += self._fan_out(node, child)
+            if node.outcome in (RAN, FAILED):
+                for callback in self.callbacks_of[node.block]:
+                    ready += self._callback(node, callback,
+                                            "success" if node.outcome == RAN else "failure")
+        ready += self._refresh(node.block)
+        return ready
+
+    def _release(self, dependency: str) -> list[str]:
+        ready = []
+        for name in self.dependents.pop(dependency, []):
+            missing = self.waiting.get(name)
+            if missing is None:
+                continue
+            missing.discard(dependency)
+            if not missing:
+                del self.waiting[name]
+                ready.append(name)
+        return ready
+
+    def _fan_out(self, parent: Node, child: str) -> list[str]:
+        """Create ``child``'s nodes for the items of ``parent`` (a dynamic block's node)."""
+        if not parent.ok:
+            return self._create(child, parent.path, parent.ids, cause=parent.name,
+                                reason=parent.reason or f"not run because {parent.name} failed",
+                                why=parent.why or "upstream_failed")
+        items, metadata = self.items.get(parent.name, ([], []))
+        if not items:
+            return self._create(child, parent.path, parent.ids, cause=parent.name,
+                                reason=f"{parent.name} returned no items to fan out",
+                                why="no_items")
+        ready: list[str] = []
+        names = []
+        for index, meta in enumerate(metadata):
+            ids = (*parent.ids, child_id(index, meta))
+            ready += self._create(child, (*parent.path, index), ids, meta)
+            names.append(child_name(child, ids))
+        self.emit(ev.ChildrenStarted(run_id=self.run_id, block=child, parent=parent.name,
+                                     children=tuple(names)))
+        return ready
+
+    def _callback(self, parent: Node, block: str, status: str) -> list[str]:
+        name = f"{block}@{parent.name}"
+        sources = [Source(parent.block, "value", node=parent.name)] if status == "success" else []
+        node = Node(name, block, parent.path, parent.ids, sources, dict(parent.metadata),
+                    mode="callback", parent=parent.name, status=status)
+        if status == "failure":
+            node.error_of_parent = BlockFailed(parent.error or f"{parent.name} failed",
+                                               parent.traceback or "")
+        self.nodes[name] = node
+        self.instances[block].append(name)
+        self.unsettled[block] += 1
+        return [name]
+
+    def _refresh(self, block: str) -> list[str]:
+        """Mark blocks whose nodes are all created (and all done); release what gathers them."""
+        ready: list[str] = []
+        shape = self.dims[block]
+        if block not in self.complete and shape:
+            last = shape[-1]
+            if last in self.complete and self.unsettled[last] == 0:
+                self.complete.add(block)
+        if block in self.complete and block not in self.gathered and self.unsettled[block] == 0:
+            self.gathered.add(block)
+            ready += self._release(f"{block}:*")
+        if block in self.complete:
+            for child in self.children_of[block]:
+                if child not in self.gathered:
+                    ready += self._refresh(child)
+        return ready
+
+    # -- deciding and recording ---------------------------------------------------------------
+
+    def settle_if_blocked(self, node: Node) -> bool:
+        """Skip ``node`` if an upstream failed or was skipped, or a condition said no."""
+        reason, cause, why = node.reason, node.cause, node.why
+        if reason is None:
+            for source in node.sources:
+                found = self._blocked_by(source)
+                if found is not None:
+                    reason, cause, why = found
+                    break
+        if reason is None:
+            node.key = self.key(node)
+            return False
+        node.outcome, node.reason, node.cause, node.why = SKIPPED, reason, cause, why
+        if not node.path and node.mode == "run":
+            node.key = self.planned[node.block].key
+        self.emit(ev.BlockSkipped(run_id=self.run_id, block=node.name, reason=reason,
+                                  cause=cause, why=why))
+        return True
+
+    def _blocked_by(self, source: Source) -> tuple[str, str | None, str | None] | None:
+        if source.kind == "gather":
+            # A fan-out with no items gathers into an empty list; anything else skipped or
+            # failed among the children stops what gathers them.
+            members = [self.nodes[n] for n in self.instances[source.block]
+                       if self.nodes[n].why != "no_items"]
+            for member in members:
+                if member.outcome == FAILED or (member.outcome == SKIPPED
+                                                and member.why != "condition"):
+                    return _propagated(member)
+            if members and all(m.outcome == SKIPPED for m in members):
+                return _propagated(members[0])
+            return None
+        upstream = self.nodes[str(source.node)]
+        if not upstream.ok:
+            return _propagated(upstream)
+        if source.gate and upstream.closed:
+            return (f"condition {upstream.name} returned False", upstream.name, "condition")
+        return None
+
+    def key(self, node: Node) -> KeyParts:
+        """The cache key of ``node``: its block's key, or one made from its own inputs."""
+        item = self.planned[node.block]
+        if not node.path and node.mode == "run":
+            return item.key
+        keys = [self._source_key(s) for s in node.sources]
+        return block_key(item.spec, item.type, keys, item.info.variables, self._variables(node))
+
+    def _source_key(self, source: Source) -> str:
+        if source.kind == "gather":
+            return self.planned[source.block].key.digest
+        upstream = self.nodes[str(source.node)]
+        digest = (upstream.key or self.planned[upstream.block].key).digest
+        if source.kind == "value":
+            return digest
+        items, metadata = self.items[upstream.name]
+        assert source.index is not None
+        content = canonical([items[source.index], metadata[source.index]])
+        return hashlib.sha256(pickle.dumps((digest, source.index, content))).hexdigest()
+
+    def _variables(self, node: Node, attempt: int = 1) -> dict[str, Any]:
+        values = block_variables(self.variables, node.name, attempt, template=node.block)
+        values.update(node.metadata)
+        return values
+
+    def task(self, node: Node) -> BlockTask:
+        """The task of ``node``'s current attempt (or poke)."""
+        item = self.planned[node.block]
+        inputs, names = [], []
+        for source in node.sources:
+            if source.gate:
+                continue
+            inputs.append(self._input(source))
+            names.append(source.block)
+        variables = self._variables(node, max(node.attempt, 1))
+        if node.error_of_parent is not None:
+            variables["__error"] = node.error_of_parent
+        if node.parent is not None:
+            parent = self.nodes[node.parent]
+            variables["parent_block_uuid"] = parent.block
+            if node.status == "success":
+                # Mage's keyword-only callbacks find the parent's output here.
+                variables["__input"] = {parent.block: parent.value, "df_1": parent.value}
+        mode = node.mode if node.mode == "callback" else (
+            "poke" if item.type == "sensor" else "run")
+        return BlockTask(item.spec, item.info, inputs, variables, self.namespace, self.directory,
+                         output_key=node.name, names=tuple(names), mode=mode,
+                         status=node.status, block_type=item.type)
+
+    def _input(self, source: Source) -> Any:
+        if source.kind == "gather":
+            values = [self.nodes[n].value for n in self._ordered(source.block)
+                      if self.nodes[n].ok]
+            return _gathered(values)
+        upstream = self.nodes[str(source.node)]
+        if source.kind == "item":
+            assert source.index is not None
+            return self.items[upstream.name][0][source.index]
+        return upstream.value
+
+    def _ordered(self, block: str) -> list[str]:
+        return sorted(self.instances[block], key=lambda n: self.nodes[n].path)
+
+    def announce_start(self, node: Node) -> None:
+        """``node``'s first attempt starts now."""
+        node.started = time.time()
+        self.emit(ev.BlockStarted(run_id=self.run_id, block=node.name, attempt=node.attempt,
+                                  type=self.planned[node.block].type))
+
+    def announce_retry(self, node: Node, failure: BlockFailed, wait: float) -> None:
+        """Attempt ``node.attempt`` failed; the next one starts after ``wait`` seconds."""
+        node.errors.append(failure.message)
+        self.emit(ev.BlockRetrying(run_id=self.run_id, block=node.name, attempt=node.attempt,
+                                   error=failure.message, traceback=failure.traceback or None,
+                                   seconds=failure.seconds, delay=wait,
+                                   type=self.planned[node.block].type,
+                                   output=failure.output or None))
+
+    def announce_restart(self, node: Node) -> None:
+        """A retry of ``node`` starts now."""
+        self.emit(ev.BlockStarted(run_id=self.run_id, block=node.name, attempt=node.attempt,
+                                  type=self.planned[node.block].type))
+
+    def announce_waiting(self, node: Node, next_poke: float, waited: float,
+                         executed: Executed) -> None:
+        """A sensor answered false; it is poked again at ``next_poke``."""
+        spec = self.planned[node.block].spec
+        self.emit(ev.BlockWaiting(run_id=self.run_id, block=node.name, poke=node.pokes,
+                                  next_poke=next_poke, waited=waited, timeout=spec.timeout))
+
+    def serve_cached(self, node: Node, value: Any, layer: str) -> None:
+        """``node``'s output comes from the cache."""
+        item = self.planned[node.block]
+        node.value = value
+        if item.spec.dynamic:
+            self.items[node.name] = split_output(value, item.spec.label)
+        if item.type == "condition":
+            node.closed = not value
+        facts = describe(value)
+        node.outcome, node.rows, node.cols, node.type_name = (
+            CACHED, facts["rows"], facts["cols"], facts["type"])
+        assert node.key is not None
+        self.emit(ev.BlockCached(run_id=self.run_id, block=node.name, key=node.key.digest,
+                                 layer=layer, rows=facts["rows"], cols=facts["cols"],
+                                 type=item.type, seconds=0.0))
+
+    def finish(self, node: Node, executed: Executed, cache: Cache | None) -> None:
+        """``node``'s attempt succeeded: keep its output, store it, announce it.
+
+        Raises:
+            BlockFailed: A dynamic block's output is not a list, or has too many items.
+        """
+        item = self.planned[node.block]
+        spec = item.spec
+        value = executed.value
+        if spec.dynamic and node.mode == "run":
+            try:
+                items, metadata = split_output(value, spec.label)
+            except TypeError as exc:
+                raise BlockFailed(str(exc), output=executed.output) from None
+            if spec.max_children is not None and len(items) > spec.max_children:
+                if spec.over_max == "fail":
+                    raise BlockFailed(f"{spec.label} returned {len(items)} items, more than "
+                                      f"--max-children {spec.max_children}",
+                                      output=executed.output)
+                logger.warning("%s returned %d items; running the first %d (--max-children)",
+                               spec.label, len(items), spec.max_children)
+                items, metadata = items[: spec.max_children], metadata[: spec.max_children]
+            self.items[node.name] = (items, metadata)
+        answer = None
+        if item.type == "condition":
+            node.closed = not value
+            answer = bool(value)
+        elif item.type == "sensor":
+            answer = True
+        node.value = value
+        facts = describe(value)
+        node.outcome, node.rows, node.cols, node.type_name = (
+            RAN, facts["rows"], facts["cols"], facts["type"])
+        node.tests = (executed.tests_passed, executed.tests_total)
+        node.seconds = time.time() - (node.started or time.time())
+        if (cache is not None and node.key is not None and node.mode == "run"
+                and not spec.no_cache and item.type not in _NEVER_CACHED):
+            cache.put(node.key.digest, value, block=node.name)
+        self.emit(ev.BlockFinished(
+            run_id=self.run_id, block=node.name, attempt=max(node.attempt, 1),
+            seconds=node.seconds, rows=facts["rows"], cols=facts["cols"],
+            key=node.key.digest if node.key else None, tests_passed=executed.tests_passed,
+            tests_total=executed.tests_total, type=item.type, output=executed.output or None,
+            answer=answer))
+
+    def fail(self, node: Node, failure: BlockFailed) -> None:
+        """``node`` failed on its last attempt."""
+        node.outcome, node.error, node.traceback = FAILED, failure.message, failure.traceback
+        node.errors.append(failure.message)
+        node.tests = failure.tests
+        node.seconds = time.time() - (node.started or time.time())
+        self.emit(ev.BlockFailed(run_id=self.run_id, block=node.name,
+                                 attempt=max(node.attempt, 1), seconds=node.seconds,
+                                 error=failure.message, traceback=failure.traceback or None,
+                                 type=self.planned[node.block].type,
+                                 output=failure.output or None))
+
+    def cancelled(self, node: Node) -> None:
+        """The run is interrupted while ``node`` runs: call its cancelled callbacks, here."""
+        for block in self.callbacks_of[node.block]:
+            self._callback(node, block, "cancelled")
+            callback = self.nodes[f"{block}@{node.name}"]
+            callback.started = time.time()
+            self.emit(ev.BlockStarted(run_id=self.run_id, block=callback.name, attempt=1,
+                                      type="callback"))
+            try:
+                self.finish(callback, run_task(self.task(callback)), None)
+            except BlockFailed as failure:
+                self.fail(callback, failure)
+            except BaseException as exc:  # another interrupt: stop calling callbacks
+                self.fail(callback, BlockFailed(f"{callback.name} was interrupted: {exc!r}"))
+                return
+
+    # -- the result ---------------------------------------------------------------------------
+
+    def result_failed(self) -> bool:
+        """Whether a node other than a callback failed."""
+        return any(n.outcome == FAILED and n.mode == "run" for n in self.nodes.values())
+
+    def results(self) -> tuple[dict[str, BlockOutcome], dict[str, Any]]:
+        """Every node's outcome and the outputs of the nodes that ran, in run order.
+
+        A block that fanned out also gets an outcome of its own, before its children's, that
+        counts them; its output is the list of its children's outputs.
+        """
+        entries: list[tuple[tuple[Any, ...], BlockOutcome]] = []
+        outputs: dict[str, Any] = {}
+        for node in self.nodes.values():
+            if node.outcome is None:
+                continue
+            entries.append(((self.closure.position(node.block), node.path, node.name),
+                            BlockOutcome(
+                node.name, node.outcome, node.key, node.seconds, max(node.attempt, 0),
+                node.rows, node.cols, node.type_name, node.tests,
+                node.error if node.outcome == FAILED else node.reason, node.traceback,
+                node.cause, node.block, node.why, tuple(node.errors),
+                node.parent if node.mode == "callback" else None)))
+            if node.ok and node.mode == "run":
+                outputs[node.name] = node.value
+        for block, names in self.instances.items():
+            if not self.dims[block] or self.planned[block].type == "callback" or not names:
+                continue
+            nodes = [self.nodes[n] for n in self._ordered(block)]
+            if block not in outputs:
+                outputs[block] = [n.value for n in nodes if n.ok]
+            if len(nodes) == 1 and nodes[0].name == block:
+                continue  # a placeholder: its own outcome says why nothing fanned out
+            ran = sum(1 for n in nodes if n.ok)
+            failed = sum(1 for n in nodes if n.outcome == FAILED)
+            skipped = sum(1 for n in nodes if n.outcome == SKIPPED)
+            entries.append(((self.closure.position(block), (), block), BlockOutcome(
+                block, FAILED if failed else (RAN if ran else SKIPPED), self.planned[block].key,
+                max(n.seconds for n in nodes), block=block,
+                children=(len(nodes), ran, failed, skipped),
+                error=next((n.error for n in nodes if n.outcome == FAILED), None))))
+        entries.sort(key=lambda entry: entry[0])
+        return {outcome.name: outcome for _, outcome in entries}, outputs
+
+
+def _propagated(upstream: Node) -> tuple[str, str | None, str | None]:
+    """Why a node downstream of ``upstream`` (failed or skipped) is skipped."""
+    if upstream.outcome == SKIPPED and upstream.reason:
+        return upstream.reason, upstream.cause, upstream.why
+    return f"not run because {upstream.name} failed", upstream.name, "upstream_failed"
+
+
+def _gathered(values: list[Any]) -> Any:
+    """The outputs of a ``--reduce`` block's children: one frame if they are frames, else a list."""
+    if values and all(type(v).__name__ == "DataFrame" for v in values):
+        import pandas as pd
+
+        return pd.concat(values, ignore_index=True)
+    return list(values)
+
+
+def executor_failure(label: str, exc: BaseException) -> BlockFailed:
+    """A failure of the executor itself for a block (its values could not cross to a worker)."""
+    detail = " ".join(f"{type(exc).__name__}: {exc}".split())
+    hint = ""
+    if "pickl" in detail.lower() or isinstance(exc, pickle.PicklingError):
+        hint = ("; with worker processes or Dask a block's inputs and output must pickle: "
+                "run it with the inline or threads executor")
+    return BlockFailed(f"{label} could not run in the executor: {detail}{hint}")
+
+
+__all__ = ["Wiring", "executor_failure"]

@@ -27,7 +27,8 @@ from jupyter_blocks.core.block import BlockSpec
 CACHE_FORMAT_VERSION = 1
 
 #: Variables that differ on every run; only a block naming them explicitly is keyed on them.
-VOLATILE_VARIABLES = frozenset({"run_id", "logger", "retry"})
+VOLATILE_VARIABLES = frozenset({"run_id", "logger", "retry", "context", "repo_path",
+                                "configuration"})
 
 
 @dataclass(frozen=True)

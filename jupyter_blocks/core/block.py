@@ -53,7 +53,8 @@ class BlockSpec:
         max_children: The most items a dynamic block may fan out to, or None.
         over_max: ``fail`` the dynamic block beyond ``max_children``, or ``limit`` to the first.
         max_parallel: How many of this block's dynamic children run at once, or None.
-        on: The blocks a callback block is called for.
+        on: The blocks a callback block answers, or the blocks a condition block gates (Mage's
+            add-on conditional: it runs before them, with their inputs).
         no_cache: Always run; never serve this block from the cache.
         source: The block body (the cell without its ``%%block`` line).
         origin: Where the body came from, for messages and tracebacks (``cell 3``, a file path).
@@ -94,13 +95,6 @@ class BlockSpec:
         """``block `name` (cell 3)``: how messages refer to this block."""
         where = f" ({self.origin})" if self.origin else ""
         return f"block `{self.name}`{where}"
-
-    @property
-    def depends_on(self) -> tuple[str, ...]:
-        """Every block this one waits for: its upstreams, and the parents of a callback."""
-        if not self.on:
-            return self.upstream
-        return (*self.upstream, *(p for p in self.on if p not in self.upstream))
 
     def result_options(self) -> dict[str, Any]:
         """The options that change what the block computes (they go into its cache key)."""

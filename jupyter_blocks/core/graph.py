@@ -1,7 +1,10 @@
 """The pipeline DAG: an immutable value of blocks with validation, ordering and selections.
 
-What belongs here: structure only. ``Dag`` knows block names, what each block depends on (its
-upstreams, and a callback block's parents in ``--on``) and notebook order; it
+What belongs here: structure only. ``Dag`` knows block names, what each block depends on and
+notebook order: a block depends on its upstreams; a callback block on its parents in ``--on``
+(it runs after them); a condition block with ``--on`` (Mage's add-on conditional) on the
+upstreams of the blocks it gates, and those blocks on it (it runs before them, with their
+inputs). It
 reports every structural problem at once (duplicates, self-dependencies, unknown upstreams with
 "did you mean", each cycle's members), orders blocks with ``graphlib`` (ties broken by notebook
 order) and returns sub-DAGs for selections. It knows nothing of execution, caching or I/O.
@@ -71,11 +74,36 @@ class Dag:
         return self._index[name]
 
     @cached_property
+    def _dependencies(self) -> dict[str, tuple[str, ...]]:
+        found: dict[str, list[str]] = {}
+        for block in self.blocks:
+            listed = found.setdefault(block.name, [])
+            listed += [u for u in block.upstream if u not in listed]
+            if block.type == "callback":
+                listed += [p for p in block.on if p not in listed]
+        for block in self.blocks:
+            if block.type != "condition" or not block.on:
+                continue
+            listed = found[block.name]
+            for gated in block.on:
+                if gated not in self._index:
+                    listed.append(gated)  # reported as unknown
+                    continue
+                listed += [u for u in self[gated].upstream if u not in listed]
+                if block.name not in found[gated]:
+                    found[gated].append(block.name)
+        return {name: tuple(names) for name, names in found.items()}
+
+    def dependencies(self, name: str) -> tuple[str, ...]:
+        """The blocks ``name`` waits for (see the module's docstring)."""
+        return self._dependencies.get(name, ())
+
+    @cached_property
     def downstream(self) -> dict[str, tuple[str, ...]]:
         """Direct downstream blocks of every block, in notebook order."""
         children: dict[str, list[str]] = {b.name: [] for b in self.blocks}
         for block in self.blocks:
-            for parent in block.depends_on:
+            for parent in self.dependencies(block.name):
                 if parent in children and block.name not in children[parent]:
                     children[parent].append(block.name)
         return {name: tuple(kids) for name, kids in children.items()}
@@ -107,12 +135,13 @@ class Dag:
         # Suggestions come from the whole notebook, not only this selection.
         known = (*self.names, *sorted(self.external))
         for block in self.blocks:
-            if block.name in block.depends_on:
+            if block.name in block.upstream or block.name in block.on:
                 found.append(Problem("self_upstream", f"{block.label} lists itself as an upstream",
                                      (block.name,), block.origin or None, block.name))
-            for parent in block.depends_on:
+            found += self._on_problems(block)
+            for parent in self.dependencies(block.name):
                 if parent not in self._index and parent not in self.external:
-                    what = "upstream" if parent in block.upstream else "parent in --on"
+                    what = "upstream" if parent in block.upstream else "block in --on"
                     found.append(Problem(
                         "unknown_upstream",
                         f"{block.label} has unknown {what} `{parent}`"
@@ -124,6 +153,25 @@ class Dag:
                                  self[cycle[0]].origin or None))
         return found
 
+    def _on_problems(self, block: BlockSpec) -> list[Problem]:
+        """``--on`` is for callbacks and conditions; a callback is nobody's upstream."""
+        problems: list[Problem] = []
+        where = block.origin or None
+        if block.on and block.type not in ("callback", "condition"):
+            problems.append(Problem(
+                "bad_on", f"{block.label} has --on, which is for --type callback (its parents) "
+                "or --type condition (the blocks it gates)", (block.name,), where))
+        if block.type == "callback" and block.upstream:
+            problems.append(Problem(
+                "bad_on", f"{block.label} is a callback: name the blocks it answers with --on, "
+                "not --upstream", (block.name,), where))
+        for upstream in block.upstream:
+            if upstream in self._index and self[upstream].type == "callback":
+                problems.append(Problem(
+                    "bad_on", f"{block.label} has callback `{upstream}` as an upstream; a "
+                    "callback has no output to pass on", (block.name,), where, upstream))
+        return problems
+
     def validate(self) -> Dag:
         """Return self if valid, else raise ``GraphError`` listing every problem."""
         problems = self.problems()
@@ -133,7 +181,7 @@ class Dag:
 
     def cycles(self) -> list[tuple[str, ...]]:
         """Members of each cycle (strongly connected components of 2+ blocks), in notebook order."""
-        graph = {b.name: [u for u in b.depends_on if u in self._index and u != b.name]
+        graph = {b.name: [u for u in self.dependencies(b.name) if u in self._index and u != b.name]
                  for b in self.blocks}
         return [tuple(sorted(c, key=self.position)) for c in _components(graph) if len(c) > 1]
 
@@ -141,7 +189,8 @@ class Dag:
         """Topological order, ties broken by notebook order. Raises ``GraphError`` if invalid."""
         self.validate()
         sorter: graphlib.TopologicalSorter[str] = graphlib.TopologicalSorter(
-            {b.name: [u for u in b.depends_on if u in self._index] for b in self.blocks}
+            {b.name: [u for u in self.dependencies(b.name) if u in self._index]
+             for b in self.blocks}
         )
         sorter.prepare()
         ready: list[tuple[int, str]] = []
@@ -157,12 +206,12 @@ class Dag:
     def ancestors(self, names: Iterable[str]) -> set[str]:
         """All blocks the given ones depend on, transitively (not including them)."""
         found: set[str] = set()
-        stack = [u for n in names for u in self[n].depends_on]
+        stack = [u for n in names for u in self.dependencies(n)]
         while stack:
             name = stack.pop()
             if name not in found and name in self._index:
                 found.add(name)
-                stack.extend(self[name].depends_on)
+                stack.extend(self.dependencies(name))
         return found
 
     def descendants(self, names: Iterable[str]) -> set[str]:
@@ -210,7 +259,7 @@ class Dag:
             kind = (types or {}).get(block.name) or block.type or "block"
             lines.append(f'    {block.name}["{block.name}<br/><small>{kind}</small>"]')
         for block in self.blocks:
-            for parent in block.depends_on:
+            for parent in self.dependencies(block.name):
                 if parent in self._index:
                     lines.append(f"    {parent} --> {block.name}")
                 else:

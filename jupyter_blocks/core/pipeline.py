@@ -63,6 +63,10 @@ class Pipeline:
         scratch: Code cells that are neither blocks nor the parameters cell.
         problems: Block cells whose ``%%block`` line did not parse.
         files: Block name -> its block file, for a project pipeline.
+        settings_cell: The notebook's ``%%pipeline`` cell, if any.
+        settings: The pipeline's settings (``project.settings.PipelineSettings``: triggers,
+            alerts, defaults), when read: from the ``%%pipeline`` cell, or from a project's
+            ``triggers.yaml`` and ``metadata.yaml``.
     """
 
     name: str
@@ -75,6 +79,8 @@ class Pipeline:
     scratch: tuple[Cell, ...] = ()
     problems: tuple[Problem, ...] = ()
     files: Mapping[str, Path] = field(default_factory=dict)
+    settings_cell: Cell | None = None
+    settings: Any = None
 
     @property
     def blocks(self) -> tuple[BlockSpec, ...]:

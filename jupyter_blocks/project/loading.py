@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
+from typing import Any
 
 from jupyter_blocks.core.body import analyze
 from jupyter_blocks.core.errors import BlockSpecError, ConfigError, GraphError
@@ -45,10 +46,25 @@ def load_pipeline(target: str | Path, pipeline: str | None = None, *, check: boo
         if not check:
             return loaded
         check_pipeline(loaded)
-        return dataclasses.replace(loaded, defaults=parameter_values(loaded))
+        return dataclasses.replace(loaded, defaults=parameter_values(loaded),
+                                   settings=settings_of(loaded))
     from jupyter_blocks.project.reader import load_project_pipeline
 
     return load_project_pipeline(target, pipeline)
+
+
+def settings_of(pipeline: Pipeline) -> Any:
+    """The settings of a notebook's ``%%pipeline`` cell (``PipelineSettings``), or None.
+
+    Raises:
+        ConfigError: The cell is not valid (every problem, with its YAML path and the cell).
+    """
+    cell = pipeline.settings_cell
+    if cell is None:
+        return None
+    from jupyter_blocks.project.settings import parse_pipeline_cell
+
+    return parse_pipeline_cell(cell.source, where=f"{cell.label}: %%pipeline")
 
 
 def check_pipeline(pipeline: Pipeline) -> None:

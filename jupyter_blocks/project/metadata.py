@@ -47,7 +47,7 @@ class RetryConfig(BaseModel):
 
     retries: int = Field(0, ge=0)
     delay: float = Field(DEFAULT_RETRY_DELAY, ge=0)
-    exponential_backoff: bool = True
+    exponential_backoff: bool | None = None
     max_delay: float | None = None
 
 
@@ -92,11 +92,13 @@ class PipelineMeta(BaseModel):
     description: str | None = None
     variables: dict[str, Any] | None = None
     blocks: list[BlockMeta] = Field(default_factory=list)
+    #: Mage's add-on blocks: each names the blocks it answers (callbacks) or gates
+    #: (conditionals) in its ``upstream_blocks``.
+    callbacks: list[BlockMeta] = Field(default_factory=list)
+    conditionals: list[BlockMeta] = Field(default_factory=list)
     # Mage's keys: accepted, not used.
     cache_block_output_in_memory: Any = None
-    callbacks: Any = None
     concurrency_config: Any = None
-    conditionals: Any = None
     created_at: Any = None
     data_integration: Any = None
     executor_config: Any = None

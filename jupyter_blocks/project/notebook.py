@@ -21,6 +21,8 @@ from jupyter_blocks.core.pipeline import Cell, Pipeline
 from jupyter_blocks.core.problems import Problem
 
 PARAMETERS_TAG = "parameters"
+#: The first line of the cell holding a pipeline's settings.
+SETTINGS_MAGIC = "%%pipeline"
 #: Names the notebook file a kernel runs, for kernels started by papermill mode.
 NOTEBOOK_ENV = "JUPYTER_BLOCKS_NOTEBOOK"
 
@@ -68,8 +70,17 @@ def from_cells(cells: Iterable[Cell], *, path: Path | None = None,
     scratch: list[Cell] = []
     problems: list[Problem] = []
     parameters: Cell | None = None
+    settings: Cell | None = None
     for cell in cells:
-        if is_block_line(cell.source.partition("\n")[0]):
+        first = cell.source.partition("\n")[0].strip()
+        if first == SETTINGS_MAGIC or first.startswith(SETTINGS_MAGIC + " "):
+            if settings is None:
+                settings = cell
+            else:
+                problems.append(Problem("bad_line", f"{cell.label}: a second %%pipeline cell "
+                                        f"(the first is {settings.label}); keep one",
+                                        cell=cell.label))
+        elif is_block_line(cell.source.partition("\n")[0]):
             try:
                 spec = parse_cell(cell.source, origin=cell.label, cell_id=cell.cell_id)
             except BlockSpecError as exc:
@@ -91,6 +102,7 @@ def from_cells(cells: Iterable[Cell], *, path: Path | None = None,
         parameters_cell=parameters,
         scratch=tuple(scratch),
         problems=tuple(problems),
+        settings_cell=settings,
     )
 
 

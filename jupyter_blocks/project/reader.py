@@ -17,11 +17,19 @@ from jupyter_blocks.core.errors import BlocksError, BlockSpecError, ConfigError,
 from jupyter_blocks.core.grammar import render_magic_line
 from jupyter_blocks.core.graph import Dag
 from jupyter_blocks.core.pipeline import Pipeline
+from jupyter_blocks.project.configuration import options_of
 from jupyter_blocks.project.mage import body_of_block_file
 from jupyter_blocks.project.metadata import MAGE_TYPES, BlockMeta, block_file, read_metadata
 from jupyter_blocks.project.parameters import parameters_source
+from jupyter_blocks.project.triggers_file import (
+    TRIGGERS_FILE,
+    read_triggers,
+    settings_from_metadata,
+)
 
-_NOT_BLOCKS = frozenset({"scratchpad", "markdown", "chart", "callback", "extension"})
+_NOT_BLOCKS = frozenset({"scratchpad", "markdown", "chart", "extension"})
+#: Mage's add-on blocks name in ``upstream_blocks`` the blocks they answer or gate: ``--on``.
+_ADD_ONS = frozenset({"callback", "condition"})
 
 
 def find_pipeline(path: str | Path, pipeline: str | None = None) -> tuple[Path, str]:
@@ -54,8 +62,11 @@ def load_project_pipeline(path: str | Path, pipeline: str | None = None) -> Pipe
     specs: list[BlockSpec] = []
     files: dict[str, Path] = {}
     problems: list[str] = []
-    for index, block in enumerate(meta.blocks):
-        where = f"{label}: blocks[{index}]"
+    listed = [(f"blocks[{i}]", b) for i, b in enumerate(meta.blocks)]
+    listed += [(f"conditionals[{i}]", b) for i, b in enumerate(meta.conditionals)]
+    listed += [(f"callbacks[{i}]", b) for i, b in enumerate(meta.callbacks)]
+    for position, block in listed:
+        where = f"{label}: {position}"
         try:
             spec, file = _block_spec(root, block, where)
         except BlocksError as exc:
@@ -71,7 +82,17 @@ def load_project_pipeline(path: str | Path, pipeline: str | None = None) -> Pipe
     dag.validate()
     return Pipeline(name=meta.name or name, directory=root.resolve(), dag=dag,
                     defaults=dict(meta.variables or {}), target=str(path),
-                    project=(root.resolve(), name), files=files)
+                    project=(root.resolve(), name), files=files,
+                    settings=_settings(metadata, root / "pipelines" / name / TRIGGERS_FILE))
+
+
+def _settings(metadata: Path, triggers: Path) -> Any:
+    """The pipeline's settings: ``triggers.yaml`` and the settings keys of ``metadata.yaml``."""
+    import yaml
+
+    document = yaml.safe_load(metadata.read_text(encoding="utf-8")) or {}
+    return settings_from_metadata(document, read_triggers(triggers),
+                                  where=str(metadata.relative_to(metadata.parents[2])))
 
 
 def _block_spec(root: Path, block: BlockMeta, where: str) -> tuple[BlockSpec | None, Path]:
@@ -94,15 +115,17 @@ def _block_spec(root: Path, block: BlockMeta, where: str) -> tuple[BlockSpec | N
     config = block.configuration
     retry = block.retry_config
     name = block.uuid.rsplit("/", 1)[-1]
+    upstream = tuple(u.rsplit("/", 1)[-1] for u in block.upstream_blocks)
+    add_on = block_type in _ADD_ONS and block.type != "condition"
     spec = BlockSpec(
-        name=name, type=block_type, upstream=tuple(u.rsplit("/", 1)[-1]
-                                                  for u in block.upstream_blocks),
-        lang=block.language, profile=config.get("data_provider_profile"),
-        connector=config.get("data_provider"),
+        name=name, type=block_type, upstream=() if add_on else upstream,
+        on=upstream if add_on else (),
+        lang=block.language,
         retries=retry.retries if retry else 0,
         retry_delay=retry.delay if retry else DEFAULT_RETRY_DELAY,
-        timeout=block.timeout, dynamic=bool(config.get("dynamic")),
-        reduce=bool(config.get("reduce_output")), no_cache=bool(config.get("no_cache")),
+        max_retry_delay=retry.max_delay if retry else None,
+        exponential_backoff=retry.exponential_backoff if retry else None,
+        timeout=block.timeout, **options_of(config),
         source=path.read_text(encoding="utf-8"), origin=str(path.resolve()), first_line=1)
     if block.language == "python":
         info = analyze(spec)

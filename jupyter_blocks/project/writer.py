@@ -12,13 +12,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any
 
 from jupyter_blocks.core.block import BlockSpec
 from jupyter_blocks.core.body import analyze, resolve_type
 from jupyter_blocks.core.errors import ConfigError, SharedFilesError
 from jupyter_blocks.core.files import write_atomic
 from jupyter_blocks.core.pipeline import Pipeline
+from jupyter_blocks.project.configuration import configuration_of
 from jupyter_blocks.project.loading import load_pipeline
 from jupyter_blocks.project.mage import render_block_file
 from jupyter_blocks.project.metadata import (
@@ -50,22 +50,14 @@ class ExportResult:
 def block_meta(spec: BlockSpec, block_type: str, downstream: list[str],
                file_path: str | None = None) -> BlockMeta:
     """The ``blocks:`` entry of a block."""
-    configuration: dict[str, Any] = {}
-    if spec.profile:
-        configuration["data_provider_profile"] = spec.profile
-    if spec.connector:
-        configuration["data_provider"] = spec.connector
-    if spec.dynamic:
-        configuration["dynamic"] = True
-    if spec.reduce:
-        configuration["reduce_output"] = True
-    if spec.no_cache:
-        configuration["no_cache"] = True
+    configuration = configuration_of(spec)
     if file_path:
         configuration["file_source"] = {"path": file_path}
     retry = None
-    if spec.retries:
-        retry = RetryConfig(retries=spec.retries, delay=spec.retry_delay)
+    if spec.retries or spec.max_retry_delay is not None or spec.exponential_backoff is not None:
+        retry = RetryConfig(retries=spec.retries, delay=spec.retry_delay,
+                            max_delay=spec.max_retry_delay,
+                            exponential_backoff=spec.exponential_backoff)
     return BlockMeta(uuid=spec.name, name=spec.name, type=block_type, language=spec.lang,
                      upstream_blocks=list(spec.upstream), downstream_blocks=downstream,
                      configuration=configuration, retry_config=retry, timeout=spec.timeout)

@@ -108,6 +108,10 @@ class Runner:
         run_id = run_id or uuid.uuid4().hex[:12]
         variables = dict(variables or {})
         variables.setdefault("run_id", run_id)
+        # Mage's: one dict the blocks of a run share (a copy per worker process), the folder.
+        variables.setdefault("context", {})
+        if self.directory is not None:
+            variables.setdefault("repo_path", str(self.directory))
         if pipeline is not None:
             variables.setdefault("pipeline", pipeline)
         closure = dag.upstream_of(list(targets)) if targets is not None else dag

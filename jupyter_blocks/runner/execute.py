@@ -196,10 +196,12 @@ def _run_callbacks(task: BlockTask) -> tuple[None, tuple[str, ...]]:
             eval(compiled.last_expression, namespace)
         return None, ()
     called = []
+    # As Mage: a success callback gets its parent's output, a failure callback the output a
+    # failed block has (an empty list) beside kwargs['__error'], a cancelled one nothing.
+    positional = {"success": task.inputs, "failure": [[]]}.get(task.status or "", [])
     for name, status in info.callbacks:
         if status != task.status:
             continue
-        positional = task.inputs if status == "success" else []
         _call(namespace[name], positional, task.variables, lenient=True)
         called.append(name)
     return None, tuple(called)

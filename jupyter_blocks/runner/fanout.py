@@ -35,9 +35,10 @@ def fan_out(dag: Dag) -> dict[str, tuple[str, ...]]:
         for upstream in spec.upstream:
             if upstream in dims:
                 incoming.append((upstream, _out(dag, upstream, dims)))
-        for parent in spec.on:
-            if parent in dims:
-                incoming.append((parent, dims[parent]))
+        if spec.type == "callback":
+            for parent in spec.on:
+                if parent in dims:
+                    incoming.append((parent, dims[parent]))
         widest: tuple[str, ...] = ()
         for _, shape in incoming:
             if len(shape) > len(widest):

@@ -84,15 +84,19 @@ def plan(dag: Dag, variables: Mapping[str, Any], analyses: Analyses | None = Non
 
 
 def block_variables(variables: Mapping[str, Any], block: str, attempt: int = 1, *,
-                    template: str | None = None) -> dict[str, Any]:
+                    template: str | None = None,
+                    configuration: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """The ``kwargs`` a block receives: the run's variables and its own.
 
     Those are ``block`` (its name, ``block:<id>`` for a dynamic child), Mage's ``block_uuid``
-    (the block it is an instance of), ``logger``, and Mage's ``retry`` (``{"attempts": n}``).
+    (the block it is an instance of), ``logger``, and Mage's ``retry`` (``{"attempts": n}``)
+    and ``configuration`` (the block's configuration as ``metadata.yaml`` holds it).
     """
     values = dict(variables)
     values["block"] = block
     values["block_uuid"] = template or block
     values["logger"] = logging.getLogger(f"jupyter_blocks.blocks.{template or block}")
     values["retry"] = {"attempts": attempt}
+    if configuration is not None:
+        values["configuration"] = configuration
     return values

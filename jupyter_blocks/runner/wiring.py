@@ -25,6 +25,7 @@ from jupyter_blocks.cache.keys import KeyParts, block_key, canonical
 from jupyter_blocks.core.block import GATE_TYPES
 from jupyter_blocks.core.errors import BlockFailed
 from jupyter_blocks.core.graph import Dag
+from jupyter_blocks.project.configuration import configuration_of
 from jupyter_blocks.runner import events as ev
 from jupyter_blocks.runner.events import BlockOutcome, Event
 from jupyter_blocks.runner.execute import BlockTask, Executed, run_task
@@ -58,12 +59,17 @@ class Wiring:
         self.items: dict[str, tuple[list[Any], list[dict[str, Any]]]] = {}
         self.children_of: dict[str, list[str]] = {name: [] for name in planned}
         self.callbacks_of: dict[str, list[str]] = {name: [] for name in planned}
+        self.gates_of: dict[str, list[str]] = {name: [] for name in planned}
+        self.attached: set[str] = set()
         for name in planned:
             spec = closure[name]
-            if planned[name].type == "callback":
+            kind = planned[name].type
+            if kind in ("callback", "condition") and spec.on:
+                self.attached.add(name)
+                table = self.callbacks_of if kind == "callback" else self.gates_of
                 for parent in spec.on:
-                    if parent in self.callbacks_of:
-                        self.callbacks_of[parent].append(name)
+                    if parent in table:
+                        table[parent].append(name)
             elif dims[name]:
                 self.children_of[dims[name][-1]].append(name)
 
@@ -73,7 +79,7 @@ class Wiring:
         """Create the nodes of blocks that do not fan out; return those ready to begin."""
         ready: list[str] = []
         for name in self.planned:
-            if not self.dims[name] and self.planned[name].type != "callback":
+            if not self.dims[name] and name not in self.attached:
                 self.complete.add(name)
                 ready += self._create(name, (), ())
         return ready
@@ -89,13 +95,24 @@ class Wiring:
         elif cause is not None and cause in self.nodes:
             sources.append(Source(self.nodes[cause].block, "value", node=cause))
         name = child_name(block, ids)
+        ready: list[str] = []
+        if reason is None:
+            # Mage's add-on conditions run first, with the inputs of the block they gate.
+            for condition in self.gates_of[block]:
+                gate = Node(f"{condition}@{name}", condition, path, ids,
+                            [s for s in sources if not s.gate], dict(metadata or {}))
+                self.nodes[gate.name] = gate
+                self.instances[condition].append(gate.name)
+                self.unsettled[condition] += 1
+                ready += self._wait_for(gate)
+                sources.append(Source(condition, "value", node=gate.name, gate=True))
         node = Node(name, block, path, ids, sources, dict(metadata or {}),
                     reason=reason, cause=cause, why=why)
         self.nodes[name] = node
         self.by_path[(block, path)] = name
         self.instances[block].append(name)
         self.unsettled[block] += 1
-        return self._wait_for(node)
+        return ready + self._wait_for(node)
 
     def _source(self, upstream: str, path: tuple[int, ...]) -> Source:
         spec = self.closure[upstream]
@@ -217,7 +234,7 @@ class Wiring:
             node.key = self.key(node)
             return False
         node.outcome, node.reason, node.cause, node.why = SKIPPED, reason, cause, why
-        if not node.path and node.mode == "run":
+        if node.name == node.block:
             node.key = self.planned[node.block].key
         self.emit(ev.BlockSkipped(run_id=self.run_id, block=node.name, reason=reason,
                                   cause=cause, why=why))
@@ -246,7 +263,7 @@ class Wiring:
     def key(self, node: Node) -> KeyParts:
         """The cache key of ``node``: its block's key, or one made from its own inputs."""
         item = self.planned[node.block]
-        if not node.path and node.mode == "run":
+        if node.name == node.block:
             return item.key
         keys = [self._source_key(s) for s in node.sources]
         return block_key(item.spec, item.type, keys, item.info.variables, self._variables(node))
@@ -264,7 +281,11 @@ class Wiring:
         return hashlib.sha256(pickle.dumps((digest, source.index, content))).hexdigest()
 
     def _variables(self, node: Node, attempt: int = 1) -> dict[str, Any]:
-        values = block_variables(self.variables, node.name, attempt, template=node.block)
+        spec = self.planned[node.block].spec
+        values = block_variables(self.variables, node.name, attempt, template=node.block,
+                                 configuration=configuration_of(spec))
+        if node.path:
+            values["dynamic_block_index"] = node.path[-1]
         values.update(node.metadata)
         return values
 

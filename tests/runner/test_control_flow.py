@@ -287,3 +287,30 @@ def test_blocks_get_mages_run_variables():
     assert Runner().run(dag, variables=variables).outputs["look"] == {
         "ds": "2024-01-15", "hr": "05", "interval_seconds": 86400, "env": "dev",
         "pipeline_uuid": "etl", "block_uuid": "look", "retry": {"attempts": 1}}
+
+
+def test_mages_add_on_condition_gets_the_inputs_of_the_block_it_gates():
+    dag = nb("%%block orders\n[3, 4]",
+             "%%block summarize -u orders\nsum(orders)",
+             "%%block has_orders --type condition --on summarize\n@condition\n"
+             "def evaluate_condition(orders, **kwargs):\n"
+             "    seen.append((orders, kwargs['block']))\n    return len(orders) > 5",
+             "%%block report -u summarize\nsummarize",
+             "%%block other -u orders\nlen(orders)")
+    seen: list = []
+    result = Runner(namespace={"seen": seen}).run(dag)
+    assert seen == [([3, 4], "has_orders@summarize")]
+    assert result.ok and statuses(result) == {
+        "orders": "ran", "has_orders@summarize": "ran", "summarize": "skipped",
+        "report": "skipped", "other": "ran"}
+    assert result.outcomes["summarize"].error == "condition has_orders@summarize returned False"
+
+
+def test_on_is_for_callbacks_and_conditions_only():
+    from jupyter_blocks.core.errors import GraphError
+
+    with pytest.raises(GraphError, match="--on, which is for --type callback"):
+        Runner().run(nb("%%block a\n1", "%%block b --on a\n2"))
+    with pytest.raises(GraphError, match="has callback `cb` as an upstream"):
+        Runner().run(nb("%%block a\n1", "%%block cb --type callback --on a\n"
+                        "@callback\ndef f(*a, **k):\n    pass", "%%block b -u cb\n2"))

@@ -19,6 +19,7 @@ import pickle
 import weakref
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from jupyter_blocks.core.block import BlockSpec
@@ -38,9 +39,9 @@ class KeyParts:
     upstream: tuple[str, ...]
     variables: str
 
-    @property
+    @cached_property
     def digest(self) -> str:
-        """The cache key: sha256 over every part."""
+        """The cache key: sha256 over every part (computed once)."""
         text = "\0".join([str(CACHE_FORMAT_VERSION), self.code, ",".join(self.upstream),
                           self.variables])
         return hashlib.sha256(text.encode()).hexdigest()

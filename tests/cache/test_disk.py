@@ -162,3 +162,37 @@ def test_memory_layer_serves_first_and_disk_promotes(tmp_path):
     assert cache.get("k").layer == "memory"
     fresh = Cache.beside(tmp_path)
     assert fresh.get("k").layer == "disk" and fresh.get("k").layer == "memory"
+
+
+def test_entries_are_written_whole_from_several_buffers_and_keep_the_umask(tmp_path):
+    import os
+    import stat
+
+    from jupyter_blocks.core.files import is_temporary, write_atomic
+
+    target = tmp_path / "new" / "folder" / "entry.bin"
+    parts = [b"head", memoryview(b"0123456789")[2:], bytearray(b""), b"tail" * 1000]
+    write_atomic(target, parts)
+    assert target.read_bytes() == b"head" + b"23456789" + b"tail" * 1000
+    umask = os.umask(0)
+    os.umask(umask)
+    assert stat.S_IMODE(target.stat().st_mode) == 0o666 & ~umask
+    write_atomic(target, b"again")
+    assert target.read_bytes() == b"again"
+    assert not [p for p in target.parent.iterdir() if is_temporary(p.name)]
+
+
+def test_a_failed_write_leaves_the_old_entry_and_no_temporary_file(tmp_path):
+    from jupyter_blocks.core.files import is_temporary, write_atomic
+
+    target = tmp_path / "entry.bin"
+    write_atomic(target, b"old")
+
+    class Broken:
+        def __buffer__(self, flags):
+            raise OSError("disk full")
+
+    with pytest.raises((OSError, TypeError)):
+        write_atomic(target, [b"new", Broken()])
+    assert target.read_bytes() == b"old"
+    assert not [p for p in tmp_path.iterdir() if is_temporary(p.name)]

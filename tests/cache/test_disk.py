@@ -91,6 +91,31 @@ def test_damaged_entry_is_a_miss_with_warning(tmp_path, caplog, damage):
     assert not path.exists()
 
 
+@pytest.mark.parametrize("flip", [False, True])
+def test_entries_checksummed_with_zlib_crc32_still_load_and_are_checked(tmp_path, flip, monkeypatch):
+    import zlib
+
+    from jupyter_blocks.cache import disk
+
+    monkeypatch.setattr(disk, "_checksum",
+                        lambda: ("crc32", lambda payload: zlib.crc32(memoryview(payload))))
+    frame = taxi_like(300)
+    DiskStore(tmp_path).put("k", frame)
+    monkeypatch.undo()
+    path = DiskStore(tmp_path).path("k")
+    assert b'"crc32":' in path.read_bytes()[:200]
+    if flip:
+        data = bytearray(path.read_bytes())
+        data[-200] ^= 0xFF
+        path.write_bytes(bytes(data))
+    found, back = DiskStore(tmp_path).get("k")
+    assert found is not flip
+    if not flip:
+        pd.testing.assert_frame_equal(back, frame)
+    DiskStore(tmp_path).put("k", frame)
+    assert b'"crc32c":' in path.read_bytes()[:200]
+
+
 def test_failed_write_leaves_no_entry_and_no_temp(tmp_path):
     store = DiskStore(tmp_path)
 

@@ -51,11 +51,14 @@ class Connection(Protocol):
         ...
 
     def run(self, sql: str, params: Mapping[str, Any] | None = None) -> None:
-        """Execute a statement (inside :meth:`transaction` when it writes)."""
+        """Execute a statement; outside :meth:`transaction` it is committed on return."""
         ...
 
     def insert(self, sql: str, params: Mapping[str, Any]) -> int:
-        """Execute an ``INSERT`` into a table with an ``id`` column; the new row's id."""
+        """Execute an ``INSERT`` into a table with an ``id`` column; the new row's id.
+
+        Outside :meth:`transaction` it is committed on return.
+        """
         ...
 
     def transaction(self) -> contextlib.AbstractContextManager[None]:
@@ -201,7 +204,8 @@ class _SQLiteConnection:
 
 
 def _stored(params: Mapping[str, Any] | None) -> dict[str, Any]:
-    return {name: as_stored(value) for name, value in (params or {}).items()}
+    return {name: as_stored(value) if value.__class__ is dt.datetime else value
+            for name, value in (params or {}).items()}
 
 
 def _sqlalchemy(url: str) -> Database:

@@ -54,7 +54,7 @@ class RunRecorder:
         self._lock = threading.Lock()
 
     def __call__(self, event: Any) -> None:
-        """Record ``event`` in one transaction (a broken connection is replaced next time)."""
+        """Record ``event``, committed on return (a broken connection is replaced next time)."""
         kind = event.event
         if kind not in _FINAL and kind not in ("run_started", "run_finished", "block_started"):
             return
@@ -62,18 +62,19 @@ class RunRecorder:
         with self._lock:
             try:
                 db = self._connect()
-                with db.transaction():
-                    if kind == "run_started":
+                # Each event but the first is one statement, a transaction of its own.
+                if kind == "run_started":
+                    with db.transaction():
                         self._run_started(db, event, when)
-                    elif kind == "run_finished":
-                        db.run(f"UPDATE {PIPELINE_RUNS} SET status = :status, "
-                               "finished_at = :when, seconds = :seconds WHERE run_id = :run_id",
-                               {"status": event.status, "when": when,
-                                "seconds": event.seconds, "run_id": event.run_id})
-                    elif kind == "block_started":
-                        self._block_started(db, event, when)
-                    else:
-                        self._block_ended(db, event, when)
+                elif kind == "run_finished":
+                    db.run(f"UPDATE {PIPELINE_RUNS} SET status = :status, "
+                           "finished_at = :when, seconds = :seconds WHERE run_id = :run_id",
+                           {"status": event.status, "when": when,
+                            "seconds": event.seconds, "run_id": event.run_id})
+                elif kind == "block_started":
+                    self._block_started(db, event, when)
+                else:
+                    self._block_ended(db, event, when)
             except Exception:
                 self._disconnect()
                 raise

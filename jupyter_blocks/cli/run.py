@@ -6,13 +6,20 @@ What belongs here: the options of ``run``, turned into a request to the run asse
 
 from __future__ import annotations
 
+import gc
 import sys
 from collections.abc import Callable
 from typing import Any
 
 import click
 
-from jupyter_blocks.cli.common import EXIT_FAILED, EXIT_OK, console, errors_as_exit_codes
+from jupyter_blocks.cli.common import (
+    EXIT_FAILED,
+    EXIT_OK,
+    collect_from_run_start,
+    console,
+    errors_as_exit_codes,
+)
 
 
 @click.command()
@@ -67,6 +74,8 @@ def run(target: str, pipeline: str | None, var: tuple[str, ...],
     if output:
         from jupyter_blocks.cli.papermill import run_in_kernel
 
+        gc.enable()  # no blocks run in this process (see ``main``)
+
         if executor != "inline":
             raise click.UsageError(f"--executor {executor} runs headless blocks; --output runs "
                                    "the notebook's cells in order in a kernel: drop one of them")
@@ -87,7 +96,11 @@ def run(target: str, pipeline: str | None, var: tuple[str, ...],
         variables=variables, execution_date=when, store=store, resume=resume,
         echo=not as_json, executor=executor, workers=workers,
         scheduler=scheduler if executor == "dask" else None)
-    sys.exit(run_and_report(request, as_json=as_json, quiet=quiet))
+    try:
+        code = run_and_report(request, as_json=as_json, quiet=quiet)
+    finally:
+        gc.enable()  # also when the run ended before its first block
+    sys.exit(code)
 
 
 def run_and_report(request: Any, *, as_json: bool, quiet: bool) -> int:
@@ -100,7 +113,7 @@ def run_and_report(request: Any, *, as_json: bool, quiet: bool) -> int:
 
     out = sys.stdout
     shown = None if as_json or quiet else console(out)
-    subscribers: list[Callable[[Any], None]] = []
+    subscribers: list[Callable[[Any], None]] = [collect_from_run_start]
     live: Any = None
     if as_json:
         subscribers.append(progress.json_lines(out))

@@ -1,7 +1,10 @@
 """The disk cache layer: one checksummed file per entry, written atomically, LRU size-bounded.
 
-An entry file is ``MAGIC``, a 4-byte header length, a JSON header (kind, payload size, crc32,
-block name, shape) padded so the payload starts 64-byte aligned, then the payload. Writes go to
+An entry file is ``MAGIC``, a 4-byte header length, a JSON header (kind, payload size, checksum,
+block name, shape) padded so the payload starts 64-byte aligned, then the payload. The checksum
+is CRC-32C (``crc32c``, computed in hardware by google-crc32c: a third of zlib's CRC-32 time,
+which was half the load of a large DataFrame); entries written with zlib's CRC-32 (``crc32``,
+older entries, or where google-crc32c has no compiled code) are checked with it. Writes go to
 a temp file renamed into place, so a reader sees a whole entry or none, and two processes writing
 the same key leave one whole entry. A truncated or corrupt entry is a miss with a warning (and is
 removed), never an exception and never wrong data. Reads bump the file's mtime, which the size
@@ -17,12 +20,13 @@ import os
 import struct
 import time
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from jupyter_blocks.cache import codec
-from jupyter_blocks.core.files import atomic_output
+from jupyter_blocks.core.files import write_atomic
 
 logger = logging.getLogger(__name__)
 
@@ -87,17 +91,16 @@ class DiskStore:
         kind, payload = codec.encode(value)
         facts = codec.describe(value)
         view = memoryview(payload)
+        algorithm, checksum = _checksum()
         header = json.dumps({
-            "kind": kind, "size": view.nbytes, "crc32": zlib.crc32(view),
+            "kind": kind, "size": view.nbytes, algorithm: checksum(payload),
             "block": block, "rows": facts["rows"], "cols": facts["cols"],
             "created": time.time(),
         }).encode()
         prefix = len(MAGIC) + 4
         padding = -(prefix + len(header)) % ALIGN
         header += b" " * padding
-        with atomic_output(self.path(key)) as out:
-            out.write(MAGIC + struct.pack("<I", len(header)) + header)
-            out.write(view)
+        write_atomic(self.path(key), (MAGIC + struct.pack("<I", len(header)) + header, view))
         size = prefix + len(header) + view.nbytes
         self._account(size)
         return size
@@ -147,9 +150,23 @@ class DiskStore:
         payload = data.slice(start)
         if payload.size != header["size"]:
             raise ValueError(f"truncated: {payload.size} of {header['size']} bytes")
-        if zlib.crc32(memoryview(payload)) != header["crc32"]:
+        if "crc32c" in header:
+            matches = _crc32c(payload) == header["crc32c"]
+        else:
+            matches = zlib.crc32(memoryview(payload)) == header["crc32"]
+        if not matches:
             raise ValueError("checksum mismatch")
         return header, payload
+
+    def _sizes(self) -> int:
+        """The bytes the entries take (from the folder's listing: no entry is opened)."""
+        total = 0
+        with contextlib.suppress(OSError), os.scandir(self.root) as listing:
+            for item in listing:
+                if item.name.endswith(SUFFIX):
+                    with contextlib.suppress(OSError):
+                        total += item.stat().st_size
+        return total
 
     @staticmethod
     def _header(prefix: bytes, handle: Any) -> dict[str, Any]:
@@ -170,7 +187,7 @@ class DiskStore:
 
     def _account(self, added: int) -> None:
         if self._total is None:
-            self._total = sum(e.size for e in self.entries())
+            self._total = self._sizes()
         else:
             self._total += added
         if self._total <= self.max_bytes:
@@ -183,3 +200,25 @@ class DiskStore:
                 break
             logger.info("cache: evicting %s (%s bytes)", info.key, info.size)
             self._discard(self.path(info.key))
+
+
+def _checksum() -> tuple[str, Callable[[Any], int]]:
+    """The checksum new entries get: CRC-32C where it runs compiled, else zlib's CRC-32."""
+    try:
+        import google_crc32c
+    except ImportError:
+        pass
+    else:
+        if google_crc32c.implementation == "c":
+            return "crc32c", _crc32c
+    return "crc32", lambda payload: zlib.crc32(memoryview(payload))
+
+
+def _crc32c(payload: Any) -> int:
+    import google_crc32c
+
+    try:
+        value: int = google_crc32c.value(payload)
+    except TypeError:  # it takes read-only buffers (bytes, Arrow buffers), not memoryviews
+        value = google_crc32c.value(bytes(payload))
+    return value

@@ -16,9 +16,10 @@ import hashlib
 import json
 import pathlib
 import pickle
+import weakref
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property
 from typing import Any
 
 from jupyter_blocks.core.block import BlockSpec
@@ -39,9 +40,9 @@ class KeyParts:
     upstream: tuple[str, ...]
     variables: str
 
-    @property
+    @cached_property
     def digest(self) -> str:
-        """The cache key: sha256 over every part."""
+        """The cache key: sha256 over every part (computed once)."""
         text = "\0".join([str(CACHE_FORMAT_VERSION), self.code, ",".join(self.upstream),
                           self.variables])
         return hashlib.sha256(text.encode()).hexdigest()
@@ -71,10 +72,23 @@ def block_key(
 
 
 def code_fingerprint(spec: BlockSpec, block_type: str) -> str:
-    """sha256 of the block's type, language, result options and normalised source."""
-    options = json.dumps(spec.result_options(), sort_keys=True)
-    return _sha("\0".join([block_type, spec.lang, options, normalise_source(spec.source,
-                                                                           spec.lang)]))
+    """sha256 of the block's type, language, result options and normalised source.
+
+    Remembered for as long as ``spec`` (or an equal spec) is alive, at any number of blocks.
+    """
+    known = _FINGERPRINTS.get(spec)
+    if known is None:
+        known = _FINGERPRINTS[spec] = {}
+    found = known.get(block_type)
+    if found is None:
+        options = json.dumps(spec.result_options(), sort_keys=True)
+        found = known[block_type] = _sha("\0".join(
+            [block_type, spec.lang, options, normalise_source(spec.source, spec.lang)]))
+    return found
+
+
+_FINGERPRINTS: weakref.WeakKeyDictionary[BlockSpec, dict[str, str]] = \
+    weakref.WeakKeyDictionary()
 
 
 def variables_fingerprint(names: frozenset[str] | None, variables: Mapping[str, Any]) -> str:
@@ -98,7 +112,6 @@ def stale_reason(previous: KeyParts | None, current: KeyParts) -> str | None:
     return None
 
 
-@lru_cache(maxsize=4096)
 def normalise_source(source: str, lang: str = "python") -> str:
     """Source with comments and formatting removed, so cosmetic edits keep the key."""
     if lang == "python":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import gc
 import sys
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -41,3 +42,15 @@ def console(file: Any = None) -> Any:
     if not made.is_terminal:
         made.width = max(made.width, 160)
     return made
+
+
+def collect_from_run_start(event: Any) -> None:
+    """A run subscriber turning garbage collection back on when the run starts (see ``main``).
+
+    What the process made until then (modules, the notebook, the plan) is frozen: it lives
+    until the process ends, and later collections need not walk it again. Nothing changes
+    where collection is on (a command invoked in-process, as in tests).
+    """
+    if event.event == "run_started" and not gc.isenabled():
+        gc.freeze()
+        gc.enable()

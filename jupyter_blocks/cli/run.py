@@ -6,13 +6,20 @@ What belongs here: the options of ``run``, turned into a request to the run asse
 
 from __future__ import annotations
 
+import gc
 import sys
 from collections.abc import Callable
 from typing import Any
 
 import click
 
-from jupyter_blocks.cli.common import EXIT_FAILED, EXIT_OK, console, errors_as_exit_codes
+from jupyter_blocks.cli.common import (
+    EXIT_FAILED,
+    EXIT_OK,
+    collect_from_run_start,
+    console,
+    errors_as_exit_codes,
+)
 
 
 @click.command()
@@ -67,6 +74,8 @@ def run(target: str, pipeline: str | None, var: tuple[str, ...],
     if output:
         from jupyter_blocks.cli.papermill import run_in_kernel
 
+        gc.enable()  # no blocks run in this process (see ``main``)
+
         if executor != "inline":
             raise click.UsageError(f"--executor {executor} runs headless blocks; --output runs "
                                    "the notebook's cells in order in a kernel: drop one of them")
@@ -87,35 +96,48 @@ def run(target: str, pipeline: str | None, var: tuple[str, ...],
         variables=variables, execution_date=when, store=store, resume=resume,
         echo=not as_json, executor=executor, workers=workers,
         scheduler=scheduler if executor == "dask" else None)
-    sys.exit(run_and_report(request, as_json=as_json, quiet=quiet))
+    try:
+        code = run_and_report(request, as_json=as_json, quiet=quiet)
+    finally:
+        gc.enable()  # also when the run ended before its first block
+    sys.exit(code)
 
 
 def run_and_report(request: Any, *, as_json: bool, quiet: bool) -> int:
-    """Run ``request`` with progress on stdout and the failure report on stderr; the exit code."""
-    from jupyter_blocks.cli import terminal
+    """Run ``request`` with progress on stdout and the failure report on stderr; the exit code.
+
+    Rich is imported only to draw: not with ``--quiet`` or ``--json``.
+    """
+    from jupyter_blocks.cli import progress
     from jupyter_blocks.runner.run import run as run_pipeline
 
     out = sys.stdout
-    shown = console(out)
-    errors = console(sys.stderr)
-    subscribers: list[Callable[[Any], None]] = []
-    live: terminal.LiveProgress | None = None
+    shown = None if as_json or quiet else console(out)
+    subscribers: list[Callable[[Any], None]] = [collect_from_run_start]
+    live: Any = None
     if as_json:
-        subscribers.append(terminal.json_lines(out))
-    elif shown.is_terminal and not quiet:
-        live = terminal.LiveProgress(shown)
+        subscribers.append(progress.json_lines(out))
+    elif shown is not None and shown.is_terminal:
+        from jupyter_blocks.cli.terminal import LiveProgress
+
+        live = LiveProgress(shown)
         subscribers.append(live)
-    elif not quiet:
-        subscribers.append(terminal.PlainProgress(out))
+    elif shown is not None:
+        subscribers.append(progress.PlainProgress(out))
     try:
         finished = run_pipeline(request, subscribers=subscribers)
     finally:
         if live is not None:
             live.close()
     result = finished.result
-    if not as_json and not quiet:
-        shown.print(terminal.summary_table(result))
+    if shown is not None:
+        from jupyter_blocks.cli.terminal import summary_table
+
+        shown.print(summary_table(result))
     if not as_json:
-        for line in terminal.failure_report(result, finished.resume):
-            errors.print(finished.redact(line), markup=False)
+        report = progress.failure_report(result, finished.resume)
+        if report:
+            out.flush()
+            sys.stderr.write("".join(finished.redact(line) + "\n" for line in report))
+            sys.stderr.flush()
     return EXIT_OK if result.ok else EXIT_FAILED

@@ -1,16 +1,16 @@
-"""The CLI's output layer: run progress, the summary table and failure reports on a terminal.
+"""The CLI's rich output: the live progress view on a terminal, the summary and history tables.
 
-What belongs here: rendering runner events for a person or a program. A live rich view when
-stdout is a TTY, plain timestamped lines otherwise, one JSON object per line for ``--json``,
-nothing but failures for ``--quiet``. No run logic: ``cli`` wires these to ``headless``.
+What belongs here: what is drawn for a person with rich: the table of blocks updated in place
+while a run goes on (stdout a TTY), the run's summary table, and the tables of ``runs`` and
+``cache``. Plain progress lines, JSON events and failure reports are ``progress``'s (so
+``--quiet`` and ``--json`` runs never import rich). No run logic.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import json
 from collections.abc import Iterable
-from typing import Any, TextIO
+from typing import Any
 
 from rich.console import Console
 from rich.live import Live
@@ -18,47 +18,12 @@ from rich.table import Table
 from rich.text import Text
 
 from jupyter_blocks.cache import EntryInfo
+from jupyter_blocks.cli.progress import STATUS, detail, tally
 from jupyter_blocks.runner import events as ev
 from jupyter_blocks.runner.events import Event, RunResult
 
 _STYLES = {"ran": "green", "cached": "cyan", "failed": "bold red", "skipped": "yellow",
            "running": "bold blue", "pending": "dim", "interrupted": "red"}
-_STATUS = {ev.BLOCK_STARTED: "running", ev.BLOCK_CACHED: "cached", ev.BLOCK_FINISHED: "ran",
-           ev.BLOCK_FAILED: "failed", ev.BLOCK_SKIPPED: "skipped", ev.BLOCK_WAITING: "waiting",
-           ev.BLOCK_RETRYING: "retrying", ev.CHILDREN_STARTED: "fanned out"}
-
-
-def json_lines(stream: TextIO) -> Any:
-    """A subscriber writing each event as one JSON line to ``stream``."""
-    closed = False
-
-    def write(event: Event) -> None:
-        nonlocal closed
-        if closed:
-            return
-        try:
-            stream.write(json.dumps(event.to_dict(), default=str) + "\n")
-            stream.flush()
-        except BrokenPipeError:
-            closed = True  # the reader went away (``| head``); the run goes on
-
-    return write
-
-
-class PlainProgress:
-    """One timestamped line per event, for logs and pipes."""
-
-    def __init__(self, stream: TextIO) -> None:
-        self.stream = stream
-
-    def __call__(self, event: Event) -> None:
-        """Write the line for ``event``."""
-        stamp = dt.datetime.fromtimestamp(event.time).strftime("%H:%M:%S")
-        self.stream.write(f"{stamp} {describe(event)}\n")
-        self.stream.flush()
-
-    def close(self) -> None:
-        """Nothing to close."""
 
 
 class LiveProgress:
@@ -71,14 +36,14 @@ class LiveProgress:
         self.live: Live | None = None
 
     def _count(self, block: str, event: Event) -> None:
-        tally = self.children[block]
+        counts = self.children[block]
         index = {ev.BLOCK_FINISHED: 1, ev.BLOCK_CACHED: 1, ev.BLOCK_FAILED: 2,
                  ev.BLOCK_SKIPPED: 3}.get(event.event)
         if index is not None:
-            tally[index] += 1
-        settled = sum(tally[1:])
-        state = ("failed" if tally[2] else "ran") if settled >= tally[0] else "running"
-        self.states[block] = (state, _tally(tally))
+            counts[index] += 1
+        settled = sum(counts[1:])
+        state = ("failed" if counts[2] else "ran") if settled >= counts[0] else "running"
+        self.states[block] = (state, tally(counts))
 
     def __call__(self, event: Event) -> None:
         """Update the view with ``event``."""
@@ -89,13 +54,13 @@ class LiveProgress:
             self.live.start()
         elif isinstance(event, ev.ChildrenStarted):
             self.children[event.block] = [len(event.children), 0, 0, 0]
-            self.states[event.block] = ("running", _tally(self.children[event.block]))
-        elif event.block is not None and event.event in _STATUS:
+            self.states[event.block] = ("running", tally(self.children[event.block]))
+        elif event.block is not None and event.event in STATUS:
             block = event.block.split(":", 1)[0]
             if block != event.block and block in self.children:
                 self._count(block, event)
             else:
-                self.states[event.block] = (_STATUS[event.event], _detail(event))
+                self.states[event.block] = (STATUS[event.event], detail(event))
         elif event.event == ev.RUN_FINISHED:
             self.close()
             return
@@ -110,55 +75,11 @@ class LiveProgress:
 
     def _render(self) -> Table:
         table = Table.grid(padding=(0, 2))
-        for name, (state, detail) in self.states.items():
+        for name, (state, said) in self.states.items():
             marker = "…" if state == "running" else "•"
             table.add_row(Text(f"{marker} {name}"), Text(state, style=_STYLES.get(state, "")),
-                          Text(detail, style="dim"))
+                          Text(said, style="dim"))
         return table
-
-
-def describe(event: Event) -> str:
-    """A one-line, human description of an event."""
-    if isinstance(event, ev.RunStarted):
-        count = len(event.blocks)
-        return f"run {event.run_id} of {event.pipeline or 'pipeline'} started ({count} blocks)"
-    if isinstance(event, ev.RunFinished):
-        return f"run {event.run_id} {event.status} in {event.seconds or 0:.2f}s"
-    status = _STATUS.get(event.event, event.event)
-    text = f"{event.block} {status}"
-    detail = _detail(event)
-    return f"{text} {detail}" if detail else text
-
-
-def _detail(event: Event) -> str:
-    parts: list[str] = []
-    if isinstance(event, ev.BlockStarted) and event.attempt > 1:
-        parts.append(f"attempt {event.attempt}")
-    if isinstance(event, ev.BlockFinished | ev.BlockFailed) and event.seconds is not None:
-        parts.append(f"{event.seconds:.2f}s")
-    if isinstance(event, ev.BlockCached) and event.layer:
-        parts.append(f"from {event.layer} cache")
-    if isinstance(event, ev.BlockCached | ev.BlockFinished) and event.rows is not None:
-        parts.append(f"{event.rows} rows")
-    if isinstance(event, ev.BlockFailed) and event.error:
-        parts.append(event.error)
-    if isinstance(event, ev.BlockSkipped) and event.reason:
-        parts.append(event.reason)
-    if isinstance(event, ev.BlockWaiting):
-        parts.append(f"poke {event.poke}, next in {max(event.next_poke - event.time, 0):.0f}s")
-    if isinstance(event, ev.BlockRetrying):
-        parts.append(f"attempt {event.attempt} failed: {event.error}; "
-                     f"retrying in {event.delay or 0:g}s")
-    if isinstance(event, ev.ChildrenStarted):
-        parts.append(f"into {len(event.children)} children")
-    return ", ".join(parts)
-
-
-def _tally(tally: list[int]) -> str:
-    total, ran, failed, skipped = tally
-    parts = [f"×{total}"] + [f"{count} {word}" for count, word in
-                             ((ran, "ran"), (failed, "failed"), (skipped, "skipped")) if count]
-    return " · ".join(parts)
 
 
 def summary_table(result: RunResult) -> Table:
@@ -182,31 +103,12 @@ def summary_table(result: RunResult) -> Table:
         rows = "" if outcome.rows is None else str(outcome.rows)
         status = outcome.status
         if outcome.children is not None:
-            status = f"{status} {_tally(list(outcome.children))}"
+            status = f"{status} {tally(outcome.children)}"
         if outcome.status == "skipped" and outcome.why == "condition":
             status = "skipped (condition)"
         table.add_row(outcome.name, Text(status, style=_STYLES.get(outcome.status, "")),
                       seconds, rows)
     return table
-
-
-def failure_report(result: RunResult, resume: str | None) -> list[str]:
-    """Lines explaining each failure: traceback, blocks not run because of it, how to resume."""
-    lines: list[str] = []
-    for failed in result.failed:
-        lines.append(failed.error or f"block `{failed.name}` failed")
-        if failed.traceback:
-            lines.extend(failed.traceback.rstrip("\n").splitlines())
-        blocked = [o.name for o in result.outcomes.values()
-                   if o.status == "skipped" and o.cause == failed.name]
-        if blocked:
-            lines.append(f"not run because {failed.name} failed: {', '.join(blocked)}")
-    for failed in result.failed_callbacks:
-        lines.append(f"warning: callback {failed.name} failed (its block's status is "
-                     f"unchanged): {failed.error}")
-    if resume:
-        lines.append(f"resume with: {resume}")
-    return lines
 
 
 def cache_table(entries: Iterable[EntryInfo]) -> Table:

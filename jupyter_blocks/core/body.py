@@ -3,6 +3,10 @@
 What belongs here: everything learnt from a body without running it (decorated or plain form, the
 block type its decorator implies, the ``@test`` functions, the variables it reads, the outside names
 it needs) and compiling it so tracebacks point at the notebook cell's own line numbers.
+
+Both are remembered for as long as the block spec they were made for (or an equal one) is alive,
+however many blocks a pipeline has: a 10,000-block DAG is parsed once, not once per caller, and
+a kernel session forgets the bodies of cells that are gone.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ import ast
 import builtins
 import linecache
 import symtable
+import weakref
 from dataclasses import dataclass
 from functools import lru_cache
 from types import CodeType
@@ -60,7 +65,10 @@ def analyze(spec: BlockSpec) -> BodyInfo:
     """Analyse ``spec``'s body; ``BlockSpecError`` for a syntax error or two block functions."""
     if spec.lang != "python":
         return BodyInfo(form=spec.lang, variables=None)
-    return _analyze(spec.source, spec.label, spec.first_line)
+    found = _ANALYSED.get(spec)
+    if found is None:
+        found = _ANALYSED[spec] = _analyze(spec.source, spec.label, spec.first_line)
+    return found
 
 
 def resolve_type(spec: BlockSpec, info: BodyInfo) -> str:
@@ -87,10 +95,17 @@ def compile_body(spec: BlockSpec) -> CompiledBody:
     # Registered on every call: tracebacks read it from linecache, which others may clear.
     lines = [line + "\n" for line in ("\n" * (spec.first_line - 1) + spec.source).splitlines()]
     linecache.cache[filename] = (len(spec.source), None, lines, filename)
-    return _compile(spec.source, filename, spec.first_line)
+    found = _COMPILED.get(spec)
+    if found is None:
+        found = _COMPILED[spec] = _compile(spec.source, filename, spec.first_line)
+    return found
 
 
-@lru_cache(maxsize=2048)
+# Keyed by spec, held weakly: an entry lives as long as an equal spec does (errors are not kept).
+_ANALYSED: weakref.WeakKeyDictionary[BlockSpec, BodyInfo] = weakref.WeakKeyDictionary()
+_COMPILED: weakref.WeakKeyDictionary[BlockSpec, CompiledBody] = weakref.WeakKeyDictionary()
+
+
 def _analyze(source: str, label: str, first_line: int) -> BodyInfo:
     tree = _parse(source, label, first_line)
     decorated: list[tuple[str, str]] = []
@@ -134,7 +149,6 @@ def _analyze(source: str, label: str, first_line: int) -> BodyInfo:
     )
 
 
-@lru_cache(maxsize=2048)
 def _compile(source: str, filename: str, first_line: int) -> CompiledBody:
     tree = _parse(source, filename, first_line)
     last: ast.expr | None = None
@@ -149,13 +163,16 @@ def _compile(source: str, filename: str, first_line: int) -> CompiledBody:
 
 
 def _parse(source: str, label: str, first_line: int) -> ast.Module:
+    """The tree of ``source`` with the line numbers of its cell (its first line is ``first_line``).
+
+    Blank lines before the source shift its line numbers, which costs less than walking the
+    tree to add the offset.
+    """
     try:
-        tree = ast.parse(source)
+        return ast.parse("\n" * (first_line - 1) + source)
     except SyntaxError as exc:
-        line = (exc.lineno or 1) + first_line - 1
+        line = exc.lineno or first_line
         raise BlockSpecError(f"{label}, line {line}: syntax error: {exc.msg}", "syntax") from None
-    ast.increment_lineno(tree, first_line - 1)
-    return tree
 
 
 def _callback_status(decorator: ast.expr, name: str, label: str) -> str:
@@ -186,37 +203,46 @@ def _decorator_name(node: ast.expr) -> str | None:
 
 
 def _variables_read(tree: ast.Module, *, plain: bool) -> frozenset[str] | None:
-    """Variables read as ``kwargs["x"]`` or ``kwargs.get("x")``; None if read any other way."""
+    """Variables read as ``kwargs["x"]`` or ``kwargs.get("x")``; None if read any other way.
+
+    One walk of the tree: every use of a name holding the variables must be one of those reads.
+    """
+    nodes = list(ast.walk(tree))
     holders = {"kwargs"} if plain else set()
-    for node in ast.walk(tree):
+    for node in nodes:
         if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda) \
                 and node.args.kwarg is not None:
             holders.add(node.args.kwarg.arg)
-    parents: dict[ast.AST, ast.AST] = {}
-    for node in ast.walk(tree):
-        for child in ast.iter_child_nodes(node):
-            parents[child] = node
+    if not holders:
+        return frozenset()
     names: set[str] = set()
-    for node in ast.walk(tree):
-        if not (isinstance(node, ast.Name) and node.id in holders):
-            continue
-        if isinstance(node.ctx, ast.Store | ast.Del):
-            return None
-        parent = parents.get(node)
-        if isinstance(parent, ast.Subscript) and parent.value is node:
-            key = parent.slice
-            if isinstance(key, ast.Constant) and isinstance(key.value, str):
-                names.add(key.value)
-                continue
-        if isinstance(parent, ast.Attribute) and parent.value is node:
-            call = parents.get(parent)
-            if parent.attr in {"get", "pop"} and isinstance(call, ast.Call) and call.args:
-                key = call.args[0]
-                if isinstance(key, ast.Constant) and isinstance(key.value, str):
-                    names.add(key.value)
-                    continue
-        return None
-    return frozenset(names)
+    uses = reads = 0
+    for node in nodes:
+        if isinstance(node, ast.Name):
+            if node.id in holders:
+                if isinstance(node.ctx, ast.Store | ast.Del):
+                    return None
+                uses += 1
+        elif isinstance(node, ast.Subscript):
+            if _is_holder(node.value, holders) and _is_text(node.slice):
+                names.add(node.slice.value)  # type: ignore[attr-defined]
+                reads += 1
+        elif isinstance(node, ast.Call):
+            function = node.func
+            if isinstance(function, ast.Attribute) and function.attr in ("get", "pop") \
+                    and _is_holder(function.value, holders) and node.args \
+                    and _is_text(node.args[0]):
+                names.add(node.args[0].value)  # type: ignore[attr-defined]
+                reads += 1
+    return frozenset(names) if reads == uses else None
+
+
+def _is_holder(node: ast.expr, holders: set[str]) -> bool:
+    return isinstance(node, ast.Name) and node.id in holders
+
+
+def _is_text(node: ast.expr) -> bool:
+    return isinstance(node, ast.Constant) and isinstance(node.value, str)
 
 
 def _outside_names(source: str, label: str) -> tuple[frozenset[str], frozenset[str]]:

@@ -11,13 +11,15 @@ left), and is renamed into place. The file gets the permissions a plain ``open``
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
-import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import IO, Any
 
 TEMPORARY_SUFFIX = ".tmp"
+_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
+_counter = itertools.count()
 
 
 def is_temporary(name: str) -> bool:
@@ -33,11 +35,8 @@ def atomic_output(path: str | Path, *, binary: bool = True) -> Iterator[IO[Any]]
     ``path`` is left as it was.
     """
     target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name[:40]}.",
-                                         suffix=TEMPORARY_SUFFIX)
+    handle, temporary = _create_temporary(target)
     try:
-        os.chmod(temporary, 0o666 & ~_umask())
         if binary:
             with os.fdopen(handle, "wb") as stream:
                 yield stream
@@ -46,23 +45,71 @@ def atomic_output(path: str | Path, *, binary: bool = True) -> Iterator[IO[Any]]
                 yield stream
         os.replace(temporary, target)
     except BaseException:
-        Path(temporary).unlink(missing_ok=True)
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
         raise
 
 
-def write_atomic(path: str | Path, data: bytes | str) -> None:
-    """Write ``data`` (text as UTF-8, with Unix newlines) to ``path`` atomically."""
-    with atomic_output(path, binary=isinstance(data, bytes)) as stream:
-        stream.write(data)
+def write_atomic(path: str | Path, data: bytes | str | Sequence[Any]) -> None:
+    """Write ``data`` to ``path`` atomically.
+
+    Args:
+        path: The file to replace.
+        data: Text (written as UTF-8, with Unix newlines), bytes, or a sequence of buffers
+            (bytes, memoryviews, Arrow buffers) written one after another without joining them
+            (one ``writev`` where the system has it).
+    """
+    if isinstance(data, str):
+        with atomic_output(path, binary=False) as stream:
+            stream.write(data)
+        return
+    chunks: Sequence[Any] = [data] if isinstance(data, bytes | bytearray) else data
+    parts = [memoryview(chunk) for chunk in chunks]
+    target = Path(path)
+    handle, temporary = _create_temporary(target)
+    try:
+        try:
+            _write_all(handle, parts)
+        finally:
+            os.close(handle)
+        os.replace(temporary, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+        raise
 
 
-_UMASK: int | None = None
+def _create_temporary(target: Path) -> tuple[int, str]:
+    """Create the temporary file beside ``target`` (and its folder when missing).
+
+    Named after the target, the process, a counter and random letters, so writers never
+    collide (nor meet a file a killed process left); created with mode 0o666 so the umask
+    applies as for a plain ``open``, and without a separate ``mkdir`` unless the folder is
+    missing.
+    """
+    for attempt in range(100):
+        name = (f".{target.name[:40]}.{os.getpid()}.{next(_counter)}{os.urandom(3).hex()}"
+                f"{TEMPORARY_SUFFIX}")
+        temporary = os.path.join(target.parent, name)
+        try:
+            return os.open(temporary, _FLAGS, 0o666), temporary
+        except FileNotFoundError:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            return os.open(temporary, _FLAGS, 0o666), temporary
+        except FileExistsError:
+            if attempt == 99:
+                raise
+    raise AssertionError("unreachable")
 
 
-def _umask() -> int:
-    # os.umask can only be read by setting it: read it once, as the process starts writing.
-    global _UMASK
-    if _UMASK is None:
-        _UMASK = os.umask(0o022)
-        os.umask(_UMASK)
-    return _UMASK
+def _write_all(handle: int, parts: list[memoryview]) -> None:
+    parts = [part.cast("B") if part.format != "B" or part.ndim != 1 else part for part in parts]
+    parts = [part for part in parts if part.nbytes]
+    writev = getattr(os, "writev", None)
+    while parts:
+        written = writev(handle, parts[:1024]) if writev else os.write(handle, parts[0])
+        while parts and written >= parts[0].nbytes:
+            written -= parts[0].nbytes
+            parts.pop(0)
+        if parts and written:
+            parts[0] = parts[0][written:]

@@ -21,11 +21,9 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-import yaml
-from pydantic import Secret, SecretStr
-
 from jupyter_blocks.core.errors import BlocksError
-from jupyter_blocks.io.config import find_config, load_profile
+from jupyter_blocks.history.database import sqlite_path
+from jupyter_blocks.io.config_file import find_config
 
 logger = logging.getLogger(__name__)
 
@@ -192,6 +190,12 @@ def known_secrets(
 
 
 def _profile_secrets(config: Path, environ: Mapping[str, str]) -> set[str]:
+    # Imported here: YAML and the profile models (pydantic) are needed only with a config file.
+    import yaml
+    from pydantic import Secret, SecretStr
+
+    from jupyter_blocks.io.config import load_profile
+
     try:
         document = yaml.safe_load(config.read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError) as exc:
@@ -255,6 +259,8 @@ def _key_file_secrets(path: Path) -> set[str]:
 
 
 def _url_password(url: str) -> set[str]:
+    if sqlite_path(url) is not None:
+        return set()  # a plain SQLite URL has no password (and needs no SQLAlchemy to say so)
     import sqlalchemy as sa
 
     try:

@@ -1,8 +1,8 @@
-"""Run history: pipeline runs and block runs in any SQLAlchemy database.
+"""Run history: pipeline runs and block runs in SQLite (default) or any SQLAlchemy database.
 
-What belongs here: the two tables, a recorder that turns runner events into rows (it reads events
-as plain records, so this layer does not import the runner), the queries the CLI and the
-labextension's server endpoint use (``list_runs``, ``get_run``, ``block_logs``), and recovery: a
+What belongs here: :class:`RunStore`, which opens a store (``database``), hands out the recorder
+that turns a run's events into rows (``recorder``), answers the queries the CLI and the
+labextension's server endpoint use (``list_runs``, ``get_run``, ``block_logs``), and recovers: a
 run left ``running`` by a killed process is marked ``interrupted`` when a store is next opened.
 SQLite at ``.jupyter_blocks/runs.sqlite`` by default; any URL via ``--store`` or
 ``$JUPYTER_BLOCKS_STORE``.
@@ -18,82 +18,39 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-import sqlalchemy as sa
-
 from jupyter_blocks.core.errors import ConfigError, did_you_mean
+from jupyter_blocks.history.database import (
+    BLOCK_RUNS,
+    PIPELINE_RUNS,
+    Connection,
+    Database,
+    open_database,
+)
+from jupyter_blocks.history.recorder import RunRecorder
 
 STORE_ENV = "JUPYTER_BLOCKS_STORE"
 STORE_FILE = Path(".jupyter_blocks") / "runs.sqlite"
 
-metadata = sa.MetaData()
-pipeline_runs = sa.Table(
-    "jb_pipeline_runs", metadata,
-    sa.Column("run_id", sa.String(64), primary_key=True),
-    sa.Column("pipeline", sa.String(255), nullable=False, index=True),
-    sa.Column("target", sa.Text),
-    sa.Column("variables", sa.Text),
-    sa.Column("trigger", sa.String(64)),
-    sa.Column("status", sa.String(32), nullable=False, index=True),
-    sa.Column("started_at", sa.DateTime, nullable=False),
-    sa.Column("finished_at", sa.DateTime),
-    sa.Column("seconds", sa.Float),
-    sa.Column("host", sa.String(255)),
-    sa.Column("pid", sa.Integer),
-)
-block_runs = sa.Table(
-    "jb_block_runs", metadata,
-    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("run_id", sa.String(64), sa.ForeignKey("jb_pipeline_runs.run_id"), index=True),
-    sa.Column("block", sa.String(255), nullable=False),
-    sa.Column("attempt", sa.Integer),
-    sa.Column("status", sa.String(32), nullable=False),
-    sa.Column("started_at", sa.DateTime),
-    sa.Column("finished_at", sa.DateTime),
-    sa.Column("seconds", sa.Float),
-    sa.Column("rows", sa.Integer),
-    sa.Column("cols", sa.Integer),
-    sa.Column("bytes", sa.BigInteger),
-    sa.Column("cache_key", sa.String(64)),
-    sa.Column("error", sa.Text),
-    sa.Column("traceback", sa.Text),
-    sa.Column("output", sa.Text),
-)
-
-_FINAL = {"block_finished": "ran", "block_cached": "cached", "block_failed": "failed",
-          "block_skipped": "skipped", "block_retrying": "failed"}
-
-
-def _sqlite_settings(connection: Any, _record: Any) -> None:
-    """SQLite settings for a store written during runs and read while they go on.
-
-    Write-ahead logging: readers (the Runs panel) never wait for a run's writes, a commit does
-    not wait for the disk (a killed process loses nothing committed), and a second writer (a CLI
-    run beside a kernel) waits for the first instead of failing.
-    """
-    cursor = connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.execute("PRAGMA busy_timeout=30000")
-    cursor.close()
+_RUN_COLUMNS = ('run_id, pipeline, target, variables, "trigger", status, started_at, '
+                "finished_at, seconds, host, pid")
+_BLOCK_COLUMNS = ("run_id, block, attempt, status, started_at, finished_at, seconds, rows, "
+                  "cols, bytes, cache_key, error, traceback, output")
 
 
 class RunStore:
     """Pipeline and block runs in one database.
 
     Args:
-        url: A SQLAlchemy URL (``sqlite:///...``, ``postgresql+psycopg://...``).
+        url: ``sqlite:///PATH`` (through the standard library), or any SQLAlchemy URL
+            (``postgresql+psycopg://...``).
+
+    Raises:
+        ConfigError: The store cannot be opened.
     """
 
     def __init__(self, url: str) -> None:
-        try:
-            self.engine = sa.create_engine(url, future=True)
-            if self.engine.dialect.name == "sqlite":
-                sa.event.listen(self.engine, "connect", _sqlite_settings)
-            metadata.create_all(self.engine)
-        except (sa.exc.ArgumentError, sa.exc.OperationalError, ImportError) as exc:
-            message = " ".join(str(exc).split())[:200]
-            raise ConfigError(f"cannot open the run store {_safe(url)}: {message}") from None
         self.url = url
+        self.database: Database = open_database(url)
         self.recover()
 
     @classmethod
@@ -110,101 +67,33 @@ class RunStore:
 
     def recorder(self, target: str, variables: dict[str, Any], trigger: str = "manual",
                  output: Callable[[str], str] | None = None,
-                 redact: Callable[[Any], Any] | None = None) -> Callable[[Any], None]:
-        """A runner subscriber that records the run; ``output(block)`` gives captured output.
+                 redact: Callable[[Any], Any] | None = None) -> RunRecorder:
+        """A runner subscriber that records one run; ``output(block)`` gives captured output.
 
-        ``redact`` (e.g. ``Redactor.value``) is applied to every event, the variables and the
-        captured output before they are stored, so known secrets never reach the store.
+        ``redact`` (e.g. ``Redactor.value``) is applied to every text recorded (the variables,
+        errors, tracebacks, captured output), so known secrets never reach the store.
         """
-        if redact is None:
-            return lambda event: self.record(event.to_dict(), target, variables, trigger, output)
-        clean = redact
-        safe_variables = clean(variables)
-
-        def safe_output(block: str) -> str:
-            text: str = clean(output(block)) if output is not None else ""
-            return text
-
-        def record(event: Any) -> None:
-            self.record(clean(event.to_dict()), target, safe_variables, trigger,
-                        safe_output if output is not None else None)
-
-        return record
-
-    def record(self, event: dict[str, Any], target: str, variables: dict[str, Any],
-               trigger: str = "manual", output: Callable[[str], str] | None = None) -> None:
-        """Store one event (the ``Event.to_dict()`` form)."""
-        kind, run_id = event["event"], event["run_id"]
-        when = dt.datetime.fromtimestamp(event.get("time") or dt.datetime.now().timestamp())
-        with self.engine.begin() as db:
-            if kind == "run_started":
-                exists = db.execute(sa.select(pipeline_runs.c.run_id)
-                                    .where(pipeline_runs.c.run_id == run_id)).first()
-                values = dict(status="running", started_at=when, finished_at=None, seconds=None,
-                              host=socket.gethostname(), pid=os.getpid())
-                if exists:
-                    db.execute(pipeline_runs.update().where(pipeline_runs.c.run_id == run_id)
-                               .values(**values))
-                else:
-                    db.execute(pipeline_runs.insert().values(
-                        run_id=run_id, pipeline=event.get("pipeline") or "pipeline",
-                        target=target, variables=json.dumps(variables, default=str,
-                                                            sort_keys=True),
-                        trigger=trigger, **values))
-            elif kind == "run_finished":
-                db.execute(pipeline_runs.update().where(pipeline_runs.c.run_id == run_id)
-                           .values(status=event.get("status"), finished_at=when,
-                                   seconds=event.get("seconds")))
-                # Every block ends in a final state, even those the run left unfinished.
-                db.execute(block_runs.update().where(block_runs.c.run_id == run_id,
-                                                     block_runs.c.status == "running")
-                           .values(status="interrupted", finished_at=when))
-            elif kind == "block_started":
-                db.execute(block_runs.insert().values(
-                    run_id=run_id, block=event["block"], attempt=event.get("attempt") or 1,
-                    status="running", started_at=when))
-            elif kind in _FINAL:
-                self._finish_block(db, event, when, output)
-
-    def _finish_block(self, db: sa.Connection, event: dict[str, Any], when: dt.datetime,
-                      output: Callable[[str], str] | None) -> None:
-        block, run_id = event["block"], event["run_id"]
-        values = dict(status=_FINAL[event["event"]], finished_at=when,
-                      seconds=event.get("seconds"), rows=event.get("rows"),
-                      cols=event.get("cols"), cache_key=event.get("key"),
-                      error=event.get("error") or event.get("reason"),
-                      traceback=event.get("traceback"),
-                      attempt=event.get("attempt") or 1)
-        if output is not None:
-            values["output"] = output(block) or None
-        running = db.execute(
-            sa.select(block_runs.c.id).where(block_runs.c.run_id == run_id,
-                                             block_runs.c.block == block,
-                                             block_runs.c.status == "running")
-            .order_by(block_runs.c.id.desc())).first()
-        if running is not None:
-            db.execute(block_runs.update().where(block_runs.c.id == running.id).values(**values))
-        else:
-            db.execute(block_runs.insert().values(run_id=run_id, block=block, started_at=when,
-                                                  **values))
+        return RunRecorder(self.database, target, variables, trigger, output, redact)
 
     def recover(self) -> list[str]:
         """Mark runs left ``running`` by a dead process on this host ``interrupted``."""
         host = socket.gethostname()
         interrupted: list[str] = []
-        with self.engine.begin() as db:
-            rows = db.execute(sa.select(pipeline_runs.c.run_id, pipeline_runs.c.pid,
-                                        pipeline_runs.c.host)
-                              .where(pipeline_runs.c.status == "running")).all()
-            for row in rows:
-                if row.host != host or (row.pid and _alive(row.pid)):
-                    continue
-                db.execute(pipeline_runs.update().where(pipeline_runs.c.run_id == row.run_id)
-                           .values(status="interrupted"))
-                db.execute(block_runs.update().where(block_runs.c.run_id == row.run_id,
-                                                     block_runs.c.status == "running")
-                           .values(status="interrupted"))
-                interrupted.append(row.run_id)
+        db = self.database.connect()
+        try:
+            rows = db.rows(f"SELECT run_id, pid, host FROM {PIPELINE_RUNS} "
+                           "WHERE status = 'running'")
+            dead = [row["run_id"] for row in rows
+                    if row["host"] == host and not (row["pid"] and _alive(row["pid"]))]
+            for run_id in dead:
+                with db.transaction():
+                    db.run(f"UPDATE {PIPELINE_RUNS} SET status = 'interrupted' "
+                           "WHERE run_id = :run_id AND status = 'running'", {"run_id": run_id})
+                    db.run(f"UPDATE {BLOCK_RUNS} SET status = 'interrupted' "
+                           "WHERE run_id = :run_id AND status = 'running'", {"run_id": run_id})
+                interrupted.append(run_id)
+        finally:
+            db.close()
         return interrupted
 
     # -- reading ------------------------------------------------------------------------------
@@ -212,28 +101,34 @@ class RunStore:
     def list_runs(self, pipeline: str | None = None, status: str | None = None,
                   limit: int = 50) -> list[dict[str, Any]]:
         """Pipeline runs, newest first."""
-        query = sa.select(pipeline_runs).order_by(pipeline_runs.c.started_at.desc(),
-                                                  pipeline_runs.c.run_id).limit(limit)
+        where, params = [], {"limit": int(limit)}
         if pipeline:
-            query = query.where(pipeline_runs.c.pipeline == pipeline)
+            where.append("pipeline = :pipeline")
+            params["pipeline"] = pipeline  # type: ignore[assignment]
         if status:
-            query = query.where(pipeline_runs.c.status == status)
-        with self.engine.connect() as db:
-            return [_run_dict(row._mapping) for row in db.execute(query)]
+            where.append("status = :status")
+            params["status"] = status  # type: ignore[assignment]
+        condition = f"WHERE {' AND '.join(where)} " if where else ""
+        rows = self._read(f"SELECT {_RUN_COLUMNS} FROM {PIPELINE_RUNS} {condition}"
+                          "ORDER BY started_at DESC, run_id LIMIT :limit", params)
+        return [_run_dict(row) for row in rows]
 
     def get_run(self, run_id: str) -> dict[str, Any]:
         """One run with ``"blocks"``: its block runs in the order they started."""
-        with self.engine.connect() as db:
-            row = db.execute(sa.select(pipeline_runs)
-                             .where(pipeline_runs.c.run_id == run_id)).first()
-            if row is None:
-                known = db.execute(sa.select(pipeline_runs.c.run_id)).scalars().all()
+        db = self.database.connect()
+        try:
+            found = db.rows(f"SELECT {_RUN_COLUMNS} FROM {PIPELINE_RUNS} "
+                            "WHERE run_id = :run_id", {"run_id": run_id})
+            if not found:
+                known = [row["run_id"] for row in db.rows(f"SELECT run_id FROM {PIPELINE_RUNS}")]
                 raise ConfigError(f"no run `{run_id}` in the run store"
                                   + did_you_mean(run_id, known))
-            blocks = db.execute(sa.select(block_runs).where(block_runs.c.run_id == run_id)
-                                .order_by(block_runs.c.id)).all()
-        run = _run_dict(row._mapping)
-        run["blocks"] = [_block_dict(b._mapping) for b in blocks]
+            blocks = db.rows(f"SELECT {_BLOCK_COLUMNS} FROM {BLOCK_RUNS} "
+                             "WHERE run_id = :run_id ORDER BY id", {"run_id": run_id})
+        finally:
+            db.close()
+        run = _run_dict(found[0])
+        run["blocks"] = [_block_dict(block) for block in blocks]
         return run
 
     def block_logs(self, run_id: str, block: str) -> str:
@@ -247,37 +142,54 @@ class RunStore:
 
     def succeeded_keys(self, keys: Iterable[str]) -> set[str]:
         """The cache keys among ``keys`` with a block run that ran successfully."""
-        wanted = list(keys)
-        if not wanted:
-            return set()
-        with self.engine.connect() as db:
-            found = db.execute(sa.select(block_runs.c.cache_key).distinct()
-                               .where(block_runs.c.cache_key.in_(wanted),
-                                      block_runs.c.status == "ran")).scalars().all()
-        return set(found)
+        wanted = sorted(set(keys))
+        found: set[str] = set()
+        # In slices: databases bound how many parameters one statement may have.
+        for start in range(0, len(wanted), 500):
+            chunk = wanted[start:start + 500]
+            names = {f"k{i}": key for i, key in enumerate(chunk)}
+            marks = ", ".join(f":{name}" for name in names)
+            found.update(row["cache_key"] for row in self._read(
+                f"SELECT DISTINCT cache_key FROM {BLOCK_RUNS} "
+                f"WHERE status = 'ran' AND cache_key IN ({marks})", names))
+        return found
 
     def completed_blocks(self, run_id: str) -> set[str]:
         """Blocks that ran or were served from the cache in a run."""
         return {b["block"] for b in self.get_run(run_id)["blocks"]
                 if b["status"] in ("ran", "cached")}
 
+    def _read(self, sql: str, params: dict[str, Any]) -> list[dict[str, Any]]:
+        db: Connection = self.database.connect()
+        try:
+            return db.rows(sql, params)
+        finally:
+            db.close()
 
-def _run_dict(row: Any) -> dict[str, Any]:
+
+def _run_dict(row: dict[str, Any]) -> dict[str, Any]:
     data = dict(row)
     data["variables"] = json.loads(data["variables"]) if data.get("variables") else {}
     for key in ("started_at", "finished_at"):
-        if data.get(key) is not None:
-            data[key] = data[key].isoformat()
+        data[key] = _iso(data.get(key))
     return data
 
 
-def _block_dict(row: Any) -> dict[str, Any]:
+def _block_dict(row: dict[str, Any]) -> dict[str, Any]:
     data = dict(row)
-    data.pop("id", None)
     for key in ("started_at", "finished_at"):
-        if data.get(key) is not None:
-            data[key] = data[key].isoformat()
+        data[key] = _iso(data.get(key))
     return data
+
+
+def _iso(value: Any) -> str | None:
+    """A stored datetime (a datetime, or SQLite's text of one) in ISO format."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = dt.datetime.fromisoformat(value)
+    text: str = value.isoformat()
+    return text
 
 
 def _alive(pid: int) -> bool:
@@ -288,11 +200,3 @@ def _alive(pid: int) -> bool:
     except PermissionError:
         return True
     return True
-
-
-def _safe(url: str) -> str:
-    """The URL without its password."""
-    try:
-        return sa.engine.make_url(url).render_as_string(hide_password=True)
-    except sa.exc.ArgumentError:
-        return "(invalid URL)"

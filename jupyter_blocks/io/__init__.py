@@ -16,7 +16,8 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from jupyter_blocks.io.config import Profile, find_config, load_profile
+    from jupyter_blocks.io.config import Profile, load_profile
+    from jupyter_blocks.io.config_file import find_config
     from jupyter_blocks.io.duckdb import DuckDB
     from jupyter_blocks.io.google.bigquery import BigQuery
     from jupyter_blocks.io.google.bigquery_types import bigquery_schema
@@ -33,7 +34,7 @@ _LAZY = {
     "LocalFiles": "jupyter_blocks.io.lake",
     "Postgres": "jupyter_blocks.io.postgres",
     "Profile": "jupyter_blocks.io.config",
-    "find_config": "jupyter_blocks.io.config",
+    "find_config": "jupyter_blocks.io.config_file",
     "load_profile": "jupyter_blocks.io.config",
     "referenced_variables": "jupyter_blocks.io.sql",
     "run_sql_block": "jupyter_blocks.io.sql",

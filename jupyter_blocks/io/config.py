@@ -50,10 +50,10 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, Secret, SecretStr, ValidationError
 
 from jupyter_blocks.core.errors import ConfigError, did_you_mean
+from jupyter_blocks.io.config_file import CONFIG_FILE_NAME, find_config
 
 logger = logging.getLogger(__name__)
 
-CONFIG_FILE_NAME = "io_config.yaml"
 DEFAULT_PROFILE = "default"
 _SECRET_KEY = re.compile(r"PASSWORD|SECRET|TOKEN|PRIVATE|_KEY$")
 _PATH_KEYS = ("DUCKDB_PATH", "LAKE_PATH", "GOOGLE_SERVICE_ACC_KEY_FILEPATH")
@@ -105,26 +105,6 @@ class Profile(BaseModel):
     def extra(self, key: str, default: Any = None) -> Any:
         """Return an extra key (one not declared above), or ``default``."""
         return (self.model_extra or {}).get(key, default)
-
-
-def find_config(directory: Path | str | None = None) -> Path | None:
-    """Find ``io_config.yaml`` in ``directory`` or the nearest folder above it.
-
-    Args:
-        directory: Where to start (a project or notebook folder); the working folder when None.
-
-    Returns:
-        The file's path, or None when no folder up to the root holds one.
-    """
-    start = Path(directory) if directory is not None else Path.cwd()
-    start = start.resolve()
-    if start.is_file():
-        start = start.parent
-    for folder in (start, *start.parents):
-        candidate = folder / CONFIG_FILE_NAME
-        if candidate.is_file():
-            return candidate
-    return None
 
 
 def load_profile(

@@ -91,6 +91,31 @@ def test_damaged_entry_is_a_miss_with_warning(tmp_path, caplog, damage):
     assert not path.exists()
 
 
+@pytest.mark.parametrize("flip", [False, True])
+def test_entries_checksummed_with_zlib_crc32_still_load_and_are_checked(tmp_path, flip, monkeypatch):
+    import zlib
+
+    from jupyter_blocks.cache import disk
+
+    monkeypatch.setattr(disk, "_checksum",
+                        lambda: ("crc32", lambda payload: zlib.crc32(memoryview(payload))))
+    frame = taxi_like(300)
+    DiskStore(tmp_path).put("k", frame)
+    monkeypatch.undo()
+    path = DiskStore(tmp_path).path("k")
+    assert b'"crc32":' in path.read_bytes()[:200]
+    if flip:
+        data = bytearray(path.read_bytes())
+        data[-200] ^= 0xFF
+        path.write_bytes(bytes(data))
+    found, back = DiskStore(tmp_path).get("k")
+    assert found is not flip
+    if not flip:
+        pd.testing.assert_frame_equal(back, frame)
+    DiskStore(tmp_path).put("k", frame)
+    assert b'"crc32c":' in path.read_bytes()[:200]
+
+
 def test_failed_write_leaves_no_entry_and_no_temp(tmp_path):
     store = DiskStore(tmp_path)
 
@@ -162,3 +187,37 @@ def test_memory_layer_serves_first_and_disk_promotes(tmp_path):
     assert cache.get("k").layer == "memory"
     fresh = Cache.beside(tmp_path)
     assert fresh.get("k").layer == "disk" and fresh.get("k").layer == "memory"
+
+
+def test_entries_are_written_whole_from_several_buffers_and_keep_the_umask(tmp_path):
+    import os
+    import stat
+
+    from jupyter_blocks.core.files import is_temporary, write_atomic
+
+    target = tmp_path / "new" / "folder" / "entry.bin"
+    parts = [b"head", memoryview(b"0123456789")[2:], bytearray(b""), b"tail" * 1000]
+    write_atomic(target, parts)
+    assert target.read_bytes() == b"head" + b"23456789" + b"tail" * 1000
+    umask = os.umask(0)
+    os.umask(umask)
+    assert stat.S_IMODE(target.stat().st_mode) == 0o666 & ~umask
+    write_atomic(target, b"again")
+    assert target.read_bytes() == b"again"
+    assert not [p for p in target.parent.iterdir() if is_temporary(p.name)]
+
+
+def test_a_failed_write_leaves_the_old_entry_and_no_temporary_file(tmp_path):
+    from jupyter_blocks.core.files import is_temporary, write_atomic
+
+    target = tmp_path / "entry.bin"
+    write_atomic(target, b"old")
+
+    class Broken:
+        def __buffer__(self, flags):
+            raise OSError("disk full")
+
+    with pytest.raises((OSError, TypeError)):
+        write_atomic(target, [b"new", Broken()])
+    assert target.read_bytes() == b"old"
+    assert not [p for p in tmp_path.iterdir() if is_temporary(p.name)]

@@ -95,3 +95,35 @@ def test_plain_last_expression_split():
     ns: dict = {}
     exec(compiled.statements, ns)
     assert eval(compiled.last_expression, ns) == 42
+
+
+def test_each_body_is_analysed_once_at_any_number_of_blocks(monkeypatch):
+    import gc
+
+    from jupyter_blocks.core import body
+
+    calls: list[str] = []
+    real = body._analyze
+    monkeypatch.setattr(body, "_analyze", lambda *args: (calls.append(args[1]), real(*args))[1])
+    specs = [spec(f"%%block b{i}\nx = kwargs['n'] + {i}\nx") for i in range(3000)]
+    for _ in range(3):
+        infos = [analyze(s) for s in specs]
+    assert len(calls) == 3000 and infos[-1].variables == frozenset({"n"})
+    del specs, infos
+    gc.collect()
+    analyze(spec("%%block b7\nx = kwargs['n'] + 7\nx"))  # its spec is gone: analysed again
+    assert len(calls) == 3001
+
+
+def test_variables_read_through_every_form():
+    cases = {
+        "kwargs['a'] + kwargs.get('b') + kwargs.pop('c', 1)": frozenset({"a", "b", "c"}),
+        "kwargs": None,
+        "f = kwargs.get": None,
+        "kwargs[name]": None,
+        "kwargs = {}": None,
+        "def f(**options):\n    return options['d']\nf(**kwargs)": None,
+        "def f(**options):\n    return options['d']\n1": frozenset({"d"}),
+    }
+    for source, expected in cases.items():
+        assert analyze(spec(f"%%block b\n{source}")).variables == expected, source

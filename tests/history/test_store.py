@@ -1,3 +1,4 @@
+import datetime as dt
 import os
 import shutil
 import signal
@@ -176,12 +177,73 @@ def test_ctrl_c_exits_130_and_records_interrupted(tmp_path):
 
 def test_sqlite_store_lets_runs_write_side_by_side(tmp_path):
     store = RunStore.for_directory(tmp_path)
-    with store.engine.connect() as db:
-        assert db.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
-        assert db.exec_driver_sql("PRAGMA busy_timeout").scalar() == 30000
+    db = store.database.connect()
+    assert db.rows("PRAGMA journal_mode")[0]["journal_mode"] == "wal"
+    assert db.rows("PRAGMA busy_timeout")[0]["timeout"] == 30000
+    db.close()
     notebooks = [copy(tmp_path, "chain.ipynb"), copy(tmp_path, "fan_out_fan_in.ipynb")]
     runs = [subprocess.Popen([sys.executable, "-m", "jupyter_blocks.cli", "run", str(nb), "-q"])
             for nb in notebooks for _ in range(2)]
     assert [run.wait(timeout=120) for run in runs] == [0, 0, 0, 0]
     recorded = RunStore.for_directory(tmp_path).list_runs()
     assert len(recorded) == 4 and {r["status"] for r in recorded} == {"success"}
+
+
+def test_sqlite_store_reads_and_writes_alike_with_and_without_sqlalchemy(tmp_path):
+    """The default store uses sqlite3; a SQLite URL with options goes through SQLAlchemy."""
+    import sqlalchemy as sa
+
+    from jupyter_blocks.history.database import SQLiteDatabase
+    from jupyter_blocks.history.sqlalchemy_database import SQLAlchemyDatabase, tables
+
+    path = tmp_path / "runs.sqlite"
+    plain, through_sqlalchemy = f"sqlite:///{path}", f"sqlite:///{path}?timeout=30"
+    assert isinstance(RunStore(plain).database, SQLiteDatabase)
+    assert isinstance(RunStore(through_sqlalchemy).database, SQLAlchemyDatabase)
+    chain = copy(tmp_path, "chain.ipynb")
+    first = run_target(str(chain), store=plain).result.run_id
+    second = run_target(str(chain), store=through_sqlalchemy).result.run_id
+    for url in (plain, through_sqlalchemy):
+        store = RunStore(url)
+        assert [r["run_id"] for r in store.list_runs()] == [second, first]
+        for run_id in (first, second):
+            run = store.get_run(run_id)
+            assert run["status"] == "success" and run["started_at"] < run["finished_at"]
+            assert [b["status"] for b in run["blocks"]] == ["ran", "ran", "ran"]
+            assert dt.datetime.fromisoformat(run["blocks"][0]["started_at"])
+    # The tables sqlite3 makes are the ones SQLAlchemy's metadata describes.
+    metadata = sa.MetaData()
+    tables(metadata)
+    inspector = sa.inspect(sa.create_engine(plain))
+    for table in metadata.sorted_tables:
+        made = {c["name"]: (str(c["type"]), c["nullable"]) for c in inspector.get_columns(table.name)}
+        declared = {c.name: (str(c.type.compile(sa.create_engine(plain).dialect)), c.nullable)
+                    for c in table.columns}
+        assert made == declared
+        assert {i["name"] for i in inspector.get_indexes(table.name)} == \
+            {i.name for i in table.indexes}
+
+
+def test_a_headless_run_records_every_block_of_a_long_chain(tmp_path):
+    from tests.helpers.notebooks import write_notebook
+
+    cells = ["%%block b0\n0", *(f"%%block b{i} -u b{i - 1}\nb{i - 1} + 1" for i in range(1, 300))]
+    notebook = write_notebook(tmp_path / "long.ipynb", *cells)
+    finished = run_target(str(notebook), echo=False)
+    assert finished.result.outputs["b299"] == 299
+    blocks = RunStore.for_directory(tmp_path).get_run(finished.result.run_id)["blocks"]
+    assert [b["block"] for b in blocks] == [f"b{i}" for i in range(300)]
+    assert {b["status"] for b in blocks} == {"ran"} and all(b["finished_at"] for b in blocks)
+
+
+def test_a_quiet_headless_run_imports_neither_sqlalchemy_nor_pydantic_nor_rich(tmp_path):
+    notebook = copy(tmp_path, "chain.ipynb")
+    code = ("import sys, runpy\n"
+            f"sys.argv = ['jupyter-blocks', 'run', {str(notebook)!r}, '-q']\n"
+            "try:\n    runpy.run_module('jupyter_blocks.cli', run_name='__main__')\n"
+            "except SystemExit as exc:\n    assert exc.code == 0, exc.code\n"
+            "print(sorted({m.split('.')[0] for m in sys.modules}))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, cwd=tmp_path)
+    loaded = set(eval(out.stdout.strip().splitlines()[-1]))
+    assert not loaded & {"sqlalchemy", "pydantic", "rich", "yaml"}, loaded

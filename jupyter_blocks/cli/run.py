@@ -29,6 +29,8 @@ from jupyter_blocks.cli.common import (
               help="A variable (value read as YAML: 3, true, 2020-10-01, text). Repeatable.")
 @click.option("-p", "--parameter", "parameters", multiple=True, nargs=2,
               metavar="NAME VALUE", help="A variable, papermill style. Repeatable.")
+@click.option("--runtime-vars", metavar="JSON",
+              help="Variables as one JSON object, as Mage spells it: '{\"months\": 3}'.")
 @click.option("--execution-date", help="The run's execution_date (2020-10-01[T06:00]).")
 @click.option("--only", metavar="BLOCK", help="Run BLOCK; its upstreams come from the cache "
               "when fresh and run when not.")
@@ -54,7 +56,8 @@ from jupyter_blocks.cli.common import (
               help="With --executor dask: the scheduler (default: a local cluster for the run).")
 @errors_as_exit_codes
 def run(target: str, pipeline: str | None, var: tuple[str, ...],
-        parameters: tuple[tuple[str, str], ...], execution_date: str | None, only: str | None,
+        parameters: tuple[tuple[str, str], ...], runtime_vars: str | None,
+        execution_date: str | None, only: str | None,
         start: str | None, incremental: bool, as_json: bool, quiet: bool, store: str | None,
         resume: str | None, output: str | None, executor: str, workers: int | None,
         scheduler: str | None) -> None:
@@ -62,10 +65,11 @@ def run(target: str, pipeline: str | None, var: tuple[str, ...],
 
     TARGET is a notebook, a project folder (with --pipeline) or a pipeline folder.
     """
-    from jupyter_blocks.runner.values import parse_assignments, parse_value
+    from jupyter_blocks.runner.values import parse_assignments, parse_json_object, parse_value
     from jupyter_blocks.runner.variables import as_datetime
 
-    variables = parse_assignments(var)
+    variables = parse_json_object(runtime_vars, "--runtime-vars") if runtime_vars else {}
+    variables.update(parse_assignments(var))
     variables.update((name, parse_value(value)) for name, value in parameters)
     source = click.get_current_context().get_parameter_source("scheduler")
     if scheduler and executor != "dask" and source == click.core.ParameterSource.COMMANDLINE:

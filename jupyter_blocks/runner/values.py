@@ -26,6 +26,21 @@ def parse_assignments(pairs: Iterable[str]) -> dict[str, Any]:
     return values
 
 
+def parse_json_object(text: str, option: str) -> dict[str, Any]:
+    """Variables given as one JSON object (Mage's ``--runtime-vars``)."""
+    import json
+
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"{option}: not valid JSON ({exc.msg} at character {exc.pos}); "
+                          "give one object, like '{\"months\": 3}'") from None
+    if not isinstance(value, dict):
+        raise ConfigError(f"{option}: expected a JSON object of variables, got "
+                          f"{type(value).__name__}")
+    return value
+
+
 def parse_value(text: str) -> Any:
     """A command-line value as a YAML scalar; text that is not a scalar stays text."""
     import yaml

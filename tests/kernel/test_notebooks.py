@@ -143,3 +143,29 @@ def test_printing_blocks_still_print_in_their_cell_in_a_real_kernel(tmp_path):
     assert text_of(notebook.cells[2]).strip() == "plain cell output"
     store = RunStore.for_directory(tmp_path)
     assert "hello from the block" in store.block_logs(store.list_runs()[0]["run_id"], "talk")
+
+
+CONTROL_FLOW = [
+    "%load_ext jupyter_blocks\nfrom pathlib import Path",
+    "%%block landed --type sensor --poke-interval 0.1 --timeout 30\n"
+    "flag = Path('flag')\nseen = flag.exists()\nflag.write_text('x')\nseen",
+    "%%block zones --dynamic -u landed\n[['north', 'east', 'west'], "
+    "[{'block_uuid': 'north'}, {'block_uuid': 'east'}, {'block_uuid': 'west'}]]",
+    "%%block per_zone -u zones --reduce\nlen(zones)",
+    "%%block total -u per_zone\nsum(per_zone)",
+    "%%block is_big --type condition -u total\ntotal > 100",
+    "%%block publish -u total is_big\ntotal",
+    "%%block notify --type callback --on total\n"
+    "@callback('success')\ndef told(total, **kwargs):\n    print('callback got', total)",
+]
+
+
+def test_control_flow_in_a_kernel_shows_waits_children_skips_and_callbacks(tmp_path):
+    path = write_notebook(tmp_path / "flow.ipynb", *CONTROL_FLOW)
+    cells = execute(path, allow_errors=False).cells
+    assert "✓ landed · ran in" in text_of(cells[1])
+    assert "⏳ landed · waiting · poke 1" not in text_of(cells[1])  # updated in place
+    assert "per_zone ×3 · 3 ran" in text_of(cells[3])
+    assert "✓ total · ran in" in text_of(cells[4])
+    assert "– publish · condition is_big returned False" in text_of(cells[6])
+    assert "callback got 13" in text_of(cells[4])

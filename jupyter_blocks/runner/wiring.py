@@ -480,9 +480,12 @@ class Wiring:
             ran = sum(1 for n in nodes if n.ok)
             failed = sum(1 for n in nodes if n.outcome == FAILED)
             skipped = sum(1 for n in nodes if n.outcome == SKIPPED)
+            counted = [n.rows for n in nodes if n.ok]
+            rows = sum(r for r in counted if r is not None) \
+                if counted and None not in counted else None
             entries.append(((self.closure.position(block), (), block), BlockOutcome(
                 block, FAILED if failed else (RAN if ran else SKIPPED), self.planned[block].key,
-                max(n.seconds for n in nodes), block=block,
+                max(n.seconds for n in nodes), rows=rows, block=block,
                 children=(len(nodes), ran, failed, skipped),
                 error=next((n.error for n in nodes if n.outcome == FAILED), None))))
         entries.sort(key=lambda entry: entry[0])

@@ -14,6 +14,7 @@ from __future__ import annotations
 import ast
 import builtins
 import linecache
+import re
 import symtable
 import weakref
 from dataclasses import dataclass
@@ -24,6 +25,7 @@ from jupyter_blocks.core.block import BlockSpec
 from jupyter_blocks.core.decorators import CALLBACK_DECORATORS, DECORATOR_TYPES, NAMESPACE, STATUSES
 from jupyter_blocks.core.errors import BlockSpecError
 
+_R_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.]*")
 _BUILTINS = frozenset(dir(builtins)) | {"__file__", "__name__", "display", "get_ipython"}
 
 
@@ -62,7 +64,13 @@ class CompiledBody:
 
 
 def analyze(spec: BlockSpec) -> BodyInfo:
-    """Analyse ``spec``'s body; ``BlockSpecError`` for a syntax error or two block functions."""
+    """Analyse ``spec``'s body; ``BlockSpecError`` for a syntax error or two block functions.
+
+    An R block reads the variables whose names its code mentions (they arrive as named ``...``
+    arguments); a SQL block's are its template's (``runner.plan`` asks the SQL templating).
+    """
+    if spec.lang == "r":
+        return BodyInfo(form="r", variables=frozenset(_R_NAME.findall(spec.source)))
     if spec.lang != "python":
         return BodyInfo(form=spec.lang, variables=None)
     found = _ANALYSED.get(spec)

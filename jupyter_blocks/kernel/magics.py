@@ -19,7 +19,7 @@ from IPython.core.error import UsageError
 from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
 from IPython.display import display
 
-from jupyter_blocks.core.errors import BlockFailed, BlockSpecError, GraphError, did_you_mean
+from jupyter_blocks.core.errors import BlockFailed, BlocksError, BlockSpecError, did_you_mean
 from jupyter_blocks.core.grammar import help_text, parse_cell
 from jupyter_blocks.kernel.display import CellStatus, blocks_table, mermaid_bundle
 from jupyter_blocks.kernel.session import Session
@@ -77,7 +77,7 @@ class BlockMagics(Magics):
         try:
             outside = self.session.outside_names(spec)
             result = self.session.run_cell(spec, subscribers=[CellStatus(display)])
-        except (BlockSpecError, GraphError) as exc:
+        except BlocksError as exc:  # bad input: one line, nothing run
             raise UsageError(str(exc)) from None
         for name in outside:
             print(f"warning: block `{spec.name}` reads `{name}`, which is defined outside "
@@ -144,7 +144,7 @@ class BlockMagics(Magics):
         forced = (targets or list(dag.names)) if force else []
         try:
             result = self.session.run(targets, force=forced, subscribers=[CellStatus(display)])
-        except (BlockSpecError, GraphError) as exc:
+        except BlocksError as exc:  # bad input: one line, nothing run
             raise UsageError(str(exc)) from None
         self._raise_failures(result)
 

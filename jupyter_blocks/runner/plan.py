@@ -8,6 +8,7 @@ the ``kwargs`` each block receives.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -44,6 +45,13 @@ class Analyses:
         found = self._known.get(spec)
         if found is None:
             info = body.analyze(spec)
+            if spec.lang == "sql":
+                # A SQL block reads the variables its template names, not all of them.
+                from jupyter_blocks.io.sql import referenced_variables
+
+                names = referenced_variables(spec.source)
+                info = dataclasses.replace(
+                    info, variables=frozenset(names) if names is not None else None)
             found = self._known[spec] = Analysed(info, body.resolve_type(spec, info))
         return found
 

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from jupyter_blocks.cache import Cache
+from jupyter_blocks.core.graph import Dag
 from jupyter_blocks.core.pipeline import Pipeline
 from jupyter_blocks.runner.capture import OutputCapture
 from jupyter_blocks.runner.core import Runner
@@ -131,7 +132,9 @@ def run(request: RunRequest, subscribers: Iterable[Subscriber] = ()) -> Finished
     variables = run_variables(pipeline.name, execution_date, values)
     targets, force = selection.resolve(pipeline.dag)
     # What this run covers must be a valid DAG; problems elsewhere in a notebook do not stop it.
-    (pipeline.dag.upstream_of(targets) if targets is not None else pipeline.dag).validate()
+    covered = pipeline.dag.upstream_of(targets) if targets is not None else pipeline.dag
+    covered.validate()
+    _check_languages(covered, analyses)
     if selection.skip_done_side_effects and store is not None:
         targets = without_done_side_effects(store, pipeline.dag, targets, variables, analyses)
     from jupyter_blocks.history.redact import Redactor
@@ -192,6 +195,24 @@ def run_target(target: str | Path, *, pipeline: str | None = None, only: str | N
     selection = Selection.for_command(loaded.dag, only=only, start=start,
                                       incremental=incremental)
     return run(RunRequest(loaded, selection, **options), subscribers)
+
+
+def _check_languages(dag: Dag, analyses: Analyses) -> None:
+    """R must be installed for the R blocks a run will surely reach, before any block runs.
+
+    An R block behind a condition may be skipped by it (a condition can ask whether R is here):
+    without R it fails only if it is reached.
+    """
+    r_blocks = [spec.name for spec in dag if spec.lang == "r"]
+    if not r_blocks:
+        return
+    conditions = {spec.name for spec in dag if spec.type == "condition"
+                  or (spec.lang == "python" and analyses(spec).type == "condition")}
+    gated = dag.descendants(conditions) if conditions else set()
+    if any(name not in gated for name in r_blocks):
+        from jupyter_blocks.io.r import require_r
+
+        require_r()
 
 
 def _store(request: RunRequest) -> RunStore | None:

@@ -121,3 +121,16 @@ def test_keyboard_interrupt_finishes_run_as_interrupted():
     with pytest.raises(KeyboardInterrupt):
         runner.run(dag)
     assert events[-1].event == "run_finished" and events[-1].status == "interrupted"
+
+
+def test_a_sql_block_is_keyed_on_the_variables_its_template_reads(tmp_path):
+    dag = nb("%%block trips\nimport pandas as pd\npd.DataFrame({'n': [1, 2]})",
+             "%%block total --lang sql -u trips\nSELECT sum(n) AS n FROM trips",
+             "%%block dated --lang sql -u trips\nSELECT '{{ ds }}' AS day, count(*) AS n FROM trips")
+    cache = Cache.beside(tmp_path)
+    Runner(cache).run(dag, variables={"ds": "2020-10-01", "execution_date": "a"})
+    again = Runner(Cache.beside(tmp_path)).run(
+        dag, variables={"ds": "2020-10-02", "execution_date": "b"})
+    assert {n: o.status for n, o in again.outcomes.items()} == {
+        "trips": "cached", "total": "cached", "dated": "ran"}
+    assert again.outputs["dated"].day[0] == "2020-10-02"

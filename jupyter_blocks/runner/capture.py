@@ -1,14 +1,17 @@
 """Capturing what each block prints and logs while it runs in this process, for the run store.
 
 What belongs here: :func:`block_output`, which the runner enters in the thread that runs a
-block's body, and :class:`OutputCapture`, a runner subscriber that, for the duration of a run,
-routes ``sys.stdout``, ``sys.stderr`` and log records to the buffer of the block whose thread
-wrote them (and, unless told to be silent, on to the terminal as before).
+block's body, and :class:`OutputCapture`, a runner subscriber that keeps, for one run, a buffer
+per running block. While any block buffer is open in the process, ``sys.stdout``, ``sys.stderr``
+and the root logger are routed (once for the whole process) to the buffer of the block whose
+thread wrote them, and on to the terminal as before unless that block's capture is silent; when
+the last one closes, the streams are what they were.
 
-Blocks may run at once (``--executor threads``), so output is attributed by thread, not by time.
-Output from a thread that is running no block (a thread a block started itself, a library's
-worker) goes to the only running block when there is exactly one, and to the terminal alone
-otherwise.
+Blocks may run at once (``--executor threads``), and so may runs (a backfill's intervals, the
+scheduler's runs in one process), so output is attributed by thread, under a key naming the run
+and the block (``<run_id>/<block>``), not by time. Output from a thread that is running no
+block (a thread a block started itself, a library's worker) goes to the only running block when
+there is exactly one in the process, and to the terminal alone otherwise.
 """
 
 from __future__ import annotations
@@ -25,11 +28,16 @@ _ENDS = {"block_finished", "block_failed", "block_cached", "block_skipped", "blo
 _running = threading.local()
 
 
+def output_key(run_id: str | None, block: str) -> str:
+    """The key a block's output is kept under in a run (the block's name outside a run)."""
+    return f"{run_id}/{block}" if run_id else block
+
+
 @contextmanager
-def block_output(block: str) -> Iterator[None]:
-    """Attribute what this thread prints and logs to ``block`` while the context is open."""
+def block_output(key: str) -> Iterator[None]:
+    """Attribute what this thread prints and logs to ``key`` while the context is open."""
     previous = getattr(_running, "block", None)
-    _running.block = block
+    _running.block = key
     try:
         yield
     finally:
@@ -37,48 +45,87 @@ def block_output(block: str) -> Iterator[None]:
 
 
 def current_block() -> str | None:
-    """The block this thread is running, if any."""
+    """The output key of the block this thread is running, if any."""
     block: str | None = getattr(_running, "block", None)
     return block
 
 
-_worker_capture: OutputCapture | None = None
-_worker_lock = threading.Lock()
+class _Routing:
+    """The process's routed streams, and every block buffer open in the process."""
+
+    def __init__(self) -> None:
+        self.lock = threading.RLock()
+        self.buffers: dict[str, tuple[OutputCapture, io.StringIO]] = {}
+        self.users = 0
+        self.installed: tuple[TextIO, TextIO, logging.Handler] | None = None
+
+    def acquire(self) -> None:
+        with self.lock:
+            self.users += 1
+            if self.installed is None:
+                handler = _RoutingHandler()
+                self.installed = (sys.stdout, sys.stderr, handler)
+                sys.stdout = _Router(sys.stdout)
+                sys.stderr = _Router(sys.stderr)
+                logging.getLogger().addHandler(handler)
+
+    def release(self) -> None:
+        with self.lock:
+            self.users = max(self.users - 1, 0)
+            if self.users or self.installed is None:
+                return
+            out, err, handler = self.installed
+            self.installed = None
+            sys.stdout, sys.stderr = out, err
+            logging.getLogger().removeHandler(handler)
+
+    def open(self, key: str, capture: OutputCapture) -> bool:
+        """Open a buffer under ``key`` for ``capture``; False if one is open there already."""
+        with self.lock:
+            if key in self.buffers:
+                return False
+            self.acquire()
+            self.buffers[key] = (capture, io.StringIO())
+            return True
+
+    def close(self, key: str, capture: OutputCapture) -> str | None:
+        """Close ``capture``'s buffer under ``key``; its text (None when there was none)."""
+        with self.lock:
+            found = self.buffers.get(key)
+            if found is None or found[0] is not capture:
+                return None
+            del self.buffers[key]
+            self.release()
+            return found[1].getvalue()
+
+    def for_this_thread(self) -> tuple[OutputCapture, io.StringIO] | None:
+        key = current_block()
+        with self.lock:
+            if key is not None and key in self.buffers:
+                return self.buffers[key]
+            if len(self.buffers) == 1:
+                return next(iter(self.buffers.values()))
+        return None
+
+    def original_stdout(self) -> TextIO:
+        return self.installed[0] if self.installed else sys.stdout
 
 
-@contextmanager
-def worker_output(key: str) -> Iterator[Callable[[], str]]:
-    """In an executor's worker process: capture what the thread attributed to ``key`` writes.
-
-    Yields a function returning the text captured so far. The worker's streams stay routed for
-    the life of the process (blocks on other threads of the worker get buffers of their own);
-    nothing is echoed there, the process running the pipeline shows the output.
-    """
-    global _worker_capture
-    with _worker_lock:
-        if _worker_capture is None:
-            _worker_capture = OutputCapture(echo=False)
-        capture = _worker_capture
-    capture.open(key)
-    try:
-        yield lambda: capture.peek(key)
-    finally:
-        capture.take(key)
+_routing = _Routing()
 
 
 class _Router(io.TextIOBase):
     """A stream that writes to the buffer of the writing thread's block, and echoes."""
 
-    def __init__(self, capture: OutputCapture, original: TextIO) -> None:
-        self.capture = capture
+    def __init__(self, original: TextIO) -> None:
         self.original = original
 
     def write(self, text: str) -> int:
-        buffer = self.capture.buffer_for_this_thread()
-        if buffer is not None:
-            buffer.write(text)
-        if buffer is None or self.capture.echo:
-            redact = self.capture.redact
+        found = _routing.for_this_thread()
+        if found is not None:
+            found[1].write(text)
+        if found is None or found[0].echo:
+            redact = found[0].redact if found is not None else None
             self.original.write(redact(text) if redact is not None else text)
         return len(text)
 
@@ -108,22 +155,45 @@ class _Router(io.TextIOBase):
 class _RoutingHandler(logging.Handler):
     """A logging handler that writes records to the buffer of the logging thread's block."""
 
-    def __init__(self, capture: OutputCapture) -> None:
+    def __init__(self) -> None:
         super().__init__()
-        self.capture = capture
         self.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
 
     def emit(self, record: logging.LogRecord) -> None:
-        buffer = self.capture.buffer_for_this_thread()
-        if buffer is not None:
+        found = _routing.for_this_thread()
+        if found is not None:
             try:
-                buffer.write(self.format(record) + "\n")
+                found[1].write(self.format(record) + "\n")
             except Exception:
                 self.handleError(record)
 
 
+_worker_capture: OutputCapture | None = None
+_worker_lock = threading.Lock()
+
+
+@contextmanager
+def worker_output(key: str) -> Iterator[Callable[[], str]]:
+    """In an executor's worker process: capture what the thread attributed to ``key`` writes.
+
+    Yields a function returning the text captured so far. The worker's streams stay routed for
+    the life of the process (blocks on other threads of the worker get buffers of their own);
+    nothing is echoed there, the process running the pipeline shows the output.
+    """
+    global _worker_capture
+    with _worker_lock:
+        if _worker_capture is None:
+            _worker_capture = OutputCapture(echo=False)
+        capture = _worker_capture
+    capture.open(key)
+    try:
+        yield lambda: capture.peek(key)
+    finally:
+        capture.take(key)
+
+
 class OutputCapture:
-    """Per-block captured stdout, stderr and logging, for blocks running one at a time or at once.
+    """Per-block captured stdout, stderr and logging of one run, blocks at once or not.
 
     Args:
         echo: Also pass the output on to the original streams.
@@ -133,10 +203,9 @@ class OutputCapture:
     def __init__(self, echo: bool = True, redact: Callable[[str], str] | None = None) -> None:
         self.echo = echo
         self.redact = redact
+        self.run_id: str | None = None
         self.outputs: dict[str, str] = {}
-        self._buffers: dict[str, io.StringIO] = {}
-        self._lock = threading.Lock()
-        self._installed: tuple[TextIO, TextIO, logging.Handler] | None = None
+        self._keys: set[str] = set()
 
     def __call__(self, event: Any) -> None:
         """Open a block's buffer at ``block_started``; close it at the block's end.
@@ -144,70 +213,50 @@ class OutputCapture:
         A block that ran in another process brings its output in the end event: it is kept
         for the block, and echoed.
         """
-        if event.event == "block_started" and event.block is not None:
-            self.open(event.block)
-        elif event.event in _ENDS and event.block is not None:
-            self._close(event.block)
+        if self.run_id is None:
+            self.run_id = getattr(event, "run_id", None)
+        block = getattr(event, "block", None)
+        if event.event == "block_started" and block is not None:
+            self.open(self._key(block))
+        elif event.event in _ENDS and block is not None:
+            key = self._key(block)
+            self._close(key)
             remote = getattr(event, "output", None)
             if remote:
-                with self._lock:
-                    self.outputs[event.block] = self.outputs.get(event.block, "") + remote
+                with _routing.lock:
+                    self.outputs[key] = self.outputs.get(key, "") + remote
                 if self.echo:
-                    stream = self._installed[0] if self._installed else sys.stdout
+                    stream = _routing.original_stdout()
                     stream.write(self.redact(remote) if self.redact is not None else remote)
                     stream.flush()
         elif event.event == "run_finished":
-            for block in list(self._buffers):
-                self._close(block)
-            self._uninstall()
+            for key in list(self._keys):
+                self._close(key)
 
-    def open(self, block: str) -> None:
-        """Start a buffer for ``block`` (routing the streams if not yet done)."""
-        self._install()
-        with self._lock:
-            self._buffers.setdefault(block, io.StringIO())
+    def _key(self, block: str) -> str:
+        return output_key(self.run_id, block)
 
-    def peek(self, block: str) -> str:
-        """What ``block`` has written so far, its buffer left open."""
-        with self._lock:
-            buffer = self._buffers.get(block)
-            return self.outputs.get(block, "") + (buffer.getvalue() if buffer else "")
+    def open(self, key: str) -> None:
+        """Start a buffer under ``key`` (routing the streams while any buffer is open)."""
+        if _routing.open(key, self):
+            self._keys.add(key)
+
+    def peek(self, key: str) -> str:
+        """What ``key`` has written so far, its buffer left open."""
+        with _routing.lock:
+            found = _routing.buffers.get(key)
+            return self.outputs.get(key, "") + (found[1].getvalue() if found else "")
 
     def take(self, block: str) -> str:
-        """The output captured for ``block`` (empty when none)."""
-        self._close(block)
-        with self._lock:
-            return self.outputs.pop(block, "")
+        """The output captured for ``block`` in this run (a key outside a run; empty if none)."""
+        key = block if block in self._keys or block in self.outputs else self._key(block)
+        self._close(key)
+        with _routing.lock:
+            return self.outputs.pop(key, "")
 
-    def buffer_for_this_thread(self) -> io.StringIO | None:
-        """The buffer of the block the calling thread runs (or of the only running block)."""
-        block = current_block()
-        with self._lock:
-            if block is not None and block in self._buffers:
-                return self._buffers[block]
-            if len(self._buffers) == 1:
-                return next(iter(self._buffers.values()))
-        return None
-
-    def _close(self, block: str) -> None:
-        with self._lock:
-            buffer = self._buffers.pop(block, None)
-            if buffer is not None:
-                self.outputs[block] = self.outputs.get(block, "") + buffer.getvalue()
-
-    def _install(self) -> None:
-        if self._installed is not None:
-            return
-        handler = _RoutingHandler(self)
-        self._installed = (sys.stdout, sys.stderr, handler)
-        sys.stdout = _Router(self, sys.stdout)
-        sys.stderr = _Router(self, sys.stderr)
-        logging.getLogger().addHandler(handler)
-
-    def _uninstall(self) -> None:
-        if self._installed is None:
-            return
-        out, err, handler = self._installed
-        self._installed = None
-        sys.stdout, sys.stderr = out, err
-        logging.getLogger().removeHandler(handler)
+    def _close(self, key: str) -> None:
+        with _routing.lock:
+            text = _routing.close(key, self)
+            if text is not None:
+                self.outputs[key] = self.outputs.get(key, "") + text
+            self._keys.discard(key)

@@ -27,6 +27,7 @@ from jupyter_blocks.core.errors import BlockFailed
 from jupyter_blocks.core.graph import Dag
 from jupyter_blocks.project.configuration import configuration_of
 from jupyter_blocks.runner import events as ev
+from jupyter_blocks.runner.capture import output_key
 from jupyter_blocks.runner.events import BlockOutcome, Event
 from jupyter_blocks.runner.execute import BlockTask, Executed, run_task
 from jupyter_blocks.runner.fanout import child_id, child_name, split_output
@@ -310,7 +311,8 @@ class Wiring:
         mode = node.mode if node.mode == "callback" else (
             "poke" if item.type == "sensor" else "run")
         return BlockTask(item.spec, item.info, inputs, variables, self.namespace, self.directory,
-                         output_key=node.name, names=tuple(names), mode=mode,
+                         output_key=output_key(self.run_id, node.name), names=tuple(names),
+                         mode=mode,
                          status=node.status, block_type=item.type)
 
     def _input(self, source: Source) -> Any:

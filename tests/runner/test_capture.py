@@ -84,3 +84,32 @@ def test_output_of_a_block_run_elsewhere_is_kept_and_echoed(monkeypatch):
     capture(event("run_finished"))
     assert capture.take("remote") == "printed in a worker\n"
     assert terminal.getvalue() == "printed in a worker\n"
+
+
+def test_runs_at_once_in_one_process_keep_their_blocks_output_apart(tmp_path, monkeypatch):
+    from jupyter_blocks.core.grammar import parse_cell
+    from jupyter_blocks.core.graph import Dag
+    from jupyter_blocks.runner import Runner
+
+    monkeypatch.setattr(sys, "stdout", FakeTerminal())
+    barrier = threading.Barrier(2, timeout=10)
+    dag = Dag.of([parse_cell("%%block same\nbarrier.wait()\nprint('run', tag)\nbarrier.wait()\n1",
+                             origin="cell 1")])
+    captures = {}
+
+    def run(tag: str) -> None:
+        capture = OutputCapture(echo=False)
+        captures[tag] = capture
+        kept = []
+        Runner(subscribers=[capture, lambda e: kept.append(capture.take("same"))
+                            if e.event == "block_finished" else None],
+               namespace={"barrier": barrier, "tag": tag}).run(dag)
+        captures[tag] = kept[0]
+
+    threads = [threading.Thread(target=run, args=(tag,)) for tag in ("A", "B")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert captures == {"A": "run A\n", "B": "run B\n"}
+    assert isinstance(sys.stdout, FakeTerminal)

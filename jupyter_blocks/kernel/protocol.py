@@ -4,11 +4,14 @@ What belongs here: building the messages the kernel sends and reading the ones t
 sends, so their shapes live in one place (``tests/data/comm_messages.json`` holds vectors that
 pytest and the extension's jest tests both check).
 
-- frontend -> kernel: ``{"type": "sync", "cells": [{"cell_id", "source", "tags"}]}`` (the
-  notebook's cells as on screen) and ``{"type": "request_state"}``.
-- kernel -> frontend: ``{"type": "state", "blocks": [BlockState.to_dict(), ...]}`` and, during
-  runs, ``{"type": "event", "event": Event.to_dict()}`` for every runner event (tracebacks left
-  out: the cell shows them).
+- frontend -> kernel: ``{"type": "sync", "cells": [{"cell_id", "source", "tags", "index"}]}``
+  (every code cell as on screen, saved or not; ``index`` is its 0-based position among all the
+  notebook's cells, so the kernel names cells as the notebook shows them) and
+  ``{"type": "request_state"}``.
+- kernel -> frontend: ``{"type": "state", "blocks": [BlockState.to_dict(), ...]}`` (also the
+  data of the comm's open message when the kernel opens it) and, during runs,
+  ``{"type": "event", "event": Event.to_dict()}`` for every runner event (tracebacks left out:
+  the cell shows them).
 """
 
 from __future__ import annotations

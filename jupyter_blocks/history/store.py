@@ -252,6 +252,30 @@ class RunStore:
                                       block_runs.c.status == "ran")).scalars().all()
         return set(found)
 
+    def last_block_runs(self, keys: Iterable[str]) -> dict[str, dict[str, Any]]:
+        """The latest successful block run of each cache key among ``keys``, by key.
+
+        Each value has ``block``, ``seconds``, ``rows``, ``cols`` and ``finished_at``: what made
+        the cached output of that key (a kernel that did not make it shows its time and shape).
+        """
+        wanted = list(dict.fromkeys(keys))
+        if not wanted:
+            return {}
+        columns = (block_runs.c.cache_key, block_runs.c.block, block_runs.c.seconds,
+                   block_runs.c.rows, block_runs.c.cols, block_runs.c.finished_at)
+        with self.engine.connect() as db:
+            rows = db.execute(sa.select(*columns)
+                              .where(block_runs.c.cache_key.in_(wanted),
+                                     block_runs.c.status == "ran")
+                              .order_by(block_runs.c.id)).all()
+        found: dict[str, dict[str, Any]] = {}
+        for row in rows:  # in insertion order: the last one of a key wins
+            found[row.cache_key] = {
+                "block": row.block, "seconds": row.seconds, "rows": row.rows,
+                "cols": row.cols,
+                "finished_at": row.finished_at.isoformat() if row.finished_at else None}
+        return found
+
     def completed_blocks(self, run_id: str) -> set[str]:
         """Blocks that ran or were served from the cache in a run."""
         return {b["block"] for b in self.get_run(run_id)["blocks"]

@@ -217,6 +217,20 @@ class RunStore:
         with self.engine.connect() as db:
             return [_run_dict(row._mapping) for row in db.execute(query)]
 
+    def blocks_of(self, run_ids: Iterable[str]) -> dict[str, list[dict[str, Any]]]:
+        """The block runs of each run (without tracebacks and captured output), in order."""
+        wanted = list(run_ids)
+        if not wanted:
+            return {}
+        columns = [c for c in block_runs.c if c.name not in ("id", "traceback", "output")]
+        with self.engine.connect() as db:
+            rows = db.execute(sa.select(*columns).where(block_runs.c.run_id.in_(wanted))
+                              .order_by(block_runs.c.id)).all()
+        found: dict[str, list[dict[str, Any]]] = {run_id: [] for run_id in wanted}
+        for row in rows:
+            found[row.run_id].append(_block_dict(row._mapping))
+        return found
+
     def get_run(self, run_id: str) -> dict[str, Any]:
         """One run with ``"blocks"``: its block runs in the order they started."""
         with self.engine.connect() as db:
@@ -233,13 +247,27 @@ class RunStore:
         return run
 
     def block_logs(self, run_id: str, block: str) -> str:
-        """The captured output of ``block`` in a run (every attempt)."""
+        """What ``block`` printed and logged in a run (every attempt), and how a failure ended.
+
+        A failed attempt's traceback and error follow its output, so the logs of a failed block
+        say why it failed.
+        """
         run = self.get_run(run_id)
         found = [b for b in run["blocks"] if b["block"] == block]
         if not found:
             names = list(dict.fromkeys(b["block"] for b in run["blocks"]))
             raise ConfigError(f"run {run_id} has no block `{block}`" + did_you_mean(block, names))
-        return "".join(b["output"] or "" for b in found)
+        parts: list[str] = []
+        for attempt in found:
+            parts.append(attempt["output"] or "")
+            if attempt["status"] != "failed":
+                continue
+            for text in (attempt.get("traceback"), attempt.get("error")):
+                if text and text.strip() not in "".join(parts):
+                    if parts and parts[-1] and not parts[-1].endswith("\n"):
+                        parts.append("\n")
+                    parts.append(text if text.endswith("\n") else text + "\n")
+        return "".join(parts)
 
     def succeeded_keys(self, keys: Iterable[str]) -> set[str]:
         """The cache keys among ``keys`` with a block run that ran successfully."""

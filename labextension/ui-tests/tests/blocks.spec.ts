@@ -226,8 +226,10 @@ test('badges survive windowing: cells leave the DOM and come back right', async 
   await expectBadge('load', 'data-reason', 'code');
   await expectBadge('a', 'data-state', 'stale');
   await expectBadge('a', 'data-reason', 'upstream');
-  await expectBadge('b', 'data-state', 'failed');
-  await expectBadge('join', 'data-state', 'skipped');
+  // `b` failed on the old `load`: with a new upstream its failure no longer says what it does.
+  await expectBadge('b', 'data-state', 'stale');
+  await expectBadge('b', 'data-reason', 'upstream');
+  await expectBadge('join', 'data-state', 'stale');
 });
 
 test('clicking a graph node lands on its cell', async () => {
@@ -275,6 +277,13 @@ test('export pipeline writes the project through the server extension', async ()
   await expect(dialog).toBeVisible();
   await dialog.locator('input').fill('proj');
   await dialog.locator('.jp-Dialog-button.jp-mod-accept').click();
+  // What it will write, before writing anything.
+  await expect(dialog.locator('.jp-Dialog-header')).toContainText('Export pipeline fan');
+  await expect(dialog.locator('.jp-BlocksExport-files li[data-path="data_loaders/load.py"]')).toHaveAttribute(
+    'data-state',
+    'new'
+  );
+  await dialog.locator('.jp-Dialog-button', { hasText: 'Export' }).click();
   await expect(page.locator('.jp-toast-container, .Toastify')).toContainText('Exported fan.ipynb to proj', {
     timeout: 60_000
   });

@@ -89,20 +89,25 @@ export function addCommands(context: CommandContext): void {
   const runPipeline = async (t: Target): Promise<void> => {
     const name = t.panel.context.localPath.split('/').pop() ?? '';
     const id = Notification.emit(`Running the pipeline of ${name}…`, 'in-progress', { autoClose: false });
-    if (!t.model.link.connected) {
-      const setup = setupCells(t.panel).filter(cell => LOADS.test(cell.model.sharedModel.getSource()));
-      if (setup.length) {
-        await NotebookActions.runCells(t.panel.content, setup, t.panel.sessionContext, context.sessionDialogs ?? undefined);
-      }
-    }
-    t.model.flushSync();
-    const result = await t.model.link.execute(RUN_PIPELINE_CODE);
     const actions = [{ label: 'Show runs', callback: () => context.showRuns() }];
-    if (result.status === 'ok') {
-      Notification.update({ id, message: `Ran the pipeline of ${name}`, type: 'success', autoClose: 5000, actions });
-    } else {
-      const why = [result.ename, result.evalue].filter(Boolean).join(': ') || result.status;
+    const failed = (why: string) =>
       Notification.update({ id, message: `The pipeline of ${name} failed: ${why}`, type: 'error', autoClose: false, actions });
+    try {
+      if (!t.model.link.connected) {
+        const setup = setupCells(t.panel).filter(cell => LOADS.test(cell.model.sharedModel.getSource()));
+        if (setup.length) {
+          await NotebookActions.runCells(t.panel.content, setup, t.panel.sessionContext, context.sessionDialogs ?? undefined);
+        }
+      }
+      t.model.flushSync();
+      const result = await t.model.link.execute(RUN_PIPELINE_CODE);
+      if (result.status === 'ok') {
+        Notification.update({ id, message: `Ran the pipeline of ${name}`, type: 'success', autoClose: 5000, actions });
+      } else {
+        failed([result.ename, result.evalue].filter(Boolean).join(': ') || result.status);
+      }
+    } catch (error) {
+      failed(error instanceof Error ? error.message : String(error));
     }
   };
 

@@ -44,10 +44,10 @@ export class DagPanel extends Widget {
 
     this._tools = document.createElement('div');
     this._tools.className = 'jp-BlocksDag-tools';
-    this._runPipeline = button('jp-BlocksDag-runPipeline', '▶ Run pipeline', 'Run every block as one pipeline run', () =>
+    this._runPipeline = button('jp-BlocksDag-runPipeline', '▶ Pipeline', 'Run every block as one pipeline run', () =>
       this._run(null)
     );
-    this._runBlock = button('jp-BlocksDag-runBlock', '▶ Run selected', 'Run the selected block with its upstreams', () =>
+    this._runBlock = button('jp-BlocksDag-runBlock', '▶ Block', 'Run the selected block with its upstreams', () =>
       this._run(this._model?.selectedCell ?? null)
     );
     const spacer = document.createElement('span');

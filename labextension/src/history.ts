@@ -58,7 +58,12 @@ export function summarizeBlocks(blocks: readonly BlockRunSummary[]): string {
   return [...known, ...other].join(' · ');
 }
 
-/** One block's line under its run: `load · ran · 120 ms`. */
+/** One block's line under its run: `load · ran · 120 ms`; a cached block took no time of its own. */
 export function blockLine(block: BlockRunSummary): string {
-  return [block.block, block.status ?? '', formatSeconds(block.seconds ?? null)].filter(Boolean).join(' · ');
+  return [block.block, block.status ?? '', blockTime(block)].filter(Boolean).join(' · ');
+}
+
+/** How long a block ran in a run (`''` for one served from the cache). */
+export function blockTime(block: BlockRunSummary): string {
+  return block.status === 'cached' ? '' : formatSeconds(block.seconds ?? null) ?? '';
 }

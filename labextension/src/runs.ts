@@ -15,7 +15,7 @@ import { Widget } from '@lumino/widgets';
 
 import { ApiError, BlockRun, RunDetail, RunSummary, getBlockLogs, getRun, listRuns } from './api';
 import { formatRows, formatSeconds } from './describe';
-import { blockLine, describeTrigger, lastAttempts, summarizeBlocks } from './history';
+import { blockLine, blockTime, describeTrigger, lastAttempts, summarizeBlocks } from './history';
 import { logsButtonLabel, logsView } from './logs';
 import { NotebookBlocksModel } from './model';
 import { RunEvent } from './state';
@@ -53,9 +53,11 @@ export class RunsPanel extends Widget {
     }
     this._model?.runEvent.disconnect(this._onRunEvent, this);
     this._model?.link.reset.disconnect(this._onKernelReset, this);
+    this._model?.link.connectionChanged.disconnect(this._onKernelReset, this);
     this._model = model;
     this._model?.runEvent.connect(this._onRunEvent, this);
     this._model?.link.reset.connect(this._onKernelReset, this);
+    this._model?.link.connectionChanged.connect(this._onKernelReset, this);
     this._selected = null;
     this._openLogs.clear();
     void this.refresh();
@@ -111,7 +113,7 @@ export class RunsPanel extends Widget {
     }
   }
 
-  /** The kernel restarted: a run it cut short is interrupted now; show the list as it is. */
+  /** The kernel restarted (or came back): a run it cut short is interrupted now; show the list as it is. */
   private _onKernelReset(): void {
     window.clearTimeout(this._resetTimer);
     this._resetTimer = window.setTimeout(() => void this.refresh(), 1000);
@@ -199,7 +201,7 @@ export class RunsPanel extends Widget {
       const tr = row('td', [
         name,
         block.status ?? '',
-        formatSeconds(block.seconds ?? null) ?? '',
+        blockTime(block),
         formatRows(block.rows ?? null, block.cols ?? null) ?? '',
         block.error ? String(block.error).split('\n')[0] : '',
         ''

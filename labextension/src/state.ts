@@ -124,11 +124,14 @@ export class LiveStates {
    */
   applyEvent(event: RunEvent, ranWith: (name: string) => string | undefined, now: number = Date.now()): boolean {
     if (event.event === 'run_started') {
-      for (const name of event.blocks ?? []) {
+      // A block with an output is not shown queued: it is served from the cache, or shows
+      // running when it runs after all (never "fresh, queued, fresh" for a cached upstream).
+      const waiting = (event.blocks ?? []).filter(name => !DONE.has(this._known.get(name)?.state ?? 'never_run'));
+      for (const name of waiting) {
         this._runQueue.set(name, event.run_id);
         this._queue(name);
       }
-      return (event.blocks ?? []).length > 0;
+      return waiting.length > 0;
     }
     if (event.event === 'run_finished') {
       let changed = false;

@@ -10,14 +10,15 @@ import { CommandIDs } from './ids';
 import { NotebookBlocksModel } from './model';
 
 export const RUN_PIPELINE_BUTTON = 'jupyter-blocks-run-pipeline';
+const HIDDEN_CLASS = 'jp-mod-noBlocks';
 
 export class RunPipelineButton implements IDisposable {
   constructor(
     private readonly _model: NotebookBlocksModel,
-    commands: JupyterFrontEnd['commands']
+    private readonly _commands: JupyterFrontEnd['commands']
   ) {
     this._button = new CommandToolbarButton({
-      commands,
+      commands: _commands,
       id: CommandIDs.runPipeline,
       args: { notebook: _model.panel.id },
       label: 'Run Pipeline'
@@ -29,6 +30,7 @@ export class RunPipelineButton implements IDisposable {
     }
     _model.changed.connect(this._update, this);
     this._update();
+    _commands.notifyCommandChanged(CommandIDs.runPipeline);
   }
 
   get isDisposed(): boolean {
@@ -45,8 +47,12 @@ export class RunPipelineButton implements IDisposable {
 
   private _update(): void {
     const hidden = this._model.graph.nodes.length === 0;
-    if (hidden !== this._button.isHidden) {
-      this._button.setHidden(hidden);
+    // A class, not Widget.hide(): the notebook's reactive toolbar shows its items again when it
+    // lays them out.
+    if (hidden !== this._button.hasClass(HIDDEN_CLASS)) {
+      this._button.toggleClass(HIDDEN_CLASS, hidden);
+      // The button asks the command whether it is enabled only when told it changed.
+      this._commands.notifyCommandChanged(CommandIDs.runPipeline);
     }
   }
 

@@ -4,7 +4,7 @@
  * A view is the scale and the graph point at the panel's top-left corner; the
  * SVG's `viewBox` follows from it and the panel's size. The default view fits
  * the graph to the panel's width (never enlarging a small graph past
- * `FIT_MAX_SCALE`), centred, from the top; zooming keeps the point under the
+ * `FIT_MAX_SCALE`), centred across, from the top; zooming keeps the point under the
  * cursor still; panning moves by screen pixels.
  */
 
@@ -33,18 +33,13 @@ function clamp(scale: number): number {
   return Math.min(MAX_SCALE, Math.max(MIN_SCALE, scale));
 }
 
-/** The graph fit to the panel's width, centred; vertically centred too when it is shorter. */
+/** The graph fit to the panel's width, centred across, from the top. */
 export function fitToWidth(graph: Size, panel: Size, maxScale: number = FIT_MAX_SCALE): View {
   if (graph.width <= 0 || panel.width <= 0) {
     return { scale: 1, x: 0, y: 0 };
   }
   const scale = clamp(Math.min(panel.width / graph.width, maxScale));
-  const visibleHeight = panel.height / scale;
-  return {
-    scale,
-    x: (graph.width - panel.width / scale) / 2,
-    y: graph.height < visibleHeight ? (graph.height - visibleHeight) / 2 : 0
-  };
+  return { scale, x: (graph.width - panel.width / scale) / 2, y: 0 };
 }
 
 /** Zoom by `factor` keeping the graph point under `at` (panel pixels) where it is. */

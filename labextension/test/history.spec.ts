@@ -24,5 +24,6 @@ describe('run history', () => {
     ]);
     expect(summarizeBlocks(blocks)).toBe('2 ran · 1 cached');
     expect(blockLine(blocks[2])).toBe('clean · ran · 250 ms');
+    expect(blockLine(blocks[3])).toBe('report · cached');
   });
 });

@@ -38,7 +38,7 @@ class CommChannel:
         self._keep(comm)
         received = protocol.read_message(message)
         if received is not None and received.type == protocol.SYNC:
-            self.session.sync(received.cells)
+            self.session.sync(received.cells, notebook=received.path)
         self.send_state([comm])
 
     def announce(self, create: Any) -> None:
@@ -70,7 +70,7 @@ class CommChannel:
         if received is None:
             return
         if received.type == protocol.SYNC:
-            self.session.sync(received.cells)
+            self.session.sync(received.cells, notebook=received.path)
         self.send_state([comm])
 
     def on_event(self, event: Event) -> None:

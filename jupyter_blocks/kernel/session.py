@@ -113,8 +113,10 @@ class Session:
         """Register (or re-register) a block from a cell that ran."""
         self.notebook.register(spec)
 
-    def sync(self, cells: Iterable[Mapping[str, Any]]) -> None:
-        """Take the notebook's current cell sources from the labextension."""
+    def sync(self, cells: Iterable[Mapping[str, Any]], notebook: str | None = None) -> None:
+        """Take the notebook's current cells from the labextension (and its path, if said)."""
+        if notebook and not self.notebook_path:
+            self.notebook.find(hint=notebook)
         self.notebook.sync(cells)
 
     # -- variables ----------------------------------------------------------------------------

@@ -73,16 +73,17 @@ class KernelNotebook:
                 return None
         return self._file[1]
 
-    def find(self, cell_source: str | None = None) -> None:
+    def find(self, cell_source: str | None = None, hint: str | None = None) -> None:
         """Locate the notebook file this kernel runs, if not known yet.
 
         Tries ``$JUPYTER_BLOCKS_NOTEBOOK``, the ``__session__``/``__vsc_ipynb_file__`` names
-        front ends set, then a notebook in the working folder that holds ``cell_source``.
+        front ends set, ``hint`` (the path the labextension says), then a notebook in the
+        working folder that holds ``cell_source``.
         """
         if self.path is not None:
             return
         candidates = [os.environ.get(NOTEBOOK_ENV), self.namespace.get("__session__"),
-                      self.namespace.get("__vsc_ipynb_file__")]
+                      self.namespace.get("__vsc_ipynb_file__"), hint]
         for candidate in candidates:
             if isinstance(candidate, str) and candidate.endswith(".ipynb"):
                 for path in (Path(candidate), self.directory / Path(candidate).name):

@@ -203,7 +203,7 @@ export class NotebookBlocksModel implements IDisposable {
   }
 
   private _sync(): SyncMessage {
-    return syncMessage(this._cells());
+    return syncMessage(this._cells(), this.panel.context.path);
   }
 
   private _markSent(message: SyncMessage): any {

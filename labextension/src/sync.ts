@@ -25,17 +25,19 @@ export interface SyncCell {
 
 export interface SyncMessage {
   type: 'sync';
+  /** The notebook's path under the server's root (the kernel finds its file by it). */
+  path?: string;
   cells: SyncCell[];
 }
 
-export function syncMessage(cells: readonly NotebookCell[]): SyncMessage {
+export function syncMessage(cells: readonly NotebookCell[], path?: string): SyncMessage {
   const synced: SyncCell[] = [];
   cells.forEach((cell, index) => {
     if (cell.type === 'code') {
       synced.push({ cell_id: cell.id, source: cell.source, tags: [...cell.tags], index });
     }
   });
-  return { type: 'sync', cells: synced };
+  return path ? { type: 'sync', path, cells: synced } : { type: 'sync', cells: synced };
 }
 
 /** `cell 5`: how the kernel, the CLI and the DAG name the cell at `index` (0-based). */

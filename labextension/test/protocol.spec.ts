@@ -22,6 +22,7 @@ const cases: EventCase[] = vectors.events;
 interface FrontendCase {
   name: string;
   notebook?: NotebookCell[];
+  path?: string;
   message: { content: { data: unknown } };
 }
 
@@ -90,7 +91,7 @@ describe('comm protocol, the sync the page sends', () => {
   });
 
   it.each(withNotebook.map(c => [c.name, c] as const))('sends "%s"', (_, c) => {
-    expect(syncMessage(c.notebook!)).toEqual(c.message.content.data);
+    expect(syncMessage(c.notebook!, c.path)).toEqual(c.message.content.data);
   });
 });
 

@@ -290,3 +290,17 @@ def test_a_block_deleted_from_the_notebook_leaves_the_dag(loop):
     assert "total" not in session.dag()
     with pytest.raises(GraphError):
         session.run(["total"])
+
+
+def test_the_sync_names_the_notebook_file_when_the_kernel_does_not_know_it(tmp_path):
+    from tests.helpers.notebooks import write_notebook
+
+    write_notebook(tmp_path / "trips.ipynb", "%%block load\n[1]")
+    session = Session({}, directory=tmp_path)
+    channel = CommChannel(session)
+    comm = RecordingComm()
+    channel.open(comm, message({"type": "sync", "path": "notes/trips.ipynb",
+                                "cells": [{"cell_id": "c0", "source": "%%block load\n[1]",
+                                           "index": 0}]}))
+    assert session.notebook_path == (tmp_path / "trips.ipynb").resolve()
+    assert session.pipeline_name() == "trips"

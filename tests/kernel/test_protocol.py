@@ -37,6 +37,7 @@ def test_frontend_messages_are_read(case):
         assert read is None
         return
     assert (read.type, len(read.cells)) == (case["read"]["type"], case["read"]["cells"])
+    assert read.path == case["read"].get("path")
     if "blocks" in case["read"]:
         # Cells are named by their position among all cells, markdown included.
         pipeline = from_sources(read.cells)

@@ -39,10 +39,13 @@ class RunMemory:
         #: Outputs of ``--no-cache`` blocks from their last run here: name -> (key, value).
         self._kept: dict[str, tuple[str, Any]] = {}
         self._last_runs: dict[str, LastRun] = {}
+        #: Keys the store had no successful run of, until the next run is remembered.
+        self._unknown: set[str] = set()
 
     def remember(self, result: RunResult, dag: Dag) -> None:
         """Take the outcomes of a finished run of ``dag``."""
         now = time.time()
+        self._unknown.clear()
         for name, outcome in result.outcomes.items():
             if outcome.key is None or outcome.status == "skipped":
                 continue
@@ -110,7 +113,7 @@ class RunMemory:
     def last_run(self, key: str) -> LastRun | None:
         """What the run store remembers of the run that made the output of ``key``."""
         found = self._last_runs.get(key)
-        if found is not None:
+        if found is not None or key in self._unknown:
             return found
         store = self._store()
         if store is None:
@@ -121,6 +124,7 @@ class RunMemory:
             logger.debug("cannot read the run store", exc_info=True)
             return None
         if row is None:
+            self._unknown.add(key)
             return None
         finished = row.get("finished_at")
         self._last_runs[key] = found = LastRun(

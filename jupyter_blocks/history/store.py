@@ -173,6 +173,11 @@ class RunStore:
                       attempt=event.get("attempt") or 1)
         if output is not None:
             values["output"] = output(block) or None
+        if event["event"] == "block_cached":
+            # Served from the cache: it never started, so there is no running row to finish.
+            db.execute(block_runs.insert().values(run_id=run_id, block=block, started_at=when,
+                                                  **values))
+            return
         running = db.execute(
             sa.select(block_runs.c.id).where(block_runs.c.run_id == run_id,
                                              block_runs.c.block == block,

@@ -88,10 +88,12 @@ export function addCommands(context: CommandContext): void {
   /** The whole pipeline as one run (`%blocks run --all`), as a headless run is. */
   const runPipeline = async (t: Target): Promise<void> => {
     const name = t.panel.context.localPath.split('/').pop() ?? '';
-    const id = Notification.emit(`Running the pipeline of ${name}…`, 'in-progress', { autoClose: false });
+    // Its progress is on the badges and the graph (queued, running); one notification says how it
+    // ended. (Updating an in-progress notification can lose the update while its toast is still
+    // being created.)
     const actions = [{ label: 'Show runs', callback: () => context.showRuns() }];
     const failed = (why: string) =>
-      Notification.update({ id, message: `The pipeline of ${name} failed: ${why}`, type: 'error', autoClose: false, actions });
+      Notification.error(`The pipeline of ${name} failed: ${why}`, { autoClose: false, actions });
     try {
       if (!t.model.link.connected) {
         const setup = setupCells(t.panel).filter(cell => LOADS.test(cell.model.sharedModel.getSource()));
@@ -102,7 +104,7 @@ export function addCommands(context: CommandContext): void {
       t.model.flushSync();
       const result = await t.model.link.execute(RUN_PIPELINE_CODE);
       if (result.status === 'ok') {
-        Notification.update({ id, message: `Ran the pipeline of ${name}`, type: 'success', autoClose: 5000, actions });
+        Notification.success(`Ran the pipeline of ${name}`, { autoClose: 5000, actions });
       } else {
         failed([result.ename, result.evalue].filter(Boolean).join(': ') || result.status);
       }

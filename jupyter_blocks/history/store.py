@@ -14,7 +14,7 @@ import datetime as dt
 import json
 import os
 import socket
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -99,15 +99,24 @@ class RunStore:
     # -- reading ------------------------------------------------------------------------------
 
     def list_runs(self, pipeline: str | None = None, status: str | None = None,
-                  limit: int = 50) -> list[dict[str, Any]]:
-        """Pipeline runs, newest first."""
-        where, params = [], {"limit": int(limit)}
+                  limit: int = 50, trigger: str | None = None) -> list[dict[str, Any]]:
+        """Pipeline runs, newest first.
+
+        ``trigger`` is what started the runs (``manual``, ``api``, ``schedule:daily``), or a
+        trigger's or backfill's own name (``daily``: ``schedule:daily`` and ``api:daily``).
+        """
+        where: list[str] = []
+        params: dict[str, Any] = {"limit": int(limit)}
         if pipeline:
             where.append("pipeline = :pipeline")
-            params["pipeline"] = pipeline  # type: ignore[assignment]
+            params["pipeline"] = pipeline
         if status:
             where.append("status = :status")
-            params["status"] = status  # type: ignore[assignment]
+            params["status"] = status
+        if trigger:
+            where.append('"trigger" IN (:trigger, :schedule, :api, :backfill)')
+            params.update({"trigger": trigger, "schedule": f"schedule:{trigger}",
+                           "api": f"api:{trigger}", "backfill": f"backfill:{trigger}"})
         condition = f"WHERE {' AND '.join(where)} " if where else ""
         rows = self._read(f"SELECT {_RUN_COLUMNS} FROM {PIPELINE_RUNS} {condition}"
                           "ORDER BY started_at DESC, run_id LIMIT :limit", params)
@@ -131,27 +140,68 @@ class RunStore:
         run["blocks"] = [_block_dict(block) for block in blocks]
         return run
 
+    def blocks_of(self, run_ids: Iterable[str]) -> dict[str, list[dict[str, Any]]]:
+        """The block runs of each run (without tracebacks and captured output), in order."""
+        wanted = list(dict.fromkeys(run_ids))
+        found: dict[str, list[dict[str, Any]]] = {run_id: [] for run_id in wanted}
+        columns = ", ".join(c for c in _BLOCK_COLUMNS.split(", ")
+                            if c not in ("traceback", "output"))
+        for names in _slices(wanted):
+            marks = ", ".join(f":{name}" for name in names)
+            for row in self._read(f"SELECT {columns} FROM {BLOCK_RUNS} "
+                                  f"WHERE run_id IN ({marks}) ORDER BY id", names):
+                found[row["run_id"]].append(_block_dict(row))
+        return found
+
     def block_logs(self, run_id: str, block: str) -> str:
-        """The captured output of ``block`` in a run (every attempt)."""
+        """What ``block`` printed and logged in a run (every attempt), and how a failure ended.
+
+        A failed attempt's traceback and error follow its output, so the logs of a failed block
+        say why it failed.
+        """
         run = self.get_run(run_id)
         found = [b for b in run["blocks"] if b["block"] == block]
         if not found:
             names = list(dict.fromkeys(b["block"] for b in run["blocks"]))
             raise ConfigError(f"run {run_id} has no block `{block}`" + did_you_mean(block, names))
-        return "".join(b["output"] or "" for b in found)
+        parts: list[str] = []
+        for attempt in found:
+            parts.append(attempt["output"] or "")
+            if attempt["status"] != "failed":
+                continue
+            for text in (attempt.get("traceback"), attempt.get("error")):
+                if text and text.strip() not in "".join(parts):
+                    if parts and parts[-1] and not parts[-1].endswith("\n"):
+                        parts.append("\n")
+                    parts.append(text if text.endswith("\n") else text + "\n")
+        return "".join(parts)
 
     def succeeded_keys(self, keys: Iterable[str]) -> set[str]:
         """The cache keys among ``keys`` with a block run that ran successfully."""
-        wanted = sorted(set(keys))
         found: set[str] = set()
-        # In slices: databases bound how many parameters one statement may have.
-        for start in range(0, len(wanted), 500):
-            chunk = wanted[start:start + 500]
-            names = {f"k{i}": key for i, key in enumerate(chunk)}
+        for names in _slices(sorted(set(keys))):
             marks = ", ".join(f":{name}" for name in names)
             found.update(row["cache_key"] for row in self._read(
                 f"SELECT DISTINCT cache_key FROM {BLOCK_RUNS} "
                 f"WHERE status = 'ran' AND cache_key IN ({marks})", names))
+        return found
+
+    def last_block_runs(self, keys: Iterable[str]) -> dict[str, dict[str, Any]]:
+        """The latest successful block run of each cache key among ``keys``, by key.
+
+        Each value has ``block``, ``seconds``, ``rows``, ``cols`` and ``finished_at``: what made
+        the cached output of that key (a kernel that did not make it shows its time and shape).
+        """
+        found: dict[str, dict[str, Any]] = {}
+        for names in _slices(list(dict.fromkeys(keys))):
+            marks = ", ".join(f":{name}" for name in names)
+            rows = self._read(f"SELECT cache_key, block, seconds, rows, cols, finished_at "
+                              f"FROM {BLOCK_RUNS} WHERE status = 'ran' "
+                              f"AND cache_key IN ({marks}) ORDER BY id", names)
+            for row in rows:  # in insertion order: the last one of a key wins
+                found[row["cache_key"]] = {
+                    "block": row["block"], "seconds": row["seconds"], "rows": row["rows"],
+                    "cols": row["cols"], "finished_at": _iso(row["finished_at"])}
         return found
 
     def completed_blocks(self, run_id: str) -> set[str]:
@@ -165,6 +215,12 @@ class RunStore:
             return db.rows(sql, params)
         finally:
             db.close()
+
+
+def _slices(values: list[str], size: int = 500) -> Iterator[dict[str, str]]:
+    """``values`` as named parameters, in slices: databases bound a statement's parameters."""
+    for start in range(0, len(values), size):
+        yield {f"k{i}": value for i, value in enumerate(values[start:start + size])}
 
 
 def _run_dict(row: dict[str, Any]) -> dict[str, Any]:

@@ -1,9 +1,13 @@
 """The ``jupyter_blocks`` comm: live block state for the JupyterLab extension.
 
-The frontend opens the comm with a ``sync`` of the notebook's cells; the kernel answers with a
-``state`` and, during runs, pushes an ``event`` for every runner event and a new ``state`` when a
-run finishes (the messages are :mod:`~jupyter_blocks.kernel.protocol`'s). The channel is a
-subscriber of the session's runs, so the run assembly hides known secrets in what it sends.
+The kernel opens the comm itself when the extension loads (``%load_ext``): its open message goes
+out on IOPub at once, so the frontend hears from the kernel even while its own messages wait
+behind queued cells (a first Run All). A frontend can also open it (a page reloaded onto a kernel
+that has the extension). Either way the frontend sends a ``sync`` of the notebook's cells; the
+kernel answers with a ``state`` and, during runs, pushes an ``event`` for every runner event and
+a new ``state`` when a run finishes (the messages are :mod:`~jupyter_blocks.kernel.protocol`'s).
+The channel is a subscriber of the session's runs, so the run assembly hides known secrets in
+what it sends.
 """
 
 from __future__ import annotations
@@ -31,13 +35,34 @@ class CommChannel:
 
     def open(self, comm: Any, message: dict[str, Any]) -> None:
         """A frontend opened the comm: keep it and send the current state."""
+        self._keep(comm)
+        received = protocol.read_message(message)
+        if received is not None and received.type == protocol.SYNC:
+            self.session.sync(received.cells, notebook=received.path)
+        self.send_state([comm])
+
+    def announce(self, create: Any) -> None:
+        """Open a comm from the kernel, carrying the current state (``create`` makes it).
+
+        The state leaves out the run store's times of cached outputs (the store is not opened
+        while the extension loads); the state answering the frontend's sync has them.
+        """
+        try:
+            message = protocol.state_message(self.session.states(history=False))
+        except Exception:
+            logger.exception("cannot compute block states")
+            message = protocol.state_message([])
+        try:
+            comm = create(target_name=TARGET, data=message)
+        except Exception:
+            logger.debug("cannot open the comm from the kernel", exc_info=True)
+            return
+        self._keep(comm)
+
+    def _keep(self, comm: Any) -> None:
         self.comms.append(comm)
         comm.on_msg(lambda msg: self.on_message(comm, msg))
         comm.on_close(lambda msg: self.comms.remove(comm) if comm in self.comms else None)
-        received = protocol.read_message(message)
-        if received is not None and received.type == protocol.SYNC:
-            self.session.sync(received.cells)
-        self.send_state([comm])
 
     def on_message(self, comm: Any, message: dict[str, Any]) -> None:
         """Handle a frontend message (``sync`` or ``request_state``)."""
@@ -45,7 +70,7 @@ class CommChannel:
         if received is None:
             return
         if received.type == protocol.SYNC:
-            self.session.sync(received.cells)
+            self.session.sync(received.cells, notebook=received.path)
         self.send_state([comm])
 
     def on_event(self, event: Event) -> None:
@@ -78,6 +103,11 @@ def register(session: Session) -> CommChannel | None:
         return None
     channel = CommChannel(session)
     manager.register_target(TARGET, channel.open)
+    try:
+        from comm import create_comm
+    except ImportError:
+        return channel
+    channel.announce(create_comm)
     return channel
 
 

@@ -1,13 +1,16 @@
 """Notebook display: status lines for runner events, the ``%blocks`` table, DAG pictures.
 
 What belongs here: turning events and block states into text and HTML, and a subscriber that
-shows one live status line per block in the cell that runs it. No run logic.
+shows live status lines in the cell that runs: one per block the cell asked for and per upstream
+it had to run, and one line summing up the upstreams it merely took from the cache. A failed
+block's line says that it failed; its error and traceback are the cell's error, shown once. No
+run logic.
 """
 
 from __future__ import annotations
 
 import html
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from typing import Any
 
 from jupyter_blocks.kernel.freshness import BlockState
@@ -43,7 +46,8 @@ def status_line(event: Event) -> tuple[str, str] | None:
             parts.append(f"tests {event.tests_passed}/{event.tests_total} passed")
         return "ok", " · ".join(p for p in parts if p)
     if isinstance(event, ev.BlockFailed):
-        return "failed", f"✗ {name} · failed after {event.seconds or 0:.2f} s · {event.error}"
+        # The error itself is the cell's error (with its traceback): said once, there.
+        return "failed", f"✗ {name} · failed after {event.seconds or 0:.2f} s"
     if isinstance(event, ev.BlockSkipped):
         return "skipped", f"– {name} · {event.reason}"
     if isinstance(event, ev.BlockWaiting):
@@ -69,6 +73,12 @@ def children_line(block: str, tally: list[int]) -> tuple[str, str]:
     return mark, f"{sign} " + " · ".join(parts)
 
 
+def cached_summary(names: Sequence[str]) -> str:
+    """``✓ 2 upstreams cached (load, clean)``."""
+    count = len(names)
+    return f"✓ {count} upstream{'s' if count != 1 else ''} cached ({', '.join(names)})"
+
+
 def _bundle(mark: str, text: str) -> dict[str, str]:
     colour = _COLOURS.get(mark, "inherit")
     return {"text/plain": text,
@@ -77,16 +87,20 @@ def _bundle(mark: str, text: str) -> dict[str, str]:
 
 
 class CellStatus:
-    """A subscriber that shows and updates one status line per block in the current cell.
+    """A subscriber that shows and updates the status lines of the current cell.
 
     Args:
         display: ``IPython.display.display``-like callable (``raw=True``, ``display_id``).
+        asked: The blocks the cell asked for (every block when None): each gets its own line;
+            upstreams get one only when they run, the cached ones share a summary line.
     """
 
-    def __init__(self, display: Callable[..., Any]) -> None:
+    def __init__(self, display: Callable[..., Any], asked: Collection[str] | None = None) -> None:
         self._display = display
+        self._asked = set(asked) if asked is not None else None
         self._handles: dict[str, Any] = {}
         self._children: dict[str, list[int]] = {}
+        self._cached: list[str] = []
 
     def __call__(self, event: Event) -> None:
         """Show or update the status line of ``event``'s block (a child's counts on its block)."""
@@ -110,16 +124,22 @@ class CellStatus:
             self._show(block, children_line(block, tally))
             return
         line = status_line(event)
-        if line is not None:
-            self._show(event.block, line)
+        if line is None:
+            return
+        upstream = self._asked is not None and event.block not in self._asked
+        if upstream and isinstance(event, ev.BlockCached) and event.block not in self._handles:
+            self._cached.append(event.block)
+            self._show("cached upstreams", ("ok", cached_summary(self._cached)))
+            return
+        self._show(event.block, line)
 
-    def _show(self, key: str, line: tuple[str, str]) -> None:
+    def _show(self, slot: str, line: tuple[str, str]) -> None:
         bundle = _bundle(*line)
-        handle = self._handles.get(key)
+        handle = self._handles.get(slot)
         if handle is not None:
             handle.update(bundle, raw=True)
         else:
-            self._handles[key] = self._display(bundle, raw=True, display_id=True)
+            self._handles[slot] = self._display(bundle, raw=True, display_id=True)
 
 
 def state_text(state: BlockState) -> str:

@@ -76,7 +76,7 @@ class BlockMagics(Magics):
         spec = spec.replace(origin=self._origin(spec.name, cell))
         try:
             outside = self.session.outside_names(spec)
-            result = self.session.run_cell(spec, subscribers=[CellStatus(display)])
+            result = self.session.run_cell(spec, subscribers=[CellStatus(display, [spec.name])])
         except BlocksError as exc:  # bad input: one line, nothing run
             raise UsageError(str(exc)) from None
         for name in outside:
@@ -142,8 +142,13 @@ class BlockMagics(Magics):
                 raise UsageError(f"no block named `{name}`" + did_you_mean(name, dag.names))
             targets = list(dag.downstream_of(name).names) if downstream else [name]
         forced = (targets or list(dag.names)) if force else []
+        command = " ".join(["%blocks run", *([name] if name else []),
+                            *(["--downstream"] if downstream else []),
+                            *(["--all"] if everything else []), *(["--force"] if force else [])])
         try:
-            result = self.session.run(targets, force=forced, subscribers=[CellStatus(display)])
+            result = self.session.run(targets, force=forced,
+                                      subscribers=[CellStatus(display, targets)],
+                                      trigger=f"notebook · {command}")
         except BlocksError as exc:  # bad input: one line, nothing run
             raise UsageError(str(exc)) from None
         self._raise_failures(result)
@@ -167,11 +172,17 @@ class BlockMagics(Magics):
                              + did_you_mean(action, ["ls", "clear"]))
 
     def _origin(self, name: str, cell: str) -> str:
+        """``cell N``: the cell's position among all cells, as the DAG and the CLI say it.
+
+        The cell is the notebook's block of that name (the one cell of that name, or the one
+        with this very source); a cell the kernel cannot place is named by its prompt.
+        """
         structure = self.session.structure()
         if structure is not None:
-            for spec in structure.blocks:
-                if spec.name == name and spec.source.strip() == cell.strip():
-                    return str(spec.origin)
+            named = [spec for spec in structure.blocks if spec.name == name]
+            same = [spec for spec in named if spec.source.strip() == cell.strip()]
+            if same or len(named) == 1:
+                return str((same or named)[0].origin)
         count = getattr(self.shell, "execution_count", None)
         return f"cell In[{count}]" if count else "cell"
 
@@ -180,15 +191,14 @@ class BlockMagics(Magics):
         failed = result.failed
         if not failed:
             return
+        # The status lines above already name the blocks not run because of it.
         tracebacks = [o.traceback.rstrip() for o in failed if o.traceback]
-        skipped = [f"{o.name}: {o.error}" for o in result.outcomes.values()
-                   if o.status == "skipped"]
         first = failed[0]
         message = first.error or f"block `{first.name}` failed"
         if len(failed) > 1:
             message += f" (and {len(failed) - 1} more failed)"
         raise BlockFailed(message, "\n".join(tracebacks), attempts=first.attempts,
-                          seconds=first.seconds, details=skipped)
+                          seconds=first.seconds)
 
 
 def load(ipython: Any) -> Session:

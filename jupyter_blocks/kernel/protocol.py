@@ -4,11 +4,15 @@ What belongs here: building the messages the kernel sends and reading the ones t
 sends, so their shapes live in one place (``tests/data/comm_messages.json`` holds vectors that
 pytest and the extension's jest tests both check).
 
-- frontend -> kernel: ``{"type": "sync", "cells": [{"cell_id", "source", "tags"}]}`` (the
-  notebook's cells as on screen) and ``{"type": "request_state"}``.
-- kernel -> frontend: ``{"type": "state", "blocks": [BlockState.to_dict(), ...]}`` and, during
-  runs, ``{"type": "event", "event": Event.to_dict()}`` for every runner event (tracebacks left
-  out: the cell shows them).
+- frontend -> kernel: ``{"type": "sync", "path": <notebook>, "cells": [{"cell_id", "source",
+  "tags", "index"}]}`` (every code cell as on screen, saved or not; ``index`` is its 0-based
+  position among all the notebook's cells, so the kernel names cells as the notebook shows
+  them; ``path`` is the notebook's path under the server's root, so the kernel knows its file
+  even when its front end does not say) and ``{"type": "request_state"}``.
+- kernel -> frontend: ``{"type": "state", "blocks": [BlockState.to_dict(), ...]}`` (also the
+  data of the comm's open message when the kernel opens it) and, during runs,
+  ``{"type": "event", "event": Event.to_dict()}`` for every runner event (tracebacks left out:
+  the cell shows them).
 """
 
 from __future__ import annotations
@@ -28,10 +32,11 @@ EVENT = "event"
 
 @dataclass(frozen=True)
 class FrontendMessage:
-    """A message from the frontend: its ``type`` and, for ``sync``, the cells."""
+    """A message from the frontend: its ``type`` and, for ``sync``, the cells and notebook path."""
 
     type: str
     cells: tuple[Mapping[str, Any], ...] = field(default=())
+    path: str | None = None
 
 
 def read_message(message: Mapping[str, Any]) -> FrontendMessage | None:
@@ -42,8 +47,10 @@ def read_message(message: Mapping[str, Any]) -> FrontendMessage | None:
     kind = data.get("type")
     if kind == SYNC:
         cells = data.get("cells", [])
+        path = data.get("path")
         return FrontendMessage(SYNC, tuple(c for c in cells if isinstance(c, Mapping))
-                               if isinstance(cells, list) else ())
+                               if isinstance(cells, list) else (),
+                               path if isinstance(path, str) and path else None)
     if kind == REQUEST_STATE:
         return FrontendMessage(REQUEST_STATE)
     return None

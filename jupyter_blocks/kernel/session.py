@@ -4,16 +4,18 @@ What belongs here: everything the ``%%block`` and ``%blocks`` magics and the lab
 need from a kernel, independent of IPython's magic machinery (the namespace is any dict), so it
 is testable without a kernel. A run is a request to the run assembly (``runner.run``) with the
 kernel's own parts: the notebook's globals, the session's cache and run store, the parameters'
-current values, and the session's memo of body analyses, so a cell run analyses each body once.
-The notebook's structure is :mod:`~jupyter_blocks.kernel.structure`'s, freshness
-:mod:`~jupyter_blocks.kernel.freshness`'s.
+current values (the ``parameters`` cell's defaults for names it has not set yet, as headless),
+and the session's memo of body analyses, so a cell run analyses each body once. A ``--no-cache``
+block runs when it is asked for (its cell, a forced or whole-pipeline run); as another cell's
+upstream it gives the output of its last run in this kernel while its key holds, so it runs once
+per pipeline run rather than once per cell. The notebook's structure is
+:mod:`~jupyter_blocks.kernel.structure`'s, freshness :mod:`~jupyter_blocks.kernel.freshness`'s.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
-import time
 import types
 from collections.abc import Callable, Collection, Iterable, Mapping, MutableMapping
 from pathlib import Path
@@ -27,6 +29,7 @@ from jupyter_blocks.core.graph import Dag
 from jupyter_blocks.core.pipeline import Pipeline
 from jupyter_blocks.core.problems import Problem
 from jupyter_blocks.kernel.freshness import BlockRecord, BlockState, block_states
+from jupyter_blocks.kernel.memory import RunMemory
 from jupyter_blocks.kernel.structure import KernelNotebook
 from jupyter_blocks.project.notebook import NOTEBOOK_ENV
 from jupyter_blocks.runner import events as ev
@@ -36,6 +39,11 @@ from jupyter_blocks.runner.selection import Selection
 from jupyter_blocks.runner.variables import as_datetime, run_variables
 
 logger = logging.getLogger(__name__)
+
+#: The events after which a block is no longer running.
+_SETTLED = frozenset({ev.BLOCK_CACHED, ev.BLOCK_FINISHED, ev.BLOCK_FAILED, ev.BLOCK_SKIPPED})
+#: The longest trigger the run store keeps.
+_TRIGGER_LENGTH = 64
 
 
 class Session:
@@ -60,7 +68,7 @@ class Session:
         self.directory = Path(directory).resolve()
         self.notebook = KernelNotebook(self.namespace, self.directory, path)
         self.started = dt.datetime.now().replace(microsecond=0)
-        self.records: dict[str, BlockRecord] = {}
+        self.memory = RunMemory(self._run_store)
         self.running: set[str] = set()
         self.analyses = Analyses()
         self.subscribers: list[Callable[[Event], None]] = []
@@ -68,6 +76,7 @@ class Session:
         self.after_run: list[Callable[[], None]] = []
         self._cache: Cache | None = None
         self._store: Any = None
+        self._defaults: tuple[str, dict[str, Any]] | None = None
 
     @property
     def cache(self) -> Cache:
@@ -75,6 +84,11 @@ class Session:
         if self._cache is None:
             self._cache = Cache.beside(self.directory)
         return self._cache
+
+    @property
+    def records(self) -> dict[str, BlockRecord]:
+        """Each block's last run in this kernel."""
+        return self.memory.records
 
     @property
     def notebook_path(self) -> Path | None:
@@ -99,21 +113,47 @@ class Session:
         """Register (or re-register) a block from a cell that ran."""
         self.notebook.register(spec)
 
-    def sync(self, cells: Iterable[Mapping[str, Any]]) -> None:
-        """Take the notebook's current cell sources from the labextension."""
+    def sync(self, cells: Iterable[Mapping[str, Any]], notebook: str | None = None) -> None:
+        """Take the notebook's current cells from the labextension (and its path, if said)."""
+        if notebook and not self.notebook_path:
+            self.notebook.find(hint=notebook)
         self.notebook.sync(cells)
 
     # -- variables ----------------------------------------------------------------------------
 
     def parameter_names(self) -> tuple[str, ...]:
         """Names assigned in the notebook's ``parameters`` cell."""
-        structure = self.notebook.saved() or self.notebook.synced
+        structure = self.structure()
         return structure.parameter_names if structure else ()
 
     def parameters(self) -> dict[str, Any]:
-        """The parameters' current values in the kernel."""
-        return {name: self.namespace[name] for name in self.parameter_names()
-                if name in self.namespace}
+        """The parameters' current values in the kernel; the cell's defaults for the others.
+
+        A name the ``parameters`` cell assigns but the kernel does not have yet (the cell has
+        not run since the kernel started) gets the cell's value, as a headless run would.
+        """
+        names = self.parameter_names()
+        missing = [name for name in names if name not in self.namespace]
+        defaults = self._parameter_defaults() if missing else {}
+        return {name: self.namespace[name] if name in self.namespace else defaults[name]
+                for name in names if name in self.namespace or name in defaults}
+
+    def _parameter_defaults(self) -> dict[str, Any]:
+        """The values the ``parameters`` cell assigns when run on its own (once per source)."""
+        structure = self.structure()
+        cell = structure.parameters_cell if structure else None
+        if structure is None or cell is None:
+            return {}
+        if self._defaults is None or self._defaults[0] != cell.source:
+            from jupyter_blocks.project.parameters import parameter_values
+
+            try:
+                values = parameter_values(structure)
+            except BlocksError as exc:
+                logger.warning("the parameters cell's defaults are not used: %s", exc)
+                values = {}
+            self._defaults = (cell.source, values)
+        return self._defaults[1]
 
     def execution_date(self) -> dt.datetime:
         """The notebook's ``execution_date`` if it sets one, else when the kernel started."""
@@ -133,18 +173,26 @@ class Session:
     # -- running ------------------------------------------------------------------------------
 
     def run(self, targets: Iterable[str] | None, *, force: Collection[str] = (),
-            subscribers: Iterable[Callable[[Event], None]] = ()) -> RunResult:
-        """Run ``targets`` (every block when None) with stale upstreams first."""
+            subscribers: Iterable[Callable[[Event], None]] = (),
+            trigger: str = "notebook") -> RunResult:
+        """Run ``targets`` (every block when None) with stale upstreams first.
+
+        Args:
+            targets: The blocks asked for.
+            force: Blocks to run even when the cache has them.
+            subscribers: Called with every event of the run.
+            trigger: What started it, as the run history shows it (``%blocks run --all``).
+        """
         dag = self.dag()
         names = list(targets) if targets is not None else None
         for name in names or ():
             if name not in dag:
                 raise GraphError([self._unknown_block(name, dag)])
         return self._run(dag, Selection(tuple(names) if names is not None else None,
-                                        tuple(force)), subscribers)
+                                        tuple(force)), subscribers, trigger)
 
-    def run_cell(self, spec: BlockSpec, *, subscribers: Iterable[Callable[[Event], None]] = ()
-                 ) -> RunResult:
+    def run_cell(self, spec: BlockSpec, *, subscribers: Iterable[Callable[[Event], None]] = (),
+                 trigger: str | None = None) -> RunResult:
         """Register the block of a cell that ran and run it with its upstreams."""
         self.analyses(spec)  # a syntax error is bad input: nothing is registered
         dag = self.notebook.with_block(spec)
@@ -161,26 +209,31 @@ class Session:
             raise GraphError(problems)
         self.register(spec)
         force = (spec.name,) if spec.no_cache else ()
-        return self._run(self.dag(), Selection((spec.name,), force), subscribers)
+        where = spec.origin or "cell"
+        return self._run(self.dag(), Selection((spec.name,), force), subscribers,
+                         trigger or f"notebook · {where} · %%block {spec.name}")
 
     def _run(self, dag: Dag, selection: Selection,
-             subscribers: Iterable[Callable[[Event], None]]) -> RunResult:
+             subscribers: Iterable[Callable[[Event], None]], trigger: str) -> RunResult:
         from jupyter_blocks.runner.run import RunRequest, run
 
+        dag = self.memory.with_kept_outputs(
+            dag, selection, self.cache,
+            lambda closure: plan(closure, self.variables(), self.analyses))
         pipeline = Pipeline(name=self.pipeline_name(), directory=self.directory, dag=dag,
                             defaults=self.parameters(),
                             target=str(self.notebook_path or self.directory))
         store = self._run_store()
         request = RunRequest(pipeline, selection, execution_date=self.execution_date(),
-                             trigger="notebook", store=store, record=store is not None,
-                             namespace=self.namespace, cache=self.cache, chdir=False,
-                             analyses=self.analyses)
+                             trigger=trigger[:_TRIGGER_LENGTH], store=store,
+                             record=store is not None, namespace=self.namespace,
+                             cache=self.cache, chdir=False, analyses=self.analyses)
         try:
             finished = run(request, [self._on_event, *self.subscribers, *subscribers])
         finally:
             self.running.clear()
         result = finished.result
-        self._record(result)
+        self.memory.remember(result, dag)
         for listener in self.after_run:
             try:
                 listener()
@@ -224,8 +277,14 @@ class Session:
 
     # -- freshness ----------------------------------------------------------------------------
 
-    def states(self) -> list[BlockState]:
-        """Every block's state: never run, fresh, cached, stale (with reason), failed, running."""
+    def states(self, *, history: bool = True) -> list[BlockState]:
+        """Every block's state: never run, fresh, cached, stale (with reason), failed, running.
+
+        Args:
+            history: Look up in the run store the time and shape of cached outputs this
+                kernel did not make (off: only when the store is already open, so loading the
+                extension does not import the database layer).
+        """
         dag = self.dag()
         problems = dag.problems_by_block()
         self.analyses.keep_only(dag.blocks)
@@ -234,12 +293,13 @@ class Session:
                            self.variables(), self.analyses)
         except BlocksError:
             current = {}
-        return block_states(dag, current, self.records, self.running, self.cache)
+        lookup = self.memory.last_run if history or self._store else (lambda key: None)
+        return block_states(dag, current, self.records, self.running, self.cache, lookup)
 
     def clear_cache(self) -> int:
         """Empty the cache and forget recorded keys; return how many disk entries went."""
         removed = self.cache.clear()
-        self.records.clear()
+        self.memory.forget()
         return removed
 
     def _on_event(self, event: Event) -> None:
@@ -247,7 +307,7 @@ class Session:
             return
         if event.event == ev.BLOCK_STARTED:
             self.running.add(event.block)
-        else:
+        elif event.event in _SETTLED:
             self.running.discard(event.block)
 
     def _run_store(self) -> Any:
@@ -261,18 +321,6 @@ class Session:
                 logger.warning("runs of this notebook are not recorded: %s", exc)
                 self._store = False
         return self._store or None
-
-    def _record(self, result: RunResult) -> None:
-        now = time.time()
-        for name, outcome in result.outcomes.items():
-            if outcome.key is None:
-                continue
-            seconds = outcome.seconds
-            previous = self.records.get(name)
-            if outcome.status == "cached" and previous is not None:
-                seconds = previous.seconds  # keep the time of the run that made the output
-            self.records[name] = BlockRecord(outcome.key, outcome.status, seconds,
-                                             outcome.rows, outcome.cols, outcome.error, now)
 
     def _unknown_block(self, name: str, dag: Dag) -> Problem:
         return Problem("unknown_block",

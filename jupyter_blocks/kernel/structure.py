@@ -1,10 +1,12 @@
-"""The notebook as a kernel knows it: blocks whose cells ran, the cells on screen, the saved file.
+"""The notebook as a kernel knows it: the cells on screen, the saved file, the cells that ran.
 
 What belongs here: :class:`KernelNotebook`, which finds the notebook file a kernel runs, keeps
-the blocks registered by running their cells and the cell sources the labextension syncs, and
-builds the DAG from them. Newest first: a block registered by running its cell, then the cells
-the labextension synced, then the saved file (for cells not yet run in this kernel). The DAG is
-built once per change of any of them.
+the cells the labextension syncs (every code cell, with its position and tags) and the blocks
+registered by running their cells, and builds the DAG from them. The newest word on a block
+wins: the editor's text as last synced (or, without the labextension, the saved file) unless
+the block's cell ran after that sync or save, in which case the code it ran. So a run always
+uses the code on screen, saved or not, never an older registration. The DAG is built once per
+change of any of them.
 """
 
 from __future__ import annotations
@@ -42,6 +44,8 @@ class KernelNotebook:
         self.registered: dict[str, BlockSpec] = {}
         self.registered_at: dict[str, float] = {}
         self.synced: Pipeline | None = None
+        #: When the last sync arrived (its cells are the editor's text at that time).
+        self.synced_at = 0.0
         self._scanned: dict[Path, float] = {}
         self._file: tuple[float, Pipeline] | None = None
         self._dag: tuple[tuple[Any, ...], Dag] | None = None
@@ -69,16 +73,17 @@ class KernelNotebook:
                 return None
         return self._file[1]
 
-    def find(self, cell_source: str | None = None) -> None:
+    def find(self, cell_source: str | None = None, hint: str | None = None) -> None:
         """Locate the notebook file this kernel runs, if not known yet.
 
         Tries ``$JUPYTER_BLOCKS_NOTEBOOK``, the ``__session__``/``__vsc_ipynb_file__`` names
-        front ends set, then a notebook in the working folder that holds ``cell_source``.
+        front ends set, ``hint`` (the path the labextension says), then a notebook in the
+        working folder that holds ``cell_source``.
         """
         if self.path is not None:
             return
         candidates = [os.environ.get(NOTEBOOK_ENV), self.namespace.get("__session__"),
-                      self.namespace.get("__vsc_ipynb_file__")]
+                      self.namespace.get("__vsc_ipynb_file__"), hint]
         for candidate in candidates:
             if isinstance(candidate, str) and candidate.endswith(".ipynb"):
                 for path in (Path(candidate), self.directory / Path(candidate).name):
@@ -149,33 +154,43 @@ class KernelNotebook:
     def sync(self, cells: Iterable[Mapping[str, Any]]) -> None:
         """Take the notebook's current cell sources from the labextension."""
         self.synced = from_sources(list(cells), path=self.path, directory=self.directory)
+        self.synced_at = time.time()
         self._changes += 1
 
     def _build(self, source: Pipeline | None, registered: MutableMapping[str, BlockSpec],
                also_new: str | None = None) -> Dag:
         self.builds += 1
+        written = self._source_time()
         blocks: list[BlockSpec] = []
         used: set[str] = set()
-        saved = None
-        if self.synced is None and self.path is not None:
-            try:
-                saved = self.path.stat().st_mtime
-            except OSError:
-                saved = None
+
+        def newer(name: str) -> bool:
+            # The cell running now, or a cell that ran after the sources were last synced/saved.
+            if name == also_new:
+                return True
+            return written is None or self.registered_at.get(name, 0.0) > written
+
         if source is not None:
             for spec in source.blocks:
-                if spec.name in registered and spec.name not in used:
+                if spec.name in registered and spec.name not in used and newer(spec.name):
                     spec = registered[spec.name].replace(origin=spec.origin,
                                                          cell_id=spec.cell_id)
                 used.add(spec.name)
                 blocks.append(spec)
         for name, spec in registered.items():
-            if name in used:
-                continue
-            # A registered block missing from the notebook was renamed or deleted there,
-            # unless it ran after the notebook was last saved (the file is just behind).
-            ran_at = self.registered_at.get(name, time.time()) if name != also_new \
-                else time.time()
-            if source is None or (saved is not None and ran_at > saved):
+            # A registered block missing from the sources was renamed or deleted there, unless
+            # it ran after they were synced or saved (they are just behind).
+            if name not in used and (source is None or newer(name)):
                 blocks.append(spec)
         return Dag.of(blocks)
+
+    def _source_time(self) -> float | None:
+        """When the structure's sources were current: the last sync, else the file's save."""
+        if self.synced is not None:
+            return self.synced_at
+        if self.path is None:
+            return None
+        try:
+            return self.path.stat().st_mtime
+        except OSError:
+            return None

@@ -108,9 +108,20 @@ def from_cells(cells: Iterable[Cell], *, path: Path | None = None,
 
 def from_sources(sources: Sequence[Mapping[str, Any]], *, path: Path | None = None,
                  directory: Path | None = None) -> Pipeline:
-    """The pipeline of ``[{"cell_id", "source", "tags"}]`` as the labextension sends them."""
-    return from_cells((Cell(i, str(c.get("source", "")), tuple(c.get("tags", ()) or ()),
-                            c.get("cell_id")) for i, c in enumerate(sources, start=1)),
-                      path=path, directory=directory)
+    """The pipeline of ``[{"cell_id", "source", "tags", "index"}]`` as the labextension sends them.
+
+    ``index`` is the cell's 0-based position among all the notebook's cells (markdown cells
+    included), so blocks are labelled ``cell N`` as in the saved file; without it the cells
+    are numbered in the order given.
+    """
+    cells = []
+    for position, raw in enumerate(sources):
+        index = raw.get("index")
+        number = index + 1 if isinstance(index, int) and index >= 0 else position + 1
+        tags = raw.get("tags", ()) or ()
+        cells.append(Cell(number, str(raw.get("source", "")),
+                          tuple(str(t) for t in tags) if isinstance(tags, list | tuple) else (),
+                          raw.get("cell_id")))
+    return from_cells(cells, path=path, directory=directory)
 
 

@@ -13,10 +13,16 @@ store keeps what blocks printed, and known secrets must not reach the browser.
   block printed and logged in a run (every attempt), cut to its last ``limit`` bytes (64 KiB by
   default) at a line start, with ``bytes``, ``shown_bytes``, ``truncated`` and the ``command``
   that prints the whole text.
+- ``GET  /jupyter-blocks/runs`` lists each run with ``blocks``: its block runs (status, time,
+  rows), so the Runs panel shows them under the run that contains them.
 - ``POST /jupyter-blocks/export`` with ``{"path": <notebook>, "project": <folder>}`` and
   optionally ``"detach": true`` or ``"force": true`` (``jupyter-blocks export``'s flags). A
   refusal because of block files other pipelines share is a 409 with
   ``{"reason": "shared_block_files", "conflicts": [{"path": ..., "pipelines": [...]}]}``.
+  With ``"dry_run": true`` nothing is written and the answer says what would be
+  (:mod:`~jupyter_blocks.server.exports`): ``{"pipeline", "files": [{"path", "state",
+  "detached"}], "conflicts": [...], "same_name": [{"block", "path", "others": [{"path",
+  "pipelines"}]}]}``.
 """
 
 from __future__ import annotations
@@ -38,6 +44,7 @@ from jupyter_blocks.core.errors import BlocksError, SharedFilesError
 from jupyter_blocks.history.redact import Redactor
 from jupyter_blocks.history.store import RunStore
 from jupyter_blocks.project.writer import export_notebook
+from jupyter_blocks.server.exports import ExportReview, review_export
 
 logger = logging.getLogger(__name__)
 
@@ -169,9 +176,11 @@ class RunsHandler(BlocksHandler):
         limit = self.int_argument("limit", DEFAULT_LIMIT, 1, MAX_LIMIT)
         pipeline = self.get_query_argument("pipeline", None) or notebook.stem
         store = _run_store(notebook)
-        runs = self.redactor(notebook).value(
-            to_json(store.list_runs(pipeline=pipeline, limit=limit))
-        )
+        found = store.list_runs(pipeline=pipeline, limit=limit)
+        blocks = store.blocks_of(run["run_id"] for run in found)
+        for run in found:
+            run["blocks"] = blocks.get(run["run_id"], [])
+        runs = self.redactor(notebook).value(to_json(found))
         self.finish(json.dumps({"pipeline": pipeline, "runs": runs}))
 
 
@@ -247,9 +256,16 @@ class ExportHandler(BlocksHandler):
             self.fail(400, 'the request body must be {"path": ..., "project": ...}')
         notebook = self.resolve(body.get("path"), "path")
         project = self.resolve(body.get("project"), "project", must_exist=False)
-        detach, force = (self.flag(body, name) for name in ("detach", "force"))
+        detach, force, dry_run = (self.flag(body, name) for name in ("detach", "force", "dry_run"))
         if detach and force:
             self.fail(400, "`detach` and `force` cannot be combined: pick one")
+        if dry_run:
+            try:
+                review = review_export(notebook, project, detach=detach, force=force)
+            except BlocksError as error:
+                self.fail(400, str(error))
+            self.finish(json.dumps(review_json(review)))
+            return
 
         try:
             result = export_notebook(notebook, project, detach=detach, force=force)
@@ -278,3 +294,18 @@ class ExportHandler(BlocksHandler):
         if not isinstance(value, bool):
             self.fail(400, f"`{name}` must be true or false")
         return value
+
+
+def review_json(review: ExportReview) -> dict[str, Any]:
+    """The JSON answer of a dry-run export."""
+    return {
+        "pipeline": review.pipeline,
+        "files": [{"path": f.path, "state": f.state, "detached": f.detached}
+                  for f in review.files],
+        "conflicts": [{"path": path, "pipelines": list(users)}
+                      for path, users in review.conflicts],
+        "same_name": [{"block": same.block, "path": same.path,
+                       "others": [{"path": path, "pipelines": list(users)}
+                                  for path, users in same.others]}
+                      for same in review.same_name],
+    }

@@ -1,11 +1,11 @@
 /**
- * Requests to the jupyter-blocks server extension (`jupyter_blocks/server.py`).
+ * Requests to the jupyter-blocks server extension (`jupyter_blocks/server/handlers.py`).
  */
 
 import { URLExt } from '@jupyterlab/coreutils';
 import { ServerConnection } from '@jupyterlab/services';
 
-import { ExportOptions } from './exporting';
+import { ExportOptions, ExportReview } from './exporting';
 import { BlockLogs } from './logs';
 
 /** A pipeline run as the run store lists it; fields beyond these are shown when present. */
@@ -13,6 +13,10 @@ export interface RunSummary {
   run_id: string;
   pipeline?: string | null;
   status?: string | null;
+  /** What started it: the cell or `%blocks` line of a notebook run, `manual` for the CLI. */
+  trigger?: string | null;
+  /** Its block runs (the list carries them without logs and tracebacks). */
+  blocks?: BlockRun[];
   started_at?: string | null;
   finished_at?: string | null;
   seconds?: number | null;
@@ -101,5 +105,13 @@ export function exportPipeline(
   return request('export', {
     method: 'POST',
     body: JSON.stringify({ path: notebookPath, project, ...options })
+  });
+}
+
+/** What exporting would write (nothing is written). */
+export function reviewExport(notebookPath: string, project: string, options: ExportOptions = {}): Promise<ExportReview> {
+  return request('export', {
+    method: 'POST',
+    body: JSON.stringify({ path: notebookPath, project, ...options, dry_run: true })
   });
 }

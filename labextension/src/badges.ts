@@ -12,9 +12,11 @@ import { Cell } from '@jupyterlab/cells';
 import { IDisposable } from '@lumino/disposable';
 import { PanelLayout, Widget } from '@lumino/widgets';
 
+import { describeState, describeStats, formatAgo } from './describe';
 import { NotebookBlocksModel } from './model';
 import { effectiveBlockType } from './parser';
-import { describeState, formatRows, formatSeconds } from './state';
+import { DerivedState } from './state';
+import { cellLabel } from './sync';
 
 export const BADGE_CLASS = 'jp-BlocksBadge';
 
@@ -132,19 +134,21 @@ export class BadgeView implements IDisposable {
   private _draw(badge: Widget, cellId: string): void {
     const graph = this._model.graph;
     const node = graph.byCell(cellId)!;
-    const state = this._model.stateOf(cellId);
+    const state = this._model.stateOf(cellId) ?? defaultState;
     const options = node.options;
     const element = badge.node;
     const name = options?.name ?? '';
-    const stateName = state?.state ?? 'never_run';
+    const stateName = state.state;
+    const now = Date.now();
 
     element.dataset.block = name;
     element.dataset.state = stateName;
-    element.dataset.reason = state?.reason ?? '';
+    element.dataset.reason = state.reason ?? '';
+    element.dataset.cell = cellLabel(node.index);
     element.classList.toggle('jp-mod-selected', this._model.selectedCell === cellId);
 
     const parts: HTMLElement[] = [];
-    parts.push(span('jp-BlocksBadge-state', describeState(state ?? defaultState)));
+    parts.push(span('jp-BlocksBadge-state', describeState(state)));
     if (options) {
       parts.push(span('jp-BlocksBadge-name', name));
       const type = effectiveBlockType(options, node.source);
@@ -158,16 +162,14 @@ export class BadgeView implements IDisposable {
         parts.push(span('jp-BlocksBadge-upstream', `← ${options.upstream.join(', ')}`));
       }
     }
-    const stats = [formatSeconds(state?.seconds ?? null), formatRows(state?.rows ?? null, state?.cols ?? null)]
-      .filter(Boolean)
-      .join(' · ');
+    const stats = describeStats(state, now);
     if (stats) {
       parts.push(span('jp-BlocksBadge-stats', stats));
     }
     const problems = graph.problemsOfCell(cellId);
     if (problems.length) {
       parts.push(span('jp-BlocksBadge-problem', problems.map(p => p.message).join('; ')));
-    } else if (state?.detail && (stateName === 'failed' || stateName === 'invalid')) {
+    } else if (state.detail && (stateName === 'failed' || stateName === 'invalid')) {
       parts.push(span('jp-BlocksBadge-problem', firstLineOf(state.detail)));
     }
     element.dataset.problems = String(problems.length);
@@ -177,9 +179,11 @@ export class BadgeView implements IDisposable {
       element.dataset.signature = signature;
       element.replaceChildren(...parts);
     }
+    const made = formatAgo(state.finished, now);
     element.title = [
-      `Block ${name || '(invalid)'}: ${describeState(state ?? defaultState)}`,
-      state?.detail ?? '',
+      `Block ${name || '(invalid)'} (${cellLabel(node.index)}): ${describeState(state)}`,
+      made && stats ? `Output made ${made} (${stats})` : '',
+      state.detail ?? '',
       ...problems.map(p => p.message),
       'Click to show it in the pipeline graph.'
     ]
@@ -194,13 +198,16 @@ export class BadgeView implements IDisposable {
   private _isDisposed = false;
 }
 
-const defaultState = {
-  state: 'never_run' as const,
+const defaultState: DerivedState = {
+  state: 'never_run',
   reason: null,
   seconds: null,
   rows: null,
   cols: null,
-  detail: null
+  detail: null,
+  startedAt: null,
+  finished: null,
+  cause: null
 };
 
 function span(className: string, text: string): HTMLElement {

@@ -2,46 +2,32 @@
  * Block commands: run a block with its upstreams, run it and its downstream,
  * run the pipeline, show a block in the graph, export the pipeline.
  *
- * Blocks run as cells, through JupyterLab, so outputs land in the cells. The
- * `%%block` magic runs stale upstreams itself; for downstream and pipeline
- * runs the order comes from the graph model.
+ * A block runs as its cell, through JupyterLab, so its output lands in the
+ * cell; the `%%block` magic runs stale upstreams itself, with the code on
+ * screen (the model syncs every cell before an execution). Run Block and
+ * Downstream runs the cells in the graph's order. Run Pipeline is one run of
+ * every block, as headless: one `%blocks run --all` in the kernel, its
+ * progress on the badges and the graph, its result in a notification and in
+ * the Runs panel. Commands take an optional `notebook` (panel id) and `cell`
+ * (cell id) argument, for the toolbar and the graph panel.
  */
 
 import { JupyterFrontEnd } from '@jupyterlab/application';
-import {
-  Dialog,
-  ISessionContextDialogs,
-  InputDialog,
-  Notification,
-  showDialog,
-  showErrorMessage
-} from '@jupyterlab/apputils';
+import { Dialog, ISessionContextDialogs, Notification, showErrorMessage } from '@jupyterlab/apputils';
 import { Cell } from '@jupyterlab/cells';
 import { INotebookTracker, NotebookActions, NotebookPanel } from '@jupyterlab/notebook';
-import { Widget } from '@lumino/widgets';
+import { ReadonlyPartialJSONObject } from '@lumino/coreutils';
 
-import { ApiError, exportPipeline } from './api';
-import {
-  ExportOptions,
-  SharedFileConflict,
-  conflictLines,
-  exportSummary,
-  pipelinesOf,
-  sharedFilesRefusal
-} from './exporting';
+import { exportNotebook } from './exportdialog';
 import { dagIcon, exportIcon, runDownstreamIcon, runPipelineIcon, runUpstreamIcon } from './icons';
+import { CommandIDs } from './ids';
 import { NotebookBlocksModel } from './model';
 import { IBlocksRegistry } from './registry';
 
-export namespace CommandIDs {
-  export const runWithUpstreams = 'jupyter-blocks:run-with-upstreams';
-  export const runDownstream = 'jupyter-blocks:run-downstream';
-  export const runPipeline = 'jupyter-blocks:run-pipeline';
-  export const showInDag = 'jupyter-blocks:show-in-dag';
-  export const exportPipeline = 'jupyter-blocks:export';
-  export const openDag = 'jupyter-blocks:open-dag';
-  export const openRuns = 'jupyter-blocks:open-runs';
-}
+export { CommandIDs } from './ids';
+
+/** The kernel command of Run Pipeline: the whole pipeline as one run. */
+export const RUN_PIPELINE_CODE = '%blocks run --all';
 
 export interface CommandContext {
   app: JupyterFrontEnd;
@@ -66,18 +52,19 @@ export function addCommands(context: CommandContext): void {
   const { app, tracker, registry } = context;
   const { commands } = app;
 
-  const target = (): Target | null => {
-    const panel = tracker.currentWidget;
-    const model = registry.modelFor(panel);
-    if (!panel || !model) {
+  const target = (args: ReadonlyPartialJSONObject = {}): Target | null => {
+    const model =
+      typeof args.notebook === 'string' ? registry.modelById(args.notebook) : registry.modelFor(tracker.currentWidget);
+    const panel = model?.panel ?? null;
+    if (!panel || !model || model.isDisposed) {
       return null;
     }
-    const cellId = panel.content.activeCell?.model.id ?? null;
+    const cellId = typeof args.cell === 'string' ? args.cell : panel.content.activeCell?.model.id ?? null;
     const name = cellId ? model.graph.nameOfCell(cellId) : null;
     return { panel, model, name, cellId };
   };
-  const onBlock = () => !!target()?.name;
-  const hasBlocks = () => (target()?.model.graph.nodes.length ?? 0) > 0;
+  const onBlock = (args: ReadonlyPartialJSONObject) => !!target(args)?.name;
+  const hasBlocks = (args: ReadonlyPartialJSONObject) => (target(args)?.model.graph.nodes.length ?? 0) > 0;
 
   const run = async (t: Target, names: string[]): Promise<boolean> => {
     const byId = new Map<string, Cell>(t.panel.content.widgets.map(cell => [cell.model.id, cell]));
@@ -89,12 +76,41 @@ export function addCommands(context: CommandContext): void {
     }
     // A kernel without the extension loaded cannot run %%block: run the setup cells first.
     const cells = t.model.link.connected ? blockCells : [...setupCells(t.panel), ...blockCells];
+    t.model.flushSync();
     return NotebookActions.runCells(
       t.panel.content,
       cells,
       t.panel.sessionContext,
       context.sessionDialogs ?? undefined
     );
+  };
+
+  /** The whole pipeline as one run (`%blocks run --all`), as a headless run is. */
+  const runPipeline = async (t: Target): Promise<void> => {
+    const name = t.panel.context.localPath.split('/').pop() ?? '';
+    // Its progress is on the badges and the graph (queued, running); one notification says how it
+    // ended. (Updating an in-progress notification can lose the update while its toast is still
+    // being created.)
+    const actions = [{ label: 'Show runs', callback: () => context.showRuns() }];
+    const failed = (why: string) =>
+      Notification.error(`The pipeline of ${name} failed: ${why}`, { autoClose: false, actions });
+    try {
+      if (!t.model.link.connected) {
+        const setup = setupCells(t.panel).filter(cell => LOADS.test(cell.model.sharedModel.getSource()));
+        if (setup.length) {
+          await NotebookActions.runCells(t.panel.content, setup, t.panel.sessionContext, context.sessionDialogs ?? undefined);
+        }
+      }
+      t.model.flushSync();
+      const result = await t.model.link.execute(RUN_PIPELINE_CODE);
+      if (result.status === 'ok') {
+        Notification.success(`Ran the pipeline of ${name}`, { autoClose: 5000, actions });
+      } else {
+        failed([result.ename, result.evalue].filter(Boolean).join(': ') || result.status);
+      }
+    } catch (error) {
+      failed(error instanceof Error ? error.message : String(error));
+    }
   };
 
   /** Show the graph's problems and refuse to run; `names` limits them to those blocks (all when null). */
@@ -120,8 +136,8 @@ export function addCommands(context: CommandContext): void {
     icon: runUpstreamIcon,
     isEnabled: onBlock,
     isVisible: onBlock,
-    execute: async () => {
-      const t = target();
+    execute: async args => {
+      const t = target(args);
       if (t?.name) {
         await run(t, [t.name]);
       }
@@ -134,8 +150,8 @@ export function addCommands(context: CommandContext): void {
     icon: runDownstreamIcon,
     isEnabled: onBlock,
     isVisible: onBlock,
-    execute: async () => {
-      const t = target();
+    execute: async args => {
+      const t = target(args);
       if (!t?.name) {
         return;
       }
@@ -148,17 +164,13 @@ export function addCommands(context: CommandContext): void {
 
   commands.addCommand(CommandIDs.runPipeline, {
     label: 'Run Pipeline',
-    caption: 'Run every block of this notebook in dependency order',
+    caption: 'Run every block of this notebook as one pipeline run, as headless',
     icon: runPipelineIcon,
     isEnabled: hasBlocks,
-    execute: async () => {
-      const t = target();
-      if (!t) {
-        return;
-      }
-      const names = t.model.graph.topologicalOrder();
-      if (!(await refuseIfBroken(t, null))) {
-        await run(t, names);
+    execute: async args => {
+      const t = target(args);
+      if (t && !(await refuseIfBroken(t, null))) {
+        await runPipeline(t);
       }
     }
   });
@@ -167,10 +179,10 @@ export function addCommands(context: CommandContext): void {
     label: 'Show Block in DAG',
     caption: 'Reveal the pipeline graph and highlight this block',
     icon: dagIcon,
-    isEnabled: () => !!target(),
+    isEnabled: args => !!target(args),
     isVisible: onBlock,
-    execute: () => {
-      const t = target();
+    execute: args => {
+      const t = target(args);
       if (t) {
         context.showInDag(t.model, t.name ? t.cellId : null);
       }
@@ -195,87 +207,16 @@ export function addCommands(context: CommandContext): void {
     caption: 'Write this notebook as a pipeline (metadata.yaml and block files) into a project folder',
     icon: exportIcon,
     isEnabled: hasBlocks,
-    execute: async () => {
-      const t = target();
-      if (!t) {
-        return;
-      }
-      const directory = t.panel.context.path.split('/').slice(0, -1).join('/');
-      const answer = await InputDialog.getText({
-        title: 'Export pipeline',
-        label: 'Project folder (relative to the Jupyter root)',
-        text: directory ? `${directory}/project` : 'project',
-        okLabel: 'Export'
-      });
-      const project = answer.value?.trim();
-      if (!answer.button.accept || !project) {
-        return;
-      }
-      if (t.panel.context.model.dirty) {
-        await t.panel.context.save();
-      }
-      const notebook = t.panel.context.path;
-      let options: ExportOptions = {};
-      for (;;) {
-        try {
-          const result = await exportPipeline(notebook, project, options);
-          Notification.success(exportSummary(result, notebook, project), { autoClose: 5000 });
-          return;
-        } catch (error) {
-          const conflicts = error instanceof ApiError ? sharedFilesRefusal(error.status, error.body) : null;
-          if (conflicts && !options.detach && !options.force) {
-            const choice = await askAboutSharedFiles(project, conflicts);
-            if (choice) {
-              options = choice;
-              continue;
-            }
-            return;
-          }
-          await showErrorMessage('Export failed', error instanceof Error ? error.message : String(error));
-          return;
-        }
+    execute: async args => {
+      const t = target(args);
+      if (t) {
+        await exportNotebook(t.panel);
       }
     }
   });
 }
 
-/**
- * The export was refused over block files other pipelines share: name them and
- * offer `--detach` (the default button) or `--force`; null when cancelled.
- */
-async function askAboutSharedFiles(project: string, conflicts: SharedFileConflict[]): Promise<ExportOptions | null> {
-  const pipelines = pipelinesOf(conflicts);
-  const body = new Widget();
-  body.addClass('jp-BlocksExport-conflicts');
-  const intro = document.createElement('p');
-  intro.textContent =
-    `These block files in ${project} are used by ` +
-    `${pipelines.length === 1 ? 'pipeline' : 'pipelines'} ${pipelines.join(', ')} with different content:`;
-  const list = document.createElement('ul');
-  for (const line of conflictLines(conflicts)) {
-    const item = document.createElement('li');
-    item.textContent = line;
-    list.append(item);
-  }
-  const choices = document.createElement('p');
-  choices.textContent =
-    'Detach writes this pipeline its own copies and leaves the shared files as they are. ' +
-    `Overwrite replaces the shared files, which changes what ${pipelines.join(', ')} ${
-      pipelines.length === 1 ? 'runs' : 'run'
-    }.`;
-  body.node.append(intro, list, choices);
-  const overwrite = Dialog.warnButton({ label: 'Overwrite shared files', className: 'jp-BlocksExport-force' });
-  const detach = Dialog.okButton({ label: 'Detach and export', className: 'jp-BlocksExport-detach' });
-  const answer = await showDialog({
-    title: 'Block files shared with other pipelines',
-    body,
-    buttons: [Dialog.cancelButton(), overwrite, detach]
-  });
-  if (!answer.button.accept) {
-    return null;
-  }
-  return answer.button.label === overwrite.label ? { force: true } : { detach: true };
-}
+const LOADS = /^\s*%(load_ext|reload_ext)\s+jupyter_blocks\b/m;
 
 /** Cells that prepare the kernel for blocks: `%load_ext jupyter_blocks` and the `parameters` cell. */
 function setupCells(panel: NotebookPanel): Cell[] {
@@ -285,9 +226,6 @@ function setupCells(panel: NotebookPanel): Cell[] {
     }
     const source = cell.model.sharedModel.getSource();
     const tags = cell.model.getMetadata('tags');
-    return (
-      /^\s*%(load_ext|reload_ext)\s+jupyter_blocks\b/m.test(source) ||
-      (Array.isArray(tags) && tags.includes('parameters'))
-    );
+    return LOADS.test(source) || (Array.isArray(tags) && tags.includes('parameters'));
   });
 }

@@ -1,23 +1,33 @@
 /**
  * The DAG side panel: the active notebook's blocks as an SVG graph.
  *
- * Follows whichever notebook is current, redraws when its model changes, and
- * colours nodes by state. Structural problems (cycles, unknown upstreams,
- * duplicate names, parse errors) are drawn on the graph and listed above it.
- * Clicking a node selects its cell and scrolls to it.
+ * Follows whichever notebook is current and redraws when its model changes.
+ * Each node says its state in words (not only as a colour) and its type with
+ * the last run's time and rows. The graph fits the panel's width by default;
+ * the buttons zoom in and out and fit again, Ctrl/⌘ + wheel zooms at the
+ * cursor, the wheel and a drag pan. Structural problems (cycles, unknown
+ * upstreams, duplicate names, parse errors) are drawn on the graph and listed
+ * above it. Clicking a node selects its cell and scrolls to it; the header
+ * runs the pipeline, or the selected block with its upstreams.
  */
 
 import { Widget } from '@lumino/widgets';
 
+import { describeState, formatAgo, formatRows, formatSeconds } from './describe';
+import { Direction, GraphLayout, LaidOutNode, layoutGraph, nodeLines } from './layout';
 import { NotebookBlocksModel } from './model';
-import { Direction, GraphLayout, LaidOutNode, layoutGraph } from './layout';
-import { describeState, formatRows, formatSeconds } from './state';
+import { PanZoom } from './panzoom';
+import { cellLabel } from './sync';
+import { View, fitToWidth, reveal, viewBox, zoomAt } from './viewport';
 
 const SVG = 'http://www.w3.org/2000/svg';
+const ZOOM_STEP = 1.25;
 
 export interface DagPanelOptions {
   /** Select a block cell in its notebook and scroll to it. */
   revealCell: (model: NotebookBlocksModel, cellId: string) => void;
+  /** Run the whole pipeline (`cellId` null) or a block with its upstreams. */
+  run: (model: NotebookBlocksModel, cellId: string | null) => void;
 }
 
 export class DagPanel extends Widget {
@@ -26,11 +36,44 @@ export class DagPanel extends Widget {
     this.addClass('jp-BlocksDag');
     this._header = document.createElement('div');
     this._header.className = 'jp-BlocksDag-header';
+    this._title = document.createElement('span');
+    this._title.className = 'jp-BlocksDag-title';
+    this._status = document.createElement('span');
+    this._status.className = 'jp-BlocksDag-connection';
+    this._header.append(this._title, this._status);
+
+    this._tools = document.createElement('div');
+    this._tools.className = 'jp-BlocksDag-tools';
+    this._runPipeline = button('jp-BlocksDag-runPipeline', '▶ Pipeline', 'Run every block as one pipeline run', () =>
+      this._run(null)
+    );
+    this._runBlock = button('jp-BlocksDag-runBlock', '▶ Block', 'Run the selected block with its upstreams', () =>
+      this._run(this._model?.selectedCell ?? null)
+    );
+    const spacer = document.createElement('span');
+    spacer.className = 'jp-BlocksDag-spacer';
+    this._tools.append(
+      this._runPipeline,
+      this._runBlock,
+      spacer,
+      button('jp-BlocksDag-zoomOut', '−', 'Zoom out', () => this._zoom(1 / ZOOM_STEP)),
+      button('jp-BlocksDag-fit', 'Fit', 'Fit the graph to the panel', () => this.fit()),
+      button('jp-BlocksDag-zoomIn', '+', 'Zoom in', () => this._zoom(ZOOM_STEP))
+    );
+
     this._problems = document.createElement('ul');
     this._problems.className = 'jp-BlocksDag-problems';
     this._canvas = document.createElement('div');
     this._canvas.className = 'jp-BlocksDag-canvas';
-    this.node.append(this._header, this._problems, this._canvas);
+    this._panZoom = new PanZoom(this._canvas, {
+      view: () => (this._svg ? this._view : null),
+      show: view => {
+        this._view = view;
+        this._fitted = false;
+        this._applyView();
+      }
+    });
+    this.node.append(this._header, this._tools, this._problems, this._canvas);
     this._render();
   }
 
@@ -47,6 +90,7 @@ export class DagPanel extends Widget {
     this._model = model && !model.isDisposed ? model : null;
     this._model?.changed.connect(this._schedule, this);
     this._graphLayoutKey = '';
+    this._fitted = true;
     this._schedule();
   }
 
@@ -56,6 +100,17 @@ export class DagPanel extends Widget {
     this._schedule();
   }
 
+  /** The current view (scale and offset) of the graph. */
+  get view(): View {
+    return { ...this._view };
+  }
+
+  /** Fit the graph to the panel's width again (the default view). */
+  fit(): void {
+    this._fitted = true;
+    this._applyView();
+  }
+
   /** Highlight a block's node and bring it into view. */
   highlight(cellId: string): void {
     if (!this._model) {
@@ -63,18 +118,31 @@ export class DagPanel extends Widget {
     }
     this._model.selectedCell = cellId;
     this._render();
-    const node = this._canvas.querySelector(`[data-cell-id="${CSS.escape(cellId)}"]`);
-    node?.scrollIntoView({ block: 'nearest', inline: 'nearest' });
+    const node = this._graphLayout?.nodes.find(n => n.cellId === cellId);
+    if (node) {
+      const box = { x: node.x - node.width / 2, y: node.y - node.height / 2, width: node.width, height: node.height };
+      const next = reveal(this._view, box, this._panelSize());
+      if (next !== this._view) {
+        this._fitted = false;
+        this._view = next;
+        this._applyView();
+      }
+    }
   }
 
   dispose(): void {
     this.model = null;
     cancelAnimationFrame(this._frame);
+    this._panZoom.dispose();
     super.dispose();
   }
 
   protected onAfterShow(): void {
     this._schedule();
+  }
+
+  protected onResize(): void {
+    this._applyView();
   }
 
   private _schedule(): void {
@@ -87,6 +155,12 @@ export class DagPanel extends Widget {
     });
   }
 
+  private _run(cellId: string | null): void {
+    if (this._model) {
+      this._options.run(this._model, cellId);
+    }
+  }
+
   private _render(): void {
     const model = this._model;
     if (model?.isDisposed) {
@@ -94,24 +168,28 @@ export class DagPanel extends Widget {
       return;
     }
     if (!model) {
-      this._header.textContent = 'Open a notebook to see its pipeline.';
+      this._title.textContent = 'Open a notebook to see its pipeline.';
+      this._status.textContent = '';
+      this._tools.hidden = true;
       this._problems.replaceChildren();
       this._canvas.replaceChildren();
+      this._svg = null;
       this.node.dataset.blocks = '0';
       return;
     }
     const graph = model.graph;
-    const title = document.createElement('span');
-    title.className = 'jp-BlocksDag-title';
-    title.textContent = model.panel.context.localPath.split('/').pop() ?? '';
-    const status = document.createElement('span');
-    status.className = 'jp-BlocksDag-connection';
-    status.dataset.connected = String(model.link.connected);
-    status.textContent = model.link.connected ? 'live' : 'no kernel state';
-    status.title = model.link.connected
+    this._title.textContent = model.panel.context.localPath.split('/').pop() ?? '';
+    this._status.dataset.connected = String(model.link.connected);
+    this._status.textContent = model.link.connected ? 'live' : 'no kernel state';
+    this._status.title = model.link.connected
       ? 'States come from the kernel.'
       : 'Structure from the cell sources; run `%load_ext jupyter_blocks` in the kernel for live states.';
-    this._header.replaceChildren(title, status);
+    this._tools.hidden = graph.nodes.length === 0;
+    const selected = model.selectedCell ? graph.nameOfCell(model.selectedCell) : null;
+    this._runBlock.disabled = !selected;
+    this._runBlock.title = selected
+      ? `Run ${selected} with its upstreams`
+      : 'Select a block in the graph to run it with its upstreams';
     this.node.dataset.blocks = String(graph.nodes.length);
     this.node.dataset.problems = String(graph.problems.length);
 
@@ -134,27 +212,65 @@ export class DagPanel extends Widget {
       empty.className = 'jp-BlocksDag-empty';
       empty.textContent = 'No %%block cells in this notebook.';
       this._canvas.replaceChildren(empty);
+      this._svg = null;
       return;
     }
 
-    // Layout depends on structure only; states just recolour.
+    // Layout depends on structure only; states just recolour and relabel.
     const key = JSON.stringify([
       this._direction,
-      graph.nodes.map(n => [n.cellId, n.options?.name, n.options?.upstream, n.parseError?.code]),
+      graph.nodes.map(n => [n.cellId, n.options?.name, n.options?.upstream, n.parseError?.code, n.options?.type]),
       graph.missing
     ]);
-    if (key !== this._graphLayoutKey || !this._graphLayout) {
+    if (key !== this._graphLayoutKey || !this._graphLayout || !this._svg) {
       this._graphLayoutKey = key;
       this._graphLayout = layoutGraph(graph, this._direction);
+      this._svg = this._draw(this._graphLayout, model);
+      this._canvas.replaceChildren(this._svg);
     }
-    this._canvas.replaceChildren(this._draw(this._graphLayout, model));
+    // States only change what the nodes say: repaint them in place (a click is never lost).
+    const now = Date.now();
+    for (const node of this._graphLayout.nodes) {
+      const drawn = this._nodes.get(node.id);
+      if (drawn) {
+        this._paintNode(drawn, node, model, now);
+      }
+    }
+    this._applyView();
+  }
+
+  private _panelSize(): { width: number; height: number } {
+    return { width: this._canvas.clientWidth, height: this._canvas.clientHeight };
+  }
+
+  private _applyView(): void {
+    const layout = this._graphLayout;
+    const svg = this._svg;
+    const panel = this._panelSize();
+    if (!layout || !svg || panel.width <= 0 || panel.height <= 0) {
+      return;
+    }
+    if (this._fitted) {
+      this._view = fitToWidth(layout, panel);
+    }
+    svg.setAttribute('viewBox', viewBox(this._view, panel));
+    this.node.dataset.scale = this._view.scale.toFixed(3);
+    this.node.dataset.fitted = String(this._fitted);
+  }
+
+  private _zoom(factor: number, at?: { x: number; y: number }): void {
+    const panel = this._panelSize();
+    this._view = zoomAt(this._view, factor, at ?? { x: panel.width / 2, y: panel.height / 2 });
+    this._fitted = false;
+    this._applyView();
   }
 
   private _draw(layout: GraphLayout, model: NotebookBlocksModel): SVGSVGElement {
     const svg = document.createElementNS(SVG, 'svg');
     svg.setAttribute('class', 'jp-BlocksDag-svg');
-    svg.setAttribute('width', String(layout.width));
-    svg.setAttribute('height', String(layout.height));
+    svg.setAttribute('width', '100%');
+    svg.setAttribute('height', '100%');
+    svg.setAttribute('preserveAspectRatio', 'xMinYMin meet');
     svg.setAttribute('viewBox', `0 0 ${layout.width} ${layout.height}`);
 
     const defs = element('defs');
@@ -190,6 +306,7 @@ export class DagPanel extends Widget {
       );
     }
 
+    this._nodes.clear();
     for (const node of layout.nodes) {
       svg.append(this._drawNode(node, model));
     }
@@ -197,59 +314,97 @@ export class DagPanel extends Widget {
   }
 
   private _drawNode(node: LaidOutNode, model: NotebookBlocksModel): SVGGElement {
-    const state = node.cellId ? model.stateOf(node.cellId) : undefined;
-    const stateName = node.kind === 'missing' ? 'missing' : state?.state ?? 'never_run';
-    const error = node.kind !== 'block' || node.inCycle;
     const group = element('g', {
-      class: [
-        'jp-BlocksDag-node',
-        error ? 'jp-mod-error' : '',
-        node.cellId && node.cellId === model.selectedCell ? 'jp-mod-selected' : ''
-      ]
-        .filter(Boolean)
-        .join(' '),
       transform: `translate(${node.x - node.width / 2}, ${node.y - node.height / 2})`,
       'data-block': node.name,
-      'data-state': stateName,
       'data-kind': node.kind,
       'data-cell-id': node.cellId ?? ''
     }) as SVGGElement;
-    group.append(
-      element('rect', { width: String(node.width), height: String(node.height), rx: '6', ry: '6' })
-    );
-    const name = element('text', { x: '10', y: '16', class: 'jp-BlocksDag-nodeName' });
-    name.textContent = node.name;
-    const subtitle = element('text', { x: '10', y: '31', class: 'jp-BlocksDag-nodeSubtitle' });
-    subtitle.textContent = node.inCycle ? 'in a cycle' : node.subtitle;
+    group.append(element('rect', { width: String(node.width), height: String(node.height), rx: '6', ry: '6' }));
+    const name = element('text', { x: '10', y: '17', class: 'jp-BlocksDag-nodeName' });
+    const words = element('text', { x: '10', y: '33', class: 'jp-BlocksDag-nodeState' });
+    const details = element('text', { x: '10', y: '48', class: 'jp-BlocksDag-nodeDetails' });
     const tooltip = element('title');
-    tooltip.textContent = [
-      node.name,
-      state ? describeState(state) : node.subtitle,
-      formatSeconds(state?.seconds ?? null),
-      formatRows(state?.rows ?? null, state?.cols ?? null),
-      state?.detail
-    ]
-      .filter(Boolean)
-      .join('\n');
-    group.append(name, subtitle, tooltip);
+    group.append(name, words, details, tooltip);
     if (node.cellId) {
       const cellId = node.cellId;
       group.addEventListener('click', () => {
+        if (this._panZoom.dragged) {
+          return;
+        }
         model.selectedCell = cellId;
         this._options.revealCell(model, cellId);
       });
     }
+    this._nodes.set(node.id, { group, name, words, details, tooltip });
     return group;
+  }
+
+  /** What a node says and how it looks: its state, time and rows, whether it is selected. */
+  private _paintNode(drawn: DrawnNode, node: LaidOutNode, model: NotebookBlocksModel, now: number): void {
+    const state = node.cellId ? model.stateOf(node.cellId) : undefined;
+    const stateName = node.kind === 'missing' ? 'missing' : state?.state ?? 'never_run';
+    const error = node.kind !== 'block' || node.inCycle;
+    const block = node.cellId ? model.graph.byCell(node.cellId) : undefined;
+    const selected = !!node.cellId && node.cellId === model.selectedCell;
+    drawn.group.setAttribute(
+      'class',
+      ['jp-BlocksDag-node', error ? 'jp-mod-error' : '', selected ? 'jp-mod-selected' : ''].filter(Boolean).join(' ')
+    );
+    drawn.group.setAttribute('data-state', stateName);
+    drawn.group.setAttribute('data-cell', block ? cellLabel(block.index) : '');
+    const lines = nodeLines(node, state, now);
+    setText(drawn.name, lines.name);
+    setText(drawn.words, lines.state);
+    setText(drawn.details, lines.details);
+    const made = state ? formatAgo(state.finished, now) : null;
+    setText(
+      drawn.tooltip,
+      [
+        block ? `${node.name} (${cellLabel(block.index)}) · ${node.subtitle}` : node.name,
+        state ? describeState(state) : node.subtitle,
+        formatSeconds(state?.seconds ?? null),
+        formatRows(state?.rows ?? null, state?.cols ?? null),
+        made ? `output made ${made}` : null,
+        state?.detail
+      ]
+        .filter(Boolean)
+        .join('\n')
+    );
   }
 
   private _model: NotebookBlocksModel | null = null;
   private _header: HTMLDivElement;
+  private _title: HTMLSpanElement;
+  private _status: HTMLSpanElement;
+  private _tools: HTMLDivElement;
+  private _runPipeline: HTMLButtonElement;
+  private _runBlock: HTMLButtonElement;
   private _problems: HTMLUListElement;
   private _canvas: HTMLDivElement;
+  private _svg: SVGSVGElement | null = null;
+  private _nodes = new Map<string, DrawnNode>();
   private _graphLayout: GraphLayout | null = null;
   private _graphLayoutKey = '';
   private _direction: Direction = 'TB';
+  private _view: View = { scale: 1, x: 0, y: 0 };
+  private _fitted = true;
+  private _panZoom: PanZoom;
   private _frame = 0;
+}
+
+interface DrawnNode {
+  group: SVGGElement;
+  name: SVGElement;
+  words: SVGElement;
+  details: SVGElement;
+  tooltip: SVGElement;
+}
+
+function setText(node: SVGElement, text: string): void {
+  if (node.textContent !== text) {
+    node.textContent = text;
+  }
 }
 
 function element(tag: string, attributes: Record<string, string> = {}): SVGElement {
@@ -257,5 +412,15 @@ function element(tag: string, attributes: Record<string, string> = {}): SVGEleme
   for (const [name, value] of Object.entries(attributes)) {
     node.setAttribute(name, value);
   }
+  return node;
+}
+
+function button(className: string, label: string, title: string, onClick: () => void): HTMLButtonElement {
+  const node = document.createElement('button');
+  node.className = `jp-Button jp-mod-minimal jp-BlocksDag-button ${className}`;
+  node.textContent = label;
+  node.title = title;
+  node.setAttribute('aria-label', title);
+  node.addEventListener('click', onClick);
   return node;
 }

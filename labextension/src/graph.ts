@@ -12,6 +12,8 @@ import { BlockOptions, ParseError, isBlockSource, parseCellSource } from './pars
 export interface CellSource {
   cellId: string;
   source: string;
+  /** Position among all the notebook's cells (markdown included), 0-based. */
+  index?: number;
 }
 
 /** One `%%block` cell. `options` is null when its magic line does not parse. */
@@ -19,6 +21,8 @@ export interface BlockNode {
   cellId: string;
   /** Position among the block cells, in notebook order. */
   order: number;
+  /** Position among all the notebook's cells, 0-based (`cell N` is `index + 1`). */
+  index: number;
   source: string;
   options: BlockOptions | null;
   parseError: ParseError | null;
@@ -65,6 +69,7 @@ export class BlockGraph {
       nodes.push({
         cellId: cell.cellId,
         order: nodes.length,
+        index: cell.index ?? nodes.length,
         source: cell.source,
         options: parsed.kind === 'block' ? parsed.options : null,
         parseError: parsed.kind === 'error' ? parsed.error : null

@@ -10,8 +10,8 @@ import { ISettingRegistry } from '@jupyterlab/settingregistry';
 import { CommandIDs, addCommands } from './commands';
 import { DagPanel } from './dag';
 import { dagIcon, runsIcon } from './icons';
-import { BlocksRegistry, BlocksSettings, DEFAULT_SETTINGS, IBlocksRegistry } from './registry';
 import { NotebookBlocksModel } from './model';
+import { BlocksRegistry, BlocksSettings, DEFAULT_SETTINGS, IBlocksRegistry } from './registry';
 import { RunsPanel } from './runs';
 
 const PLUGIN_ID = 'jupyter-blocks:plugin';
@@ -29,7 +29,7 @@ const notebookPlugin: JupyterFrontEndPlugin<IBlocksRegistry> = {
   optional: [ISettingRegistry],
   provides: IBlocksRegistry,
   activate: (app: JupyterFrontEnd, _tracker: INotebookTracker, settingRegistry: ISettingRegistry | null) => {
-    const registry = new BlocksRegistry();
+    const registry = new BlocksRegistry(app.commands);
     app.docRegistry.addWidgetExtension('Notebook', registry);
     if (settingRegistry) {
       void settingRegistry.load(PLUGIN_ID).then(settings => {
@@ -62,7 +62,13 @@ const panelsPlugin: JupyterFrontEndPlugin<void> = {
       void model.revealCell(cellId);
     };
 
-    const dag = new DagPanel({ revealCell });
+    const run = (model: NotebookBlocksModel, cellId: string | null) => {
+      const notebook = model.panel.id;
+      void (cellId
+        ? app.commands.execute(CommandIDs.runWithUpstreams, { notebook, cell: cellId })
+        : app.commands.execute(CommandIDs.runPipeline, { notebook }));
+    };
+    const dag = new DagPanel({ revealCell, run });
     dag.id = 'jupyter-blocks-dag';
     dag.title.icon = dagIcon;
     dag.title.caption = 'Pipeline DAG';

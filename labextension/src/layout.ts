@@ -3,13 +3,16 @@
  *
  * Turns a `BlockGraph` into positioned boxes and edge polylines: one box per
  * block cell (duplicates and unparsable cells included, so they can be shown
- * as errors), one dashed box per unknown upstream. Pure: no DOM.
+ * as errors), one dashed box per unknown upstream; and the lines a box
+ * shows. Pure: no DOM.
  */
 
 import { graphlib, layout as dagreLayout } from '@dagrejs/dagre';
 
+import { describeState, describeStats } from './describe';
 import { BlockGraph } from './graph';
 import { effectiveBlockType, firstLine } from './parser';
+import { DerivedState } from './state';
 
 export type NodeKind = 'block' | 'invalid' | 'missing';
 
@@ -44,7 +47,9 @@ export interface GraphLayout {
 
 export type Direction = 'TB' | 'LR';
 
-const NODE_HEIGHT = 40;
+/** Three lines: the name, the state in words, the last run's time and rows (else the type). */
+export const NODE_HEIGHT = 58;
+const NODE_MIN_WIDTH = 190;
 const CHAR_WIDTH = 7.5;
 
 export function layoutGraph(graph: BlockGraph, direction: Direction = 'TB'): GraphLayout {
@@ -54,7 +59,7 @@ export function layoutGraph(graph: BlockGraph, direction: Direction = 'TB'): Gra
 
   const nodes = new Map<string, Omit<LaidOutNode, 'x' | 'y'>>();
   const add = (node: Omit<LaidOutNode, 'x' | 'y' | 'width' | 'height'>) => {
-    const width = Math.max(96, Math.ceil(Math.max(node.name.length, node.subtitle.length) * CHAR_WIDTH) + 28);
+    const width = Math.max(NODE_MIN_WIDTH, Math.ceil(Math.max(node.name.length, node.subtitle.length) * CHAR_WIDTH) + 28);
     const full = { ...node, width, height: NODE_HEIGHT };
     nodes.set(node.id, full);
     g.setNode(node.id, { width, height: NODE_HEIGHT });
@@ -129,4 +134,32 @@ export function layoutGraph(graph: BlockGraph, direction: Direction = 'TB'): Gra
 
 function truncate(text: string, length: number): string {
   return text.length > length ? `${text.slice(0, length - 1)}…` : text || '?';
+}
+
+/** What a graph node says: its name, its state in words, the last run's time and rows (else its type). */
+export interface NodeLines {
+  name: string;
+  state: string;
+  details: string;
+}
+
+/** Average width of a character of the node's smaller lines, in pixels. */
+const SMALL_CHAR_WIDTH = 5.5;
+
+export function nodeLines(node: LaidOutNode, state: DerivedState | undefined, now: number = Date.now()): NodeLines {
+  if (node.kind !== 'block' || node.inCycle || !state) {
+    return { name: node.name, state: node.inCycle ? 'in a cycle' : node.subtitle, details: '' };
+  }
+  const room = Math.floor((node.width - 20) / SMALL_CHAR_WIDTH);
+  const details = describeStats(state, now) || node.subtitle;
+  return {
+    name: fitText(node.name, Math.floor((node.width - 20) / CHAR_WIDTH)),
+    state: fitText(describeState(state), room),
+    details: fitText(details, room)
+  };
+}
+
+/** `text`, cut to `length` characters with an ellipsis. */
+export function fitText(text: string, length: number): string {
+  return text.length > length ? `${text.slice(0, Math.max(1, length - 1))}…` : text;
 }

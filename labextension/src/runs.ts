@@ -1,18 +1,24 @@
 /**
  * The Runs panel: recent pipeline runs of the active notebook, from the run store.
  *
- * Lists runs (status, pipeline, start, duration); clicking one shows its
- * per-block timings, and each block's Logs button opens what it printed and
- * logged in that run below its row. Refreshes when the notebook changes and
- * when the kernel reports that a run finished; open logs stay open.
+ * Lists runs newest first, each with what started it (the cell, the `%blocks`
+ * line, Run Pipeline, `jupyter-blocks run`), its status, start and duration,
+ * and its block runs grouped under it. Clicking a run opens its detail above
+ * the list, in view: per-block timings, and each block's Logs button opens
+ * what it printed and logged in that run (a failed block's traceback
+ * included) below its row. Refreshes when the notebook changes, when the
+ * kernel reports that a run finished, and after a kernel restart (a run the
+ * restart cut short shows as interrupted); open logs stay open.
  */
 
 import { Widget } from '@lumino/widgets';
 
 import { ApiError, BlockRun, RunDetail, RunSummary, getBlockLogs, getRun, listRuns } from './api';
+import { formatRows, formatSeconds } from './describe';
+import { blockLine, blockTime, describeTrigger, lastAttempts, summarizeBlocks } from './history';
 import { logsButtonLabel, logsView } from './logs';
 import { NotebookBlocksModel } from './model';
-import { RunEvent, formatRows, formatSeconds } from './state';
+import { RunEvent } from './state';
 
 export class RunsPanel extends Widget {
   constructor() {
@@ -33,7 +39,8 @@ export class RunsPanel extends Widget {
     this._list.className = 'jp-BlocksRuns-list';
     this._detail = document.createElement('div');
     this._detail.className = 'jp-BlocksRuns-detail';
-    this.node.append(header, this._message, this._list, this._detail);
+    // The detail goes above the list, so opening a run never leaves it below the fold.
+    this.node.append(header, this._message, this._detail, this._list);
   }
 
   limit = 50;
@@ -45,8 +52,12 @@ export class RunsPanel extends Widget {
       return;
     }
     this._model?.runEvent.disconnect(this._onRunEvent, this);
+    this._model?.link.reset.disconnect(this._onKernelReset, this);
+    this._model?.link.connectionChanged.disconnect(this._onKernelReset, this);
     this._model = model;
     this._model?.runEvent.connect(this._onRunEvent, this);
+    this._model?.link.reset.connect(this._onKernelReset, this);
+    this._model?.link.connectionChanged.connect(this._onKernelReset, this);
     this._selected = null;
     this._openLogs.clear();
     void this.refresh();
@@ -85,6 +96,7 @@ export class RunsPanel extends Widget {
   }
 
   dispose(): void {
+    window.clearTimeout(this._resetTimer);
     this.model = null;
     super.dispose();
   }
@@ -96,9 +108,15 @@ export class RunsPanel extends Widget {
   }
 
   private _onRunEvent(_: NotebookBlocksModel, event: RunEvent): void {
-    if (event.event === 'run_finished') {
+    if (event.event === 'run_finished' || event.event === 'run_started') {
       void this.refresh();
     }
+  }
+
+  /** The kernel restarted (or came back): a run it cut short is interrupted now; show the list as it is. */
+  private _onKernelReset(): void {
+    window.clearTimeout(this._resetTimer);
+    this._resetTimer = window.setTimeout(() => void this.refresh(), 1000);
   }
 
   private _show(message: string): void {
@@ -107,21 +125,36 @@ export class RunsPanel extends Widget {
   }
 
   private _renderList(runs: RunSummary[]): void {
-    const head = row('th', ['Status', 'Pipeline', 'Started', 'Duration']);
-    const rows = runs.map(run => {
+    const head = row('th', ['Status', 'Started by', 'Started', 'Duration']);
+    const rows: HTMLTableRowElement[] = [];
+    for (const run of runs) {
+      const blocks = lastAttempts((run.blocks ?? []) as BlockRun[]);
       const tr = row('td', [
         run.status ?? '',
-        run.pipeline ?? '',
+        describeTrigger(run.trigger as string | null),
         formatTime(run.started_at),
         formatSeconds(durationOf(run)) ?? ''
       ]);
       tr.className = 'jp-BlocksRuns-run';
       tr.dataset.runId = run.run_id;
       tr.dataset.status = String(run.status ?? '');
+      tr.title = [`Run ${run.run_id}`, summarizeBlocks(blocks), String(run.trigger ?? '')].filter(Boolean).join('\n');
       tr.classList.toggle('jp-mod-selected', run.run_id === this._selected);
       tr.addEventListener('click', () => void this._open(run.run_id));
-      return tr;
-    });
+      rows.push(tr);
+      // Its block runs, under the run that contains them.
+      for (const block of blocks) {
+        const sub = row('td', [blockLine(block)]);
+        sub.className = 'jp-BlocksRuns-runBlock';
+        sub.dataset.runId = run.run_id;
+        sub.dataset.block = blockName(block);
+        sub.dataset.status = String(block.status ?? '');
+        const cell = sub.firstElementChild as HTMLTableCellElement;
+        cell.colSpan = 4;
+        sub.addEventListener('click', () => void this._open(run.run_id));
+        rows.push(sub);
+      }
+    }
     this._list.replaceChildren(head, ...rows);
   }
 
@@ -140,6 +173,7 @@ export class RunsPanel extends Widget {
     try {
       const run = await getRun(model.panel.context.path, runId);
       this._renderDetail(run);
+      this._detail.scrollIntoView({ block: 'nearest' });
     } catch (error) {
       this._detail.textContent = error instanceof ApiError ? error.message : String(error);
     }
@@ -148,7 +182,8 @@ export class RunsPanel extends Widget {
   private _renderDetail(run: RunDetail): void {
     const title = document.createElement('div');
     title.className = 'jp-BlocksRuns-detailTitle';
-    title.textContent = `Run ${run.run_id}: ${run.status ?? ''}`;
+    const startedBy = describeTrigger(run.trigger as string | null);
+    title.textContent = `Run ${run.run_id}: ${run.status ?? ''}${startedBy ? ` · ${startedBy}` : ''}`;
     const table = document.createElement('table');
     table.className = 'jp-BlocksRuns-blocks';
     table.append(row('th', ['Block', 'Status', 'Time', 'Rows', 'Error', 'Logs']));
@@ -166,7 +201,7 @@ export class RunsPanel extends Widget {
       const tr = row('td', [
         name,
         block.status ?? '',
-        formatSeconds(block.seconds ?? null) ?? '',
+        blockTime(block),
         formatRows(block.rows ?? null, block.cols ?? null) ?? '',
         block.error ? String(block.error).split('\n')[0] : '',
         ''
@@ -254,6 +289,7 @@ export class RunsPanel extends Widget {
   /** Blocks of the selected run whose logs are open. */
   private _openLogs = new Set<string>();
   private _stale = false;
+  private _resetTimer = 0;
   private _title: HTMLSpanElement;
   private _message: HTMLDivElement;
   private _list: HTMLTableElement;

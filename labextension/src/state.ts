@@ -2,91 +2,33 @@
  * Block states: what the kernel reports, layered over what the sources say.
  *
  * The kernel's snapshots and run events are kept by block name in
- * `LiveStates`; `deriveStates` projects them onto the current graph. A block
- * whose source differs from the source that last ran is stale ("code") right
- * away, and everything downstream of a stale block is stale ("upstream"),
- * without waiting for the kernel. Pure: no JupyterLab imports.
+ * `LiveStates`; `deriveStates` projects them onto the current graph:
+ *
+ * - a block whose source differs from the source its last run used is stale
+ *   ("code") right away, failed blocks included, and everything downstream of
+ *   a stale block is stale ("upstream"), without waiting for the kernel;
+ * - everything downstream of a failed block is skipped ("not run because X
+ *   failed") until X succeeds or changes;
+ * - a block waiting to run (its cell is queued, or its run has not reached
+ *   it yet) is queued; a running block knows when it started;
+ * - a block served from the cache keeps what was known of the output it was
+ *   served (its state, time and rows) when the key is the same, so a cached
+ *   upstream never flickers through "cached · 0 ms".
+ *
+ * Pure: no JupyterLab imports.
  */
 
 import { BlockGraph } from './graph';
+import { BlockStateName, KernelBlockState, RunEvent, StaleReason } from './protocol';
 
-export type BlockStateName =
-  | 'never_run'
-  | 'fresh'
-  | 'stale'
-  | 'failed'
-  | 'running'
-  | 'waiting'
-  | 'retrying'
-  | 'cached'
-  | 'skipped';
-
-export type StaleReason = 'code' | 'upstream' | 'variables';
-
-/** One entry of the kernel's `state` snapshot. */
-export interface KernelBlockState {
-  name: string;
-  cell_id: string | null;
-  state: BlockStateName;
-  reason: StaleReason | null;
-  seconds: number | null;
-  rows: number | null;
-  cols: number | null;
-  error: string | null;
-}
-
-export type RunEventName =
-  | 'run_started'
-  | 'block_started'
-  | 'block_cached'
-  | 'block_finished'
-  | 'block_failed'
-  | 'block_skipped'
-  | 'block_waiting'
-  | 'block_retrying'
-  | 'children_started'
-  | 'run_finished';
-
-/**
- * A runner event as the kernel forwards it (Python's `Event.to_dict`, without the traceback).
- * The shapes are pinned by the vectors in `tests/data/comm_messages.json`.
- */
-export interface RunEvent {
-  event: RunEventName;
-  run_id: string;
-  time?: number;
-  block?: string;
-  pipeline?: string;
-  blocks?: string[];
-  trigger?: string;
-  attempt?: number;
-  type?: string;
-  key?: string;
-  layer?: string;
-  seconds?: number | null;
-  rows?: number | null;
-  cols?: number | null;
-  tests_passed?: number;
-  tests_total?: number;
-  error?: string | null;
-  reason?: string | null;
-  cause?: string;
-  output?: string;
-  status?: string;
-  why?: string;
-  answer?: boolean;
-  poke?: number;
-  next_poke?: number;
-  waited?: number;
-  timeout?: number;
-  delay?: number;
-  parent?: string;
-  children?: string[];
-}
-
-export type KernelMessage =
-  | { type: 'state'; blocks: KernelBlockState[] }
-  | { type: 'event'; event: RunEvent };
+export type {
+  BlockStateName,
+  KernelBlockState,
+  KernelMessage,
+  RunEvent,
+  RunEventName,
+  StaleReason
+} from './protocol';
 
 /** What a badge and a graph node show. `invalid` is local: the cell does not define a usable block. */
 export interface DerivedState {
@@ -97,6 +39,12 @@ export interface DerivedState {
   cols: number | null;
   /** Error message (failed, invalid) or why the block did not run (skipped). */
   detail: string | null;
+  /** When a running block started (ms since the epoch, this browser's clock). */
+  startedAt: number | null;
+  /** When the run that made the output ended (epoch seconds). */
+  finished: number | null;
+  /** The failed block a skipped block waits on. */
+  cause: string | null;
   /** A waiting sensor's poke count and next poke (epoch ms); a retry's next attempt. */
   poke?: number;
   next?: number;
@@ -112,6 +60,11 @@ export interface ChildTally {
   skipped: number;
 }
 
+/** The block a run node belongs to: `per_zone:3` and `notify@load` are nodes of blocks. */
+export function blockOfNode(name: string): string {
+  return name.split(':', 1)[0].split('@', 1)[0];
+}
+
 interface Known {
   state: BlockStateName;
   reason: StaleReason | null;
@@ -119,41 +72,63 @@ interface Known {
   rows: number | null;
   cols: number | null;
   detail: string | null;
+  key: string | null;
+  finished: number | null;
+  cause: string | null;
+  startedAt: number | null;
   poke?: number;
   next?: number;
   attempt?: number;
   children?: ChildTally;
 }
 
-/** The block a run node belongs to: `per_zone:3` and `notify@load` are nodes of blocks. */
-export function blockOfNode(name: string): string {
-  return name.split(':', 1)[0].split('@', 1)[0];
-}
-
 const DONE = new Set<BlockStateName>(['fresh', 'cached']);
+/** States of a block that is no longer failed: what was skipped because of it is not any more. */
+const MOVED_ON = new Set<BlockStateName>(['fresh', 'cached', 'stale', 'running', 'queued']);
+/** States that follow from the code that last ran: an edit makes them stale. */
+const FROM_CODE = new Set<BlockStateName>(['fresh', 'cached', 'failed']);
+
+function known(partial: Partial<Known> & { state: BlockStateName }): Known {
+  return {
+    reason: null,
+    seconds: null,
+    rows: null,
+    cols: null,
+    detail: null,
+    key: null,
+    finished: null,
+    cause: null,
+    startedAt: null,
+    ...partial
+  };
+}
 
 /** The kernel's view of the blocks, plus the source each block last ran with. */
 export class LiveStates {
-  /** Replace everything with a kernel snapshot. */
+  /**
+   * Replace everything with a kernel snapshot. `sourceOf` gives a block's source today: the
+   * first sight of a block that has run is taken to have run with it (e.g. after a reload).
+   */
   applySnapshot(blocks: readonly KernelBlockState[], sourceOf: (name: string) => string | undefined): void {
     const next = new Map<string, Known>();
     for (const block of blocks) {
       const previous = this._known.get(block.name);
-      if (previous?.state === 'skipped' && (block.state === 'stale' || block.state === 'never_run')) {
-        // "Not run because X failed" says more than "stale" until the block runs again.
-        next.set(block.name, previous);
-        continue;
-      }
-      next.set(block.name, {
-        state: block.state,
-        reason: block.reason ?? null,
-        seconds: block.seconds ?? null,
-        rows: block.rows ?? null,
-        cols: block.cols ?? null,
-        detail: block.error ?? null
-      });
-      if (DONE.has(block.state) && !this._ranWith.has(block.name)) {
-        // First sight of a finished block (e.g. after a page reload): assume it ran with today's source.
+      next.set(
+        block.name,
+        known({
+          state: block.state,
+          reason: block.reason ?? null,
+          seconds: block.seconds ?? null,
+          rows: block.rows ?? null,
+          cols: block.cols ?? null,
+          detail: block.error ?? null,
+          key: block.key ?? null,
+          finished: block.finished ?? null,
+          cause: block.cause ?? null,
+          startedAt: block.state === 'running' ? previous?.startedAt ?? Date.now() : null
+        })
+      );
+      if (FROM_CODE.has(block.state) && !this._ranWith.has(block.name)) {
         const source = sourceOf(block.name);
         if (source !== undefined) {
           this._ranWith.set(block.name, source);
@@ -165,24 +140,48 @@ export class LiveStates {
     this._known = next;
   }
 
-  /** Apply one live run event. Returns whether anything changed. */
-  applyEvent(event: RunEvent, sourceOf: (name: string) => string | undefined): boolean {
+  /**
+   * Apply one live run event. `ranWith` gives the source each block of the event's run has
+   * (the notebook as it was when the run's execution was sent). Returns whether anything changed.
+   */
+  applyEvent(event: RunEvent, ranWith: (name: string) => string | undefined, now: number = Date.now()): boolean {
+    if (event.event === 'run_started') {
+      // A block with an output is not shown queued: it is served from the cache, or shows
+      // running when it runs after all (never "fresh, queued, fresh" for a cached upstream).
+      const waiting = (event.blocks ?? []).filter(name => !DONE.has(this._known.get(name)?.state ?? 'never_run'));
+      for (const name of waiting) {
+        this._runQueue.set(name, event.run_id);
+        this._queue(name);
+      }
+      return waiting.length > 0;
+    }
+    if (event.event === 'run_finished') {
+      let changed = false;
+      for (const [name, runId] of [...this._runQueue]) {
+        if (runId === event.run_id) {
+          this._runQueue.delete(name);
+          changed = true;
+        }
+      }
+      return changed;
+    }
     const name = event.block;
     if (!name) {
       return false;
     }
     if (event.event === 'children_started') {
-      const known = this._known.get(name);
+      const previous = this._known.get(name);
       const tally = { total: event.children?.length ?? 0, ran: 0, failed: 0, skipped: 0 };
-      this._known.set(name, {
-        state: 'running',
-        reason: null,
-        seconds: known?.seconds ?? null,
-        rows: null,
-        cols: null,
-        detail: null,
-        children: tally
-      });
+      this._known.set(
+        name,
+        known({
+          state: 'running',
+          seconds: previous?.seconds ?? null,
+          key: previous?.key ?? null,
+          startedAt: previous?.startedAt ?? now,
+          children: tally
+        })
+      );
       return true;
     }
     if (name.includes('@')) {
@@ -191,76 +190,111 @@ export class LiveStates {
     if (name.includes(':')) {
       return this._applyChildEvent(blockOfNode(name), event);
     }
+    const wasQueued = this._settle(name);
     const previous = this._known.get(name);
-    const timing = {
-      seconds: event.seconds ?? null,
-      rows: event.rows ?? null,
-      cols: event.cols ?? null
+    const remember = () => {
+      const source = ranWith(name);
+      if (source !== undefined) {
+        this._ranWith.set(name, source);
+      }
     };
     switch (event.event) {
       case 'block_started':
-        this._known.set(name, {
-          state: 'running',
-          reason: null,
-          seconds: previous?.seconds ?? null,
-          rows: previous?.rows ?? null,
-          cols: previous?.cols ?? null,
-          detail: null
-        });
+        this._known.set(
+          name,
+          known({
+            state: 'running',
+            seconds: previous?.seconds ?? null,
+            rows: previous?.rows ?? null,
+            cols: previous?.cols ?? null,
+            key: previous?.key ?? null,
+            finished: previous?.finished ?? null,
+            startedAt: now
+          })
+        );
         return true;
       case 'block_finished':
+        this._known.set(
+          name,
+          known({
+            state: 'fresh',
+            seconds: event.seconds ?? null,
+            rows: event.rows ?? null,
+            cols: event.cols ?? null,
+            key: event.key ?? null,
+            finished: event.time ?? now / 1000
+          })
+        );
+        remember();
+        return true;
       case 'block_cached': {
-        this._known.set(name, {
-          state: event.event === 'block_finished' ? 'fresh' : 'cached',
-          reason: null,
-          ...timing,
-          detail: null
-        });
-        // A block run as someone's upstream runs the code its cell last executed, not
-        // today's edits: only its own execution (or a first sight) moves the baseline.
-        const source = this._executing.get(name) ?? (this._ranWith.has(name) ? undefined : sourceOf(name));
-        if (source !== undefined) {
-          this._ranWith.set(name, source);
+        const same = previous && previous.key !== null && previous.key === event.key;
+        if (same && DONE.has(previous.state)) {
+          // The output it already had: nothing new to show.
+          remember();
+          return wasQueued;
         }
+        this._known.set(
+          name,
+          known({
+            state: 'cached',
+            // The time of the run that made the output, when known; never the 0 s of serving it.
+            seconds: same ? previous.seconds : null,
+            rows: event.rows ?? null,
+            cols: event.cols ?? null,
+            key: event.key ?? null,
+            finished: same ? previous.finished : null
+          })
+        );
+        remember();
         return true;
       }
       case 'block_failed':
-        this._known.set(name, { state: 'failed', reason: null, ...timing, detail: event.error ?? null });
-        this._ranWith.delete(name);
+        this._known.set(
+          name,
+          known({
+            state: 'failed',
+            seconds: event.seconds ?? null,
+            detail: event.error ?? null,
+            key: previous?.key ?? null,
+            finished: event.time ?? now / 1000
+          })
+        );
+        remember();
         return true;
       case 'block_skipped':
-        this._known.set(name, {
-          state: 'skipped',
-          reason: null,
-          seconds: null,
-          rows: null,
-          cols: null,
-          detail: event.reason ?? null
-        });
+        this._known.set(
+          name,
+          known({ state: 'skipped', detail: event.reason ?? null, cause: event.cause ?? null, key: previous?.key ?? null })
+        );
         return true;
       case 'block_waiting':
-        this._known.set(name, {
-          state: 'waiting',
-          reason: null,
-          seconds: previous?.seconds ?? null,
-          rows: previous?.rows ?? null,
-          cols: previous?.cols ?? null,
-          detail: null,
-          poke: event.poke ?? 0,
-          next: (event.next_poke ?? 0) * 1000
-        });
+        this._known.set(
+          name,
+          known({
+            state: 'waiting',
+            seconds: previous?.seconds ?? null,
+            rows: previous?.rows ?? null,
+            cols: previous?.cols ?? null,
+            key: previous?.key ?? null,
+            startedAt: previous?.startedAt ?? now,
+            poke: event.poke ?? 0,
+            next: (event.next_poke ?? 0) * 1000
+          })
+        );
         return true;
       case 'block_retrying':
-        this._known.set(name, {
-          state: 'retrying',
-          reason: null,
-          seconds: previous?.seconds ?? null,
-          rows: previous?.rows ?? null,
-          cols: previous?.cols ?? null,
-          detail: event.error ?? null,
-          attempt: (event.attempt ?? 1) + 1,
-          next: ((event.time ?? Date.now() / 1000) + (event.delay ?? 0)) * 1000
-        });
+        this._known.set(
+          name,
+          known({
+            state: 'retrying',
+            seconds: previous?.seconds ?? null,
+            key: previous?.key ?? null,
+            detail: event.error ?? null,
+            attempt: (event.attempt ?? 1) + 1,
+            next: ((event.time ?? now / 1000) + (event.delay ?? 0)) * 1000
+          })
+        );
         return true;
       default:
         return false;
@@ -269,11 +303,11 @@ export class LiveStates {
 
   /** A child of a block that fans out ran, failed or was skipped: count it on the block. */
   private _applyChildEvent(block: string, event: RunEvent): boolean {
-    const known = this._known.get(block);
-    if (!known?.children) {
+    const found = this._known.get(block);
+    if (!found?.children) {
       return false;
     }
-    const tally = known.children;
+    const tally = found.children;
     if (event.event === 'block_finished' || event.event === 'block_cached') {
       tally.ran += 1;
     } else if (event.event === 'block_failed') {
@@ -285,25 +319,45 @@ export class LiveStates {
     }
     const settled = tally.ran + tally.failed + tally.skipped;
     if (settled >= tally.total) {
-      known.state = tally.failed ? 'failed' : tally.ran ? 'fresh' : 'skipped';
+      found.state = tally.failed ? 'failed' : tally.ran ? 'fresh' : 'skipped';
+      found.startedAt = null;
     }
     return true;
   }
 
-  /** A block's cell was sent for execution with `source`. */
-  executionStarted(name: string, source: string): void {
-    this._executing.set(name, source);
+  /** A block cell was sent for execution: it is queued until its run reaches it or the execution ends. */
+  cellQueued(name: string): void {
+    this._queue(name);
+    this._cellQueue.set(name, (this._cellQueue.get(name) ?? 0) + 1);
   }
 
-  executionEnded(name: string): void {
-    this._executing.delete(name);
+  /** A block cell's execution ended (ran, failed or was cancelled). */
+  cellDone(name: string): void {
+    const count = (this._cellQueue.get(name) ?? 1) - 1;
+    if (count > 0) {
+      this._cellQueue.set(name, count);
+    } else {
+      this._cellQueue.delete(name);
+    }
+  }
+
+  /** Whether the block waits to run: its cell or its run is queued and has not reached it yet. */
+  isQueued(name: string): boolean {
+    const queued = this._queuedAt.get(name);
+    if (queued === undefined || !(this._cellQueue.has(name) || this._runQueue.has(name))) {
+      return false;
+    }
+    return queued > (this._settledAt.get(name) ?? -1);
   }
 
   /** Forget everything (kernel restarted or changed). */
   clear(): void {
     this._known.clear();
     this._ranWith.clear();
-    this._executing.clear();
+    this._cellQueue.clear();
+    this._runQueue.clear();
+    this._queuedAt.clear();
+    this._settledAt.clear();
   }
 
   get(name: string): Known | undefined {
@@ -315,12 +369,28 @@ export class LiveStates {
   }
 
   get isEmpty(): boolean {
-    return this._known.size === 0;
+    return this._known.size === 0 && this._cellQueue.size === 0;
+  }
+
+  private _queue(name: string): void {
+    this._queuedAt.set(name, ++this._clock);
+  }
+
+  /** The block's run reached it; returns whether it was queued. */
+  private _settle(name: string): boolean {
+    const wasQueued = this.isQueued(name);
+    this._settledAt.set(name, ++this._clock);
+    this._runQueue.delete(name);
+    return wasQueued;
   }
 
   private _known = new Map<string, Known>();
   private _ranWith = new Map<string, string>();
-  private _executing = new Map<string, string>();
+  private _cellQueue = new Map<string, number>();
+  private _runQueue = new Map<string, string>();
+  private _queuedAt = new Map<string, number>();
+  private _settledAt = new Map<string, number>();
+  private _clock = 0;
 }
 
 /** Edits that cannot change what a block computes do not make it stale. */
@@ -332,23 +402,53 @@ export function normalizeSource(source: string): string {
     .trim();
 }
 
+const NEVER_RUN: DerivedState = {
+  state: 'never_run',
+  reason: null,
+  seconds: null,
+  rows: null,
+  cols: null,
+  detail: null,
+  startedAt: null,
+  finished: null,
+  cause: null
+};
+
 /** The state of every block cell of `graph`, keyed by cell id. */
 export function deriveStates(graph: BlockGraph, live: LiveStates): Map<string, DerivedState> {
   const byName = new Map<string, DerivedState>();
   for (const name of graph.names) {
-    const known = live.get(name);
-    const state: DerivedState = known
-      ? { ...known }
-      : { state: 'never_run', reason: null, seconds: null, rows: null, cols: null, detail: null };
+    const found = live.get(name);
+    const state: DerivedState = found
+      ? {
+          state: found.state,
+          reason: found.reason,
+          seconds: found.seconds,
+          rows: found.rows,
+          cols: found.cols,
+          detail: found.detail,
+          startedAt: found.startedAt,
+          finished: found.finished,
+          cause: found.cause,
+          poke: found.poke,
+          next: found.next,
+          attempt: found.attempt,
+          children: found.children ? { ...found.children } : undefined
+        }
+      : { ...NEVER_RUN };
     const ranWith = live.ranWith(name);
     const node = graph.byName(name)!;
     if (
-      DONE.has(known?.state ?? 'never_run') &&
+      FROM_CODE.has(found?.state ?? 'never_run') &&
       ranWith !== undefined &&
       normalizeSource(ranWith) !== normalizeSource(node.source)
     ) {
       state.state = 'stale';
       state.reason = 'code';
+      state.detail = null;
+    }
+    if (state.state !== 'running' && live.isQueued(name)) {
+      state.state = 'queued';
     }
     byName.set(name, state);
   }
@@ -356,10 +456,24 @@ export function deriveStates(graph: BlockGraph, live: LiveStates): Map<string, D
   // Topological order guarantees every upstream is final before its downstreams.
   for (const name of graph.topologicalOrder()) {
     const state = byName.get(name)!;
-    if (!DONE.has(state.state as BlockStateName)) {
+    if (state.state === 'running' || state.state === 'queued' || state.state === 'failed') {
       continue;
     }
-    if (graph.directUpstreams(name).some(up => byName.get(up)?.state === 'stale')) {
+    const upstreams = graph.directUpstreams(name).map(up => [up, byName.get(up)] as const);
+    const blocked = upstreams.find(([, up]) => up?.state === 'failed' || (up?.state === 'skipped' && up.cause));
+    if (blocked) {
+      const [upName, up] = blocked;
+      const cause = up!.state === 'failed' ? upName : up!.cause!;
+      Object.assign(state, { state: 'skipped', reason: null, cause, detail: `not run because ${cause} failed` });
+      continue;
+    }
+    const cause = state.state === 'skipped' && state.cause ? byName.get(state.cause) : undefined;
+    if (cause && MOVED_ON.has(cause.state as BlockStateName)) {
+      // What it waited on ran or changed since: it no longer follows from its upstreams.
+      Object.assign(state, { state: 'stale', reason: 'upstream', cause: null, detail: null });
+      continue;
+    }
+    if (DONE.has(state.state as BlockStateName) && upstreams.some(([, up]) => up?.state === 'stale')) {
       state.state = 'stale';
       state.reason = 'upstream';
     }
@@ -370,84 +484,10 @@ export function deriveStates(graph: BlockGraph, live: LiveStates): Map<string, D
     const name = node.options?.name;
     if (node.parseError || !name || graph.isDuplicate(node.cellId)) {
       const problem = graph.problemsOfCell(node.cellId)[0];
-      result.set(node.cellId, {
-        state: 'invalid',
-        reason: null,
-        seconds: null,
-        rows: null,
-        cols: null,
-        detail: problem?.message ?? null
-      });
+      result.set(node.cellId, { ...NEVER_RUN, state: 'invalid', detail: problem?.message ?? null });
     } else {
       result.set(node.cellId, byName.get(name)!);
     }
   }
   return result;
-}
-
-/** Short human text for a state, as shown on badges and in the graph's tooltips. */
-export function describeState(state: DerivedState, now: number = Date.now()): string {
-  if (state.children) {
-    const c = state.children;
-    const parts = [`×${c.total}`];
-    if (c.ran) {
-      parts.push(`${c.ran} ran`);
-    }
-    if (c.failed) {
-      parts.push(`${c.failed} failed`);
-    }
-    if (c.skipped) {
-      parts.push(`${c.skipped} skipped`);
-    }
-    return parts.join(' · ');
-  }
-  switch (state.state) {
-    case 'waiting':
-      return `waiting · poke ${state.poke ?? 0} · next in ${secondsUntil(state.next, now)}`;
-    case 'retrying':
-      return `retrying · attempt ${state.attempt ?? 2} in ${secondsUntil(state.next, now)}`;
-    case 'never_run':
-      return 'never run';
-    case 'stale':
-      return state.reason === 'code'
-        ? 'stale: code changed'
-        : state.reason === 'upstream'
-          ? 'stale: upstream changed'
-          : state.reason === 'variables'
-            ? 'stale: variables changed'
-            : 'stale';
-    case 'skipped':
-      return state.detail ? `skipped: ${state.detail}` : 'skipped';
-    case 'invalid':
-      return 'invalid';
-    default:
-      return state.state;
-  }
-}
-
-function secondsUntil(when: number | undefined, now: number): string {
-  const left = Math.max(0, Math.round(((when ?? now) - now) / 1000));
-  return `${left} s`;
-}
-
-export function formatSeconds(seconds: number | null): string | null {
-  if (seconds === null || seconds === undefined) {
-    return null;
-  }
-  if (seconds < 1) {
-    return `${Math.round(seconds * 1000)} ms`;
-  }
-  if (seconds < 60) {
-    return `${seconds.toFixed(seconds < 10 ? 2 : 1)} s`;
-  }
-  const minutes = Math.floor(seconds / 60);
-  return `${minutes} min ${Math.round(seconds - minutes * 60)} s`;
-}
-
-export function formatRows(rows: number | null, cols: number | null): string | null {
-  if (rows === null || rows === undefined) {
-    return null;
-  }
-  const shown = `${rows.toLocaleString('en-US')} row${rows === 1 ? '' : 's'}`;
-  return cols === null || cols === undefined ? shown : `${shown} × ${cols} col${cols === 1 ? '' : 's'}`;
 }

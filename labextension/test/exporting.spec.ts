@@ -1,4 +1,13 @@
-import { conflictLines, exportSummary, pipelinesOf, sharedFilesRefusal } from '../src/exporting';
+import {
+  conflictLines,
+  exportSummary,
+  fileCounts,
+  fileLine,
+  pipelinesOf,
+  readReview,
+  sameNameLines,
+  sharedFilesRefusal
+} from '../src/exporting';
 
 const REFUSAL = {
   message: 'block files used by other pipelines have different content: ...',
@@ -64,5 +73,49 @@ describe('exportSummary', () => {
   it('says only what it knows', () => {
     expect(exportSummary({}, 'fan.ipynb', 'proj')).toBe('Exported fan.ipynb to proj');
     expect(exportSummary(null, 'fan.ipynb', 'proj')).toBe('Exported fan.ipynb to proj');
+  });
+});
+
+describe('the export review', () => {
+  const answer = {
+    pipeline: 'weekly',
+    files: [
+      { path: 'data_loaders/trips_per_day.py', state: 'new', detached: false },
+      { path: 'transformers/clean.py', state: 'changed', detached: false },
+      { path: 'data_loaders/weekly/load.py', state: 'new', detached: true },
+      { path: 'pipelines/weekly/metadata.yaml', state: 'unchanged', detached: false },
+      { path: 42, state: 'new' },
+      { path: 'x.py', state: 'eaten' }
+    ],
+    conflicts: [{ path: 'data_loaders/load.py', pipelines: ['daily'] }],
+    same_name: [
+      {
+        block: 'trips_per_day',
+        path: 'data_loaders/trips_per_day.py',
+        others: [{ path: 'data_loaders/trips_per_day.sql', pipelines: ['daily'] }]
+      }
+    ]
+  };
+
+  it('reads the dry run, leaving out what is malformed', () => {
+    const review = readReview(answer);
+    expect(review.files.map(f => f.path)).toEqual([
+      'data_loaders/trips_per_day.py',
+      'transformers/clean.py',
+      'data_loaders/weekly/load.py',
+      'pipelines/weekly/metadata.yaml'
+    ]);
+    expect(review.conflicts).toEqual(answer.conflicts);
+    expect(readReview(null)).toEqual({ pipeline: '', files: [], conflicts: [], same_name: [] });
+  });
+
+  it('counts and names the files and flags blocks of the same name', () => {
+    const review = readReview(answer);
+    expect(fileCounts(review.files)).toBe('2 new, 1 changed, 1 unchanged');
+    expect(fileLine(review.files[2])).toBe('data_loaders/weekly/load.py (own copy)');
+    expect(sameNameLines(review)).toEqual([
+      'trips_per_day: data_loaders/trips_per_day.py would sit beside data_loaders/trips_per_day.sql ' +
+        '(used by daily), another block named trips_per_day'
+    ]);
   });
 });

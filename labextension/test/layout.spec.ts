@@ -1,5 +1,6 @@
 import { BlockGraph } from '../src/graph';
-import { layoutGraph } from '../src/layout';
+import { fitText, layoutGraph, nodeLines } from '../src/layout';
+import { DerivedState } from '../src/state';
 
 describe('layoutGraph', () => {
   it('places upstreams above downstreams, one box per block cell and per unknown upstream', () => {
@@ -33,5 +34,38 @@ describe('layoutGraph', () => {
     const layout = layoutGraph(graph, 'LR');
     expect(layout.nodes.every(n => n.inCycle)).toBe(true);
     expect(layout.edges.every(e => e.inCycle)).toBe(true);
+  });
+});
+
+describe('nodeLines', () => {
+  const state = (partial: Partial<DerivedState>): DerivedState => ({
+    state: 'fresh',
+    reason: null,
+    seconds: 0.12,
+    rows: 3,
+    cols: 2,
+    detail: null,
+    startedAt: null,
+    finished: null,
+    cause: null,
+    ...partial
+  });
+
+  it('says the state in words and the last time and rows, else the type', () => {
+    const graph = BlockGraph.fromCells([{ cellId: 'l', source: '%%block LoadTrips --type data_loader' }]);
+    const node = layoutGraph(graph).nodes[0];
+    expect(nodeLines(node, state({}))).toEqual({
+      name: 'LoadTrips',
+      state: 'fresh',
+      details: '120 ms · 3 rows × 2 cols'
+    });
+    const skipped = nodeLines(node, state({ state: 'skipped', detail: 'not run because a_rather_long_upstream_name failed' }));
+    expect(skipped.state.endsWith('…')).toBe(true);
+    expect(skipped.details).toBe('data_loader');
+  });
+
+  it('cuts text with an ellipsis', () => {
+    expect(fitText('abcdef', 4)).toBe('abc…');
+    expect(fitText('abc', 4)).toBe('abc');
   });
 });

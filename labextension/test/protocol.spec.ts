@@ -1,8 +1,10 @@
 import * as fs from 'fs';
 import * as path from 'path';
 
+import { describeState, describeStats } from '../src/describe';
 import { BlockGraph } from '../src/graph';
-import { KernelMessage, LiveStates, RunEvent, deriveStates, describeState } from '../src/state';
+import { KernelBlockState, KernelMessage, LiveStates, RunEvent, deriveStates } from '../src/state';
+import { NotebookCell, syncMessage } from '../src/sync';
 
 // The protocol vectors shared with the kernel's tests, read from the repository (never a copy).
 const VECTORS = path.resolve(__dirname, '..', '../tests/data/comm_messages.json');
@@ -14,7 +16,21 @@ interface EventCase {
   badge: { block: string; state: string; text: string; now?: number } | null;
 }
 
-const cases: EventCase[] = JSON.parse(fs.readFileSync(VECTORS, 'utf8')).events;
+const vectors = JSON.parse(fs.readFileSync(VECTORS, 'utf8'));
+const cases: EventCase[] = vectors.events;
+
+interface FrontendCase {
+  name: string;
+  notebook?: NotebookCell[];
+  path?: string;
+  message: { content: { data: unknown } };
+}
+
+interface KernelCase {
+  name: string;
+  message: { type: 'state'; blocks: KernelBlockState[] };
+  badges: { block: string; state: string; text: string; stats: string }[];
+}
 
 const SOURCES: Record<string, string> = {
   load: '%%block load\n[1, 2, 3]',
@@ -78,7 +94,10 @@ describe('comm protocol, shared vectors', () => {
     expect(Object.keys(sent.event)).not.toContain('traceback');
     const changed = live.applyEvent(sent.event, sourceOf);
     if (c.badge === null) {
-      expect(changed).toBe(false);
+      // A run's own events change no badge by themselves (run_started queues its blocks).
+      for (const state of deriveStates(graph(), live).values()) {
+        expect(['never_run', 'queued']).toContain(state.state);
+      }
       return;
     }
     expect(changed).toBe(true);
@@ -86,5 +105,38 @@ describe('comm protocol, shared vectors', () => {
     expect(state.state).toBe(c.badge.state);
     const now = c.badge.now === undefined ? Date.now() : c.badge.now * 1000;
     expect(describeState(state, now)).toBe(c.badge.text);
+  });
+});
+
+describe('comm protocol, the sync the page sends', () => {
+  const withNotebook = (vectors.frontend as FrontendCase[]).filter(c => c.notebook);
+
+  it('has a vector with a notebook', () => {
+    expect(withNotebook.length).toBeGreaterThan(0);
+  });
+
+  it.each(withNotebook.map(c => [c.name, c] as const))('sends "%s"', (_, c) => {
+    expect(syncMessage(c.notebook!, c.path)).toEqual(c.message.content.data);
+  });
+});
+
+describe('comm protocol, the states the kernel sends', () => {
+  const kernelCases: KernelCase[] = vectors.kernel;
+
+  it.each(kernelCases.map(c => [c.name, c] as const))('shows "%s"', (_, c) => {
+    const sources: Record<string, string> = {};
+    for (const block of c.message.blocks) {
+      sources[block.name] = `%%block ${block.name}${block.upstream?.length ? ` -u ${block.upstream.join(' ')}` : ''}\n1`;
+    }
+    const graph = BlockGraph.fromCells(
+      c.message.blocks.map(block => ({ cellId: block.cell_id!, source: sources[block.name] }))
+    );
+    const live = new LiveStates();
+    live.applySnapshot(c.message.blocks, name => sources[name]);
+    const derived = deriveStates(graph, live);
+    for (const badge of c.badges) {
+      const state = derived.get(`cell-${badge.block}`)!;
+      expect([state.state, describeState(state), describeStats(state)]).toEqual([badge.state, badge.text, badge.stats]);
+    }
   });
 });

@@ -124,7 +124,7 @@ def test_what_a_block_prints_shows_in_the_cell_and_in_the_run_history(ip, tmp_pa
     assert capsys.readouterr().out == "after the run\n"
 
 
-def test_a_failure_marks_fresh_downstream_stale(ip):
+def test_a_failure_marks_its_downstream_skipped_until_it_succeeds(ip):
     ip.user_ns["source_broken"] = False
     cell(ip, "a", "if source_broken:\n    raise ValueError('source is down')\n1")
     cell(ip, "b -u a", "a + 1")
@@ -133,4 +133,9 @@ def test_a_failure_marks_fresh_downstream_stale(ip):
         ip.run_line_magic("blocks", "run a --force")
     states = {s.name: s for s in jupyter_blocks._session.states()}
     assert states["a"].state == "failed"
-    assert states["b"].state == "stale" and states["b"].error == "not run because a failed"
+    assert states["b"].state == "skipped" and states["b"].error == "not run because a failed"
+    assert states["b"].cause == "a"
+    ip.user_ns["source_broken"] = False
+    ip.run_line_magic("blocks", "run a --force")
+    states = {s.name: s for s in jupyter_blocks._session.states()}
+    assert (states["a"].state, states["b"].state) == ("fresh", "fresh")

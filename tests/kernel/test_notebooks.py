@@ -16,6 +16,12 @@ def clean(text: str) -> str:
     return ANSI.sub("", text)
 
 
+def status_lines(cell) -> list[str]:
+    """The status lines a cell displayed (not its error)."""
+    return [o["data"]["text/plain"] for o in cell.get("outputs", [])
+            if o["output_type"] == "display_data"]
+
+
 def usage_error(cell) -> str:
     """IPython prints a UsageError as one stderr line, with no traceback."""
     lines = [line for line in text_of(cell).splitlines() if line.startswith("UsageError")]
@@ -29,8 +35,11 @@ def test_chain_runs_and_rerun_in_a_new_kernel_loads_from_disk(tmp_path):
     first = execute(path, allow_errors=False)
     cells = first.cells
     assert "✓ load · ran in" in text_of(cells[3]) and "tests 1/1 passed" in text_of(cells[3])
-    assert "✓ load · cached (memory)" in text_of(cells[4])
+    # an upstream taken from the cache is one summary line, the cell's own block its status
+    assert "✓ 1 upstream cached (load)" in text_of(cells[4])
+    assert "✓ load ·" not in text_of(cells[4])
     assert "✓ clean · ran in" in text_of(cells[4]) and "3 rows × 2 cols" in text_of(cells[4])
+    assert "✓ 2 upstreams cached (load, clean)" in text_of(cells[5])
     assert "total: 12 via output(): 12" in text_of(cells[6])
     assert (tmp_path / ".jupyter_blocks" / "cache").is_dir()
 
@@ -38,6 +47,7 @@ def test_chain_runs_and_rerun_in_a_new_kernel_loads_from_disk(tmp_path):
     second = execute(path, allow_errors=False)
     assert "✓ load · cached (disk)" in text_of(second.cells[3])
     assert "✓ total · cached (disk)" in text_of(second.cells[5])
+    assert "✓ 2 upstreams cached (load, clean)" in text_of(second.cells[5])
     assert "total: 12" in text_of(second.cells[6])
 
 
@@ -76,8 +86,11 @@ def test_failing_block_points_at_its_cell_line_and_marks_downstream(tmp_path):
     assert 'File "<block `broken` (cell 3)>", line 3' in traceback
     assert "ratio = total / 0" in traceback
     assert "site-packages" not in traceback and "jupyter_blocks/runner" not in traceback
-    downstream = error_of(cells[3])
-    assert "report: not run because broken failed" in clean("\n".join(downstream["traceback"]))
+    # the error is said once: in the cell's error, not again in its status line
+    status = status_lines(cells[2])
+    assert status[-1].startswith("✗ broken · failed after") and "Error" not in "".join(status)
+    assert status_lines(cells[3])[-1] == "– report · not run because broken failed"
+    assert error_of(cells[3])["evalue"] == error["evalue"]
     listing = text_of(cells[4])
     assert re.search(r"broken\s+transformer\s+load\s+failed", listing)
     assert re.search(r"report\s+transformer\s+broken\s+skipped: not run because broken failed", listing)

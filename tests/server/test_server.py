@@ -28,6 +28,7 @@ import pytest
 
 from jupyter_blocks.project.writer import export_notebook
 from jupyter_blocks.runner.run import run_target
+from tests.helpers.notebooks import write_notebook
 
 NOTEBOOKS = Path(__file__).parents[1] / "notebooks"
 PASSWORD = "pg-Pa55word-for-tests"
@@ -340,6 +341,102 @@ def test_export_without_a_conflict_is_unchanged(server: Server) -> None:
     assert body["detached"] == []
 
 
+def test_export_writes_files_with_the_permissions_of_a_plain_open(server: Server) -> None:
+    status, body = server.request(
+        "POST", "export", body={"path": "chain.ipynb", "project": "modes"}
+    )
+    assert status == 200, body
+    umask = os.umask(0o022)
+    os.umask(umask)  # the server inherited this process's umask
+    modes = {
+        str(p.relative_to(server.root / "modes")): p.stat().st_mode & 0o777
+        for p in (server.root / "modes").rglob("*")
+        if p.is_file()
+    }
+    assert set(modes) == set(body["written"])
+    assert set(modes.values()) == {0o666 & ~umask}
+
+
+def test_a_dry_run_export_lists_the_files_and_their_state_and_writes_nothing(
+    server: Server,
+) -> None:
+    project = _shared_project(server, "review")
+    (project / "transformers" / "clean.py").write_text("changed by hand\n")
+    before = _files(project)
+    status, body = server.request(
+        "POST", "export", body={"path": "chain.ipynb", "project": "review", "dry_run": True}
+    )
+    assert status == 200, body
+    assert _files(project) == before
+    states = {f["path"]: f["state"] for f in body["files"]}
+    assert states == {
+        "data_loaders/load.py": "unchanged",
+        "transformers/clean.py": "changed",
+        "transformers/total.py": "unchanged",
+        "pipelines/chain/metadata.yaml": "unchanged",
+    }
+    assert body["conflicts"] == [] and body["same_name"] == []
+
+    status, body = server.request(
+        "POST", "export", body={"path": "other.ipynb", "project": "review", "dry_run": True}
+    )
+    assert status == 200, body
+    assert body["conflicts"] == [
+        {"path": "data_loaders/load.py", "pipelines": ["chain"]},
+        {"path": "transformers/clean.py", "pipelines": ["chain"]},
+    ]
+    assert {f["path"]: f["state"] for f in body["files"]}["pipelines/other/metadata.yaml"] == "new"
+    status, body = server.request(
+        "POST",
+        "export",
+        body={"path": "other.ipynb", "project": "review", "dry_run": True, "detach": True},
+    )
+    assert status == 200, body
+    copies = [f["path"] for f in body["files"] if f["detached"]]
+    assert copies == ["data_loaders/other/load.py", "transformers/other/clean.py"]
+    assert _files(project) == before
+
+
+def test_a_dry_run_export_flags_a_block_whose_name_another_block_file_has(
+    server: Server,
+) -> None:
+    write_notebook(server.root / "daily.ipynb", "%%block trips_per_day --lang sql\nSELECT 1 AS n")
+    write_notebook(server.root / "weekly.ipynb", "%%block trips_per_day\n[1, 2]")
+    status, body = server.request(
+        "POST", "export", body={"path": "daily.ipynb", "project": "named"}
+    )
+    assert status == 200, body
+    status, body = server.request(
+        "POST", "export", body={"path": "weekly.ipynb", "project": "named", "dry_run": True}
+    )
+    assert status == 200, body
+    assert body["same_name"] == [
+        {
+            "block": "trips_per_day",
+            "path": "data_loaders/trips_per_day.py",
+            "others": [{"path": "data_loaders/trips_per_day.sql", "pipelines": ["daily"]}],
+        }
+    ]
+
+
+def test_runs_are_listed_with_their_block_runs(server: Server) -> None:
+    status, body = server.request("GET", "runs", {"path": "printing.ipynb"})
+    assert status == 200, body
+    run = next(r for r in body["runs"] if r["run_id"] == server.run_id)
+    blocks = {b["block"]: b["status"] for b in run["blocks"]}
+    assert blocks["load"] == "ran" and blocks["login"] == "failed"
+    assert all("output" not in b and "traceback" not in b for b in run["blocks"])
+    assert PASSWORD not in json.dumps(body)
+
+
+def test_the_logs_of_a_failed_block_end_with_its_traceback(server: Server) -> None:
+    status, body = server.logs("login")
+    assert status == 200, body
+    assert "Traceback (most recent call last)" in body["text"]
+    assert "PermissionError: login refused for password ***" in body["text"]
+    assert PASSWORD not in body["text"]
+
+
 # -- helpers -------------------------------------------------------------------------------------
 
 
@@ -360,3 +457,4 @@ def test_tail_keeps_the_last_whole_lines_within_the_limit(
     from jupyter_blocks.server.handlers import tail
 
     assert tail(text, limit) == expected
+

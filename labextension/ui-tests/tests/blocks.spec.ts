@@ -226,8 +226,10 @@ test('badges survive windowing: cells leave the DOM and come back right', async 
   await expectBadge('load', 'data-reason', 'code');
   await expectBadge('a', 'data-state', 'stale');
   await expectBadge('a', 'data-reason', 'upstream');
-  await expectBadge('b', 'data-state', 'failed');
-  await expectBadge('join', 'data-state', 'skipped');
+  // `b` failed on the old `load`: with a new upstream its failure no longer says what it does.
+  await expectBadge('b', 'data-state', 'stale');
+  await expectBadge('b', 'data-reason', 'upstream');
+  await expectBadge('join', 'data-state', 'stale');
 });
 
 test('clicking a graph node lands on its cell', async () => {
@@ -275,6 +277,13 @@ test('export pipeline writes the project through the server extension', async ()
   await expect(dialog).toBeVisible();
   await dialog.locator('input').fill('proj');
   await dialog.locator('.jp-Dialog-button.jp-mod-accept').click();
+  // What it will write, before writing anything.
+  await expect(dialog.locator('.jp-Dialog-header')).toContainText('Export pipeline fan');
+  await expect(dialog.locator('.jp-BlocksExport-files li[data-path="data_loaders/load.py"]')).toHaveAttribute(
+    'data-state',
+    'new'
+  );
+  await dialog.locator('.jp-Dialog-button', { hasText: 'Export' }).click();
   await expect(page.locator('.jp-toast-container, .Toastify')).toContainText('Exported fan.ipynb to proj', {
     timeout: 60_000
   });
@@ -315,14 +324,26 @@ test('cycles, unknown upstreams and duplicates show as errors on the graph', asy
 });
 
 test('after a kernel restart the comm is reopened and states come back', async () => {
+  // Back to the `load` that ran (the windowing test edited it), so its output is in the cache.
+  await page.evaluate(() => {
+    const cells = (window as any).jupyterapp.shell.currentWidget.content.model.cells;
+    for (let i = 0; i < cells.length; i++) {
+      const source: string = cells.get(i).sharedModel.getSource();
+      if (source.startsWith('%%block load')) {
+        cells.get(i).sharedModel.setSource(source.replace('range(12)', 'range(10)'));
+      }
+    }
+  });
   await page.evaluate(() => (window as any).jupyterapp.shell.currentWidget.sessionContext.session.kernel.restart());
   await waitForKernelIdle(page);
   const connection = page.locator('#jupyter-blocks-dag .jp-BlocksDag-connection');
-  await expect(connection).toHaveAttribute('data-connected', 'false');
-  await expect(dagNode('load')).toHaveAttribute('data-state', 'never_run');
-  // Run Pipeline loads the extension first, since the new kernel has no comm target yet.
+  // The notebook loads the extension, so the new kernel loads it by itself and says what the
+  // disk cache holds, before any cell runs.
+  await expect(connection).toHaveAttribute('data-connected', 'true', { timeout: 60_000 });
+  for (const name of ['load', 'a', 'b']) {
+    await expect(dagNode(name)).toHaveAttribute('data-state', 'cached', { timeout: 60_000 });
+  }
   await execute('jupyter-blocks:run-pipeline');
-  await expect(connection).toHaveAttribute('data-connected', 'true', { timeout: 120_000 });
   for (const name of ['load', 'a', 'b', 'join']) {
     await expect(dagNode(name)).toHaveAttribute('data-state', DONE, { timeout: 120_000 });
   }

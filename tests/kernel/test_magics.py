@@ -134,3 +134,11 @@ def test_a_failure_marks_fresh_downstream_stale(ip):
     states = {s.name: s for s in jupyter_blocks._session.states()}
     assert states["a"].state == "failed"
     assert states["b"].state == "stale" and states["b"].error == "not run because a failed"
+
+
+def test_pipeline_cell_is_checked_and_summarised(ip, capsys):
+    # Imported Mage projects start with one; in a kernel it must run, not be an unknown magic.
+    ip.run_cell_magic("pipeline", "", "tags: [taxi]\nmage_block_keys:\n  load:\n    color: red\n")
+    assert "Pipeline settings: 0 triggers" in capsys.readouterr().out
+    with pytest.raises(UsageError, match="trigers: unknown key"):
+        ip.run_cell_magic("pipeline", "", "trigers: []\n")

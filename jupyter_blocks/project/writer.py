@@ -173,9 +173,13 @@ def _carry(source: Pipeline, root: Path, placed: list[MageBlock], plan: _Plan, *
     text, _, more = with_mage_database(text, sql_profiles)
     plan.notes += notes + more
     existing = root / IO_CONFIG
-    if not existing.is_file() or force or (
-            origin is not None and existing.resolve() == origin.resolve()):
+    in_place = origin is not None and existing.is_file() \
+        and existing.resolve() == origin.resolve()
+    if not existing.is_file() or force or in_place:
         plan.files[IO_CONFIG] = text
+        if in_place and text != existing.read_text(encoding="utf-8"):
+            plan.notes.append(f"{IO_CONFIG}: added DUCKDB_DATABASE (what Mage reads for "
+                              "DUCKDB_PATH) to the notebook's own profiles")
     else:
         own = existing.read_text(encoding="utf-8")
         if own != text and origin is not None:

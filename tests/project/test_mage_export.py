@@ -338,3 +338,12 @@ def test_settings_mage_refuses_are_noted(tmp_path):
         "written",
     ]
     assert "- name: berlin\n" in (tmp_path / "proj/pipelines/t/triggers.yaml").read_text()
+
+
+def test_an_export_in_place_says_it_adds_duckdb_database(tmp_path):
+    shutil.copy(TESTS / "notebooks" / "chain.ipynb", tmp_path / "chain.ipynb")
+    (tmp_path / "io_config.yaml").write_text("default:\n  DUCKDB_PATH: w.duckdb\n")
+    notes = export_notebook(tmp_path / "chain.ipynb").notes
+    assert notes == ["io_config.yaml: added DUCKDB_DATABASE (what Mage reads for DUCKDB_PATH) "
+                     "to the notebook's own profiles"]
+    assert export_notebook(tmp_path / "chain.ipynb").notes == []

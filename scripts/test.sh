@@ -5,8 +5,9 @@
 #
 # Creates .venv (the project with its test extras), starts the local PostgreSQL when it is
 # installed but stopped, installs R and its jsonlite package from Debian when they are missing
-# (as root, with apt-get), prepares the BigQuery emulator's own virtualenv and the labextension's
-# toolchain (Node packages, Debian's Chromium), then runs pytest. Tests whose service is missing
+# (as root, with apt-get), prepares the BigQuery emulator's and Mage 0.9.80's own virtualenvs
+# (tests/mage runs exported pipelines under real Mage) and the labextension's toolchain (Node
+# packages, Debian's Chromium), then runs pytest. Tests whose service is missing
 # skip with a message; with JUPYTER_BLOCKS_REQUIRE_SERVICES=1 (as CI sets it) they fail instead.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -37,6 +38,8 @@ if ! command -v Rscript >/dev/null 2>&1 \
 fi
 
 bash scripts/setup_bqemulator.sh
+bash scripts/setup_mage.sh \
+    || echo "warning: could not set up Mage in .venvs/mage; the tests under tests/mage will not run" >&2
 if [ -f labextension/scripts/setup.sh ]; then
     PATH="$PWD/.venv/bin:$PATH" bash labextension/scripts/setup.sh
 fi

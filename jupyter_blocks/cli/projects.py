@@ -64,6 +64,8 @@ def export(notebook: str, project: str | None, pipeline: str | None, detach: boo
     result = export_notebook(notebook, project, pipeline, detach=detach, force=force)
     for path in result.written:
         click.echo(f"wrote {path}")
+    for note in result.notes:
+        click.echo(f"note: {note}")
     click.echo(f"exported pipeline `{result.pipeline}` to {result.project} "
                f"({len(result.written)} written, {len(result.unchanged)} unchanged)")
 
@@ -75,6 +77,9 @@ def export(notebook: str, project: str | None, pipeline: str | None, detach: boo
 @errors_as_exit_codes
 def import_(project: str, pipeline: str | None, output: str) -> None:
     """Build a notebook of %%block cells from a project pipeline (ours or Mage's)."""
-    from jupyter_blocks.project.reader import import_pipeline
+    from jupyter_blocks.project.importer import import_project
 
-    click.echo(f"wrote {import_pipeline(project, pipeline, output)}")
+    result = import_project(project, pipeline, output)
+    for note in result.notes:
+        click.echo(f"note: {note}")
+    click.echo(f"wrote {result.notebook}")

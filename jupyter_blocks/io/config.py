@@ -21,6 +21,8 @@ Mage's keys used by our connectors: ``POSTGRES_HOST``, ``POSTGRES_PORT``, ``POST
 defaults and emulators:
 
 - ``DUCKDB_PATH``: the DuckDB warehouse file (relative paths are relative to the profile file).
+  Mage's ``DUCKDB_DATABASE`` is read when it is absent (Mage reads a relative one against its
+  working folder, we against the profile file: the project folder, where runs work).
 - ``LAKE_PATH``: the local-folder lake (relative paths are relative to the profile file).
 - ``GOOGLE_PROJECT_ID``: the Google Cloud project (default: the service account's project).
 - ``GCS_ENDPOINT``: a Cloud Storage endpoint such as an emulator's ``http://127.0.0.1:9023``
@@ -30,6 +32,11 @@ defaults and emulators:
   on BigQuery load their upstream DataFrames, as tables named after the blocks that expire a day
   after each load (default ``jupyter_blocks_scratch``, created when missing). Set it when the
   account may not create datasets, or to keep runs at the same time apart.
+
+``{{ env_var('MAGE_REPO_PATH') }}`` is the profile file's folder unless the environment sets
+it: ``mage run`` sets it to the project folder, which holds the profile file, so an exported
+project's ``DUCKDB_DATABASE: "{{ env_var('MAGE_REPO_PATH') }}/warehouse.duckdb"`` names the same
+file under both runners.
 
 Any other key is kept as an extra (Mage has many more); extras whose names say they are secret
 (``PASSWORD``, ``SECRET``, ``TOKEN``, ``_KEY``) are hidden like the declared secrets. Secret values
@@ -56,7 +63,9 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_PROFILE = "default"
 _SECRET_KEY = re.compile(r"PASSWORD|SECRET|TOKEN|PRIVATE|_KEY$")
-_PATH_KEYS = ("DUCKDB_PATH", "LAKE_PATH", "GOOGLE_SERVICE_ACC_KEY_FILEPATH")
+_PATH_KEYS = ("DUCKDB_PATH", "DUCKDB_DATABASE", "LAKE_PATH", "GOOGLE_SERVICE_ACC_KEY_FILEPATH")
+#: Set by ``mage run`` to the project folder; the profile file's folder otherwise.
+REPO_PATH_VARIABLE = "MAGE_REPO_PATH"
 
 
 class Profile(BaseModel):
@@ -91,12 +100,18 @@ class Profile(BaseModel):
     BIGQUERY_SCRATCH_DATASET: str | None = None
 
     DUCKDB_PATH: Path | None = None
+    DUCKDB_DATABASE: Path | None = None
     LAKE_PATH: Path | None = None
 
     def describe(self) -> str:
         """Name the profile for messages: ``profile 'dev' (proj/io_config.yaml)``."""
         where = f" ({self.source})" if self.source else ""
         return f"profile '{self.name}'{where}"
+
+    @property
+    def duckdb_file(self) -> Path | None:
+        """The DuckDB database file: ``DUCKDB_PATH``, else Mage's ``DUCKDB_DATABASE``."""
+        return self.DUCKDB_PATH or self.DUCKDB_DATABASE
 
     def beside(self, name: str) -> Path:
         """``name`` next to the profile file (in the working folder for a profile built in code)."""
@@ -150,7 +165,9 @@ def load_profile(
     raw = profiles[name]
     if not isinstance(raw, Mapping):
         raise ConfigError(f"{name}: expected a mapping of keys, got {type(raw).__name__} ({path})")
-    values = _interpolate(name, raw, path, os.environ if environ is None else environ)
+    environ = dict(os.environ if environ is None else environ)
+    environ.setdefault(REPO_PATH_VARIABLE, str(path.resolve().parent))
+    values = _interpolate(name, raw, path, environ)
     return build_profile(name, values, source=path)
 
 
@@ -182,6 +199,8 @@ def build_profile(name: str, values: Mapping[str, Any], source: Path | None = No
             key: source.parent / getattr(result, key)
             for key in _PATH_KEYS
             if getattr(result, key) is not None and not getattr(result, key).is_absolute()
+            # Mage's `:memory:` and MotherDuck's `md:name` are not files.
+            and not str(getattr(result, key)).startswith((":", "md:"))
         }
         if updates:
             result = result.model_copy(update=updates)

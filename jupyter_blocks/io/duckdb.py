@@ -4,7 +4,10 @@ What belongs here: :class:`DuckDB` (export, load, load from the local lake), ope
 file that another process may hold (:func:`open_database`) and the Arrow → pandas conversion
 shared by DuckDB results. A connection is opened per call and closed after, so no lock on the
 file is held between blocks; a block that finds the file locked by another process (blocks in
-worker processes, another run) waits for it, as SQLite's busy timeout does.
+worker processes, another run) waits for it, as SQLite's busy timeout does. A new database
+file is created in DuckDB 1.0's storage format (``storage_compatibility_version``), so other
+DuckDB releases can open it: an exported project's warehouse is read by Mage's DuckDB too
+(Mage 0.9.80 pins 1.4.3, which cannot read a file DuckDB 2 created in its own format).
 """
 
 from __future__ import annotations
@@ -31,6 +34,8 @@ _SOURCE_VIEW = "_jb_export_source"
 
 #: Seconds to wait for a database file another process holds before giving up.
 LOCK_TIMEOUT = 60.0
+#: The storage format new database files are written in (readable by DuckDB 1.0 and later).
+STORAGE_COMPATIBILITY = "v1.0.0"
 
 
 def open_database(path: str, timeout: float = LOCK_TIMEOUT) -> Any:
@@ -45,6 +50,8 @@ def open_database(path: str, timeout: float = LOCK_TIMEOUT) -> Any:
     delay = 0.02
     while True:
         try:
+            if _is_new_file(path):
+                return _create(path)
             return duckdb.connect(path)
         except duckdb.IOException as exc:
             if "lock" not in str(exc).lower() or time.monotonic() + delay > deadline:
@@ -52,6 +59,21 @@ def open_database(path: str, timeout: float = LOCK_TIMEOUT) -> Any:
             logger.debug("duckdb: %s is locked by another process; retrying", path)
             time.sleep(delay)
             delay = min(delay * 2, 0.5)
+
+
+def _is_new_file(path: str) -> bool:
+    return path != ":memory:" and not path.startswith(("md:", "motherduck:")) \
+        and not Path(path).exists()
+
+
+def _create(path: str) -> Any:
+    """Create ``path`` in the compatible storage format (DuckDB before 1.2 has no such option)."""
+    import duckdb
+
+    try:
+        return duckdb.connect(path, config={"storage_compatibility_version": STORAGE_COMPATIBILITY})
+    except duckdb.InvalidInputException:
+        return duckdb.connect(path)
 
 
 #: Quote a name as one DuckDB identifier.
@@ -83,8 +105,8 @@ class DuckDB(Connector):
 
     @classmethod
     def from_profile(cls, profile: Profile) -> DuckDB:
-        """Build from ``DUCKDB_PATH`` (default: ``warehouse.duckdb`` next to the profile file)."""
-        path = profile.DUCKDB_PATH or profile.beside("warehouse.duckdb")
+        """Build from ``DUCKDB_PATH`` or Mage's ``DUCKDB_DATABASE`` (else ``warehouse.duckdb``)."""
+        path = profile.duckdb_file or profile.beside("warehouse.duckdb")
         return cls(path, profile_name=profile.name)
 
     def __repr__(self) -> str:

@@ -9,8 +9,9 @@ On every engine an upstream output that is a table (a pandas or polars DataFrame
 table, a DuckDB relation) is visible to the SQL as a table named after its block, and
 ``{{ df_1 }}`` names the first upstream, as in Mage. Engines (``connector``):
 
-- ``duckdb`` (default): in memory, or on the profile's ``DUCKDB_PATH`` file when a profile is
-  given and has one. Every tabular upstream is registered as a view of the frame (no copy).
+- ``duckdb`` (default): in memory, or on the profile's ``DUCKDB_PATH`` (or Mage's
+  ``DUCKDB_DATABASE``) file when a profile is given and has one. Every tabular upstream is
+  registered as a view of the frame (no copy).
 - ``postgres``: the profile's ``POSTGRES_*`` database. Each tabular upstream the SQL names (its
   block name as a word, in any case, or its ``df_N``) is loaded through binary COPY into a
   temporary table on the connection that then runs the query; temporary tables are found before
@@ -140,7 +141,7 @@ def _as_table(output: Any) -> Any:
     """A pandas DataFrame or Arrow table as it is; polars and DuckDB outputs as Arrow tables."""
     import pyarrow as pa
 
-    module = type(output).__module__.split(".")[0]
+    module = _library(output)
     if module == "pandas" or isinstance(output, pa.Table):
         return output
     if isinstance(output, pa.RecordBatch):
@@ -160,7 +161,7 @@ def _run_duckdb(
     from jupyter_blocks.io.connector import arrow_to_pandas
     from jupyter_blocks.io.duckdb import fetch_arrow, open_database
 
-    path = settings.DUCKDB_PATH if settings is not None else None
+    path = settings.duckdb_file if settings is not None else None
     where = f"duckdb ({path})" if path else "duckdb (in memory)"
     if settings is not None:
         where += f" profile '{settings.name}'"
@@ -193,7 +194,12 @@ def _run_duckdb(
 
 
 def _is_tabular(value: Any) -> bool:
-    module = type(value).__module__.split(".")[0]
-    return module in {"pandas", "pyarrow", "polars", "duckdb"} and (
+    return _library(value) in {"pandas", "pyarrow", "polars", "duckdb"} and (
         hasattr(value, "columns") or hasattr(value, "schema")
     )
+
+
+def _library(value: Any) -> str:
+    """The library a value's type comes from; DuckDB 1.4 keeps its relation in ``_duckdb``."""
+    module = type(value).__module__.split(".")[0]
+    return "duckdb" if module == "_duckdb" else module

@@ -1,15 +1,17 @@
-"""The IPython adapter: ``%%block`` and ``%blocks``. Parse the arguments, call the session.
+"""The IPython adapter: ``%%block``, ``%blocks`` and ``%%pipeline``. Parse, call the session.
 
 Bad input (a malformed ``%%block`` line, an unknown upstream, a cycle) is a one-line
 ``UsageError`` and registers nothing. A failing block raises
 :class:`~jupyter_blocks.core.errors.BlockFailed`, whose traceback shows the block's own cell lines
 and lists the blocks not run because of it. ``%%block`` takes the grammar shared with the
 labextension (``core.block``); ``%blocks`` parses its subcommands with IPython's
-``magic_arguments``.
+``magic_arguments``. ``%%pipeline`` checks the pipeline's settings cell and prints its summary
+(runs and exports read the cell from the notebook file).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 import sys
 from typing import Any
@@ -85,6 +87,23 @@ class BlockMagics(Magics):
                   "variable through kwargs, or import it)", file=sys.stderr)
         self._raise_failures(result)
         return result.outputs.get(spec.name)
+
+    @cell_magic
+    def pipeline(self, line: str, cell: str) -> None:
+        """``%%pipeline``: the pipeline's settings in Mage's YAML (triggers, alerts, Mage's keys).
+
+        Checked here (every problem as one ``UsageError``) and summarised.
+        """
+        from jupyter_blocks.core.errors import ConfigError
+        from jupyter_blocks.project.settings import parse_pipeline_cell
+        from jupyter_blocks.schedule.summary import summary
+
+        try:
+            settings = parse_pipeline_cell(cell)
+        except ConfigError as exc:
+            raise UsageError(str(exc)) from None
+        now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+        print(summary(settings, now, dt.datetime.now().astimezone().tzinfo or dt.timezone.utc))
 
     @line_magic
     @magic_arguments.magic_arguments()

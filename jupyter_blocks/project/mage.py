@@ -3,17 +3,27 @@
 What belongs here: the guarded decorator imports (``if 'transformer' not in globals(): ...``)
 that let a file run under our runner and under Mage's; rewriting a plain-form body as a
 decorated function (one positional argument per upstream, the last expression returned, ``@test``
-functions kept at module level); and stripping the guards, ours or Mage's, when reading a file.
+functions kept at module level); putting together a block's file (guards, the Mage adapter of
+``adapter`` when the block needs it, imports, body; SQL with Mage's upstream references); and
+stripping the guards, ours or Mage's, and the adapter when reading a file.
 """
 
 from __future__ import annotations
 
 import ast
 import re
+from collections.abc import Sequence
 
 from jupyter_blocks.core.block import BlockSpec
 from jupyter_blocks.core.body import BodyInfo
 from jupyter_blocks.core.decorators import DECORATOR_TYPES
+from jupyter_blocks.project.adapter import (
+    adapter_text,
+    decorator_of,
+    needs_adapter,
+    without_adapter,
+)
+from jupyter_blocks.project.mage_sql import mage_references
 
 #: Function names Mage's templates use for each block type.
 FUNCTION_NAMES = {
@@ -25,22 +35,43 @@ FUNCTION_NAMES = {
     "custom": "transform_custom",
 }
 _DECORATOR_OF_TYPE = {"condition": "condition"} | {t: t for t in FUNCTION_NAMES if t != "condition"}
+_MAGE_DECORATORS = "from mage_ai.data_preparation.decorators import"
 _GUARD = re.compile(
     r"^if '(?P<name>\w+)' not in globals\(\):\n"
     r"    from [\w.]+ import (?P=name)\n", re.MULTILINE)
 
 
-def render_block_file(spec: BlockSpec, block_type: str, info: BodyInfo, imports: list[str]
-                      ) -> str:
-    """The text of ``spec``'s block file: guards, copied imports, then the decorated body."""
+def render_block_file(spec: BlockSpec, block_type: str, info: BodyInfo, imports: list[str],
+                      inputs: Sequence[str] | None = None) -> str:
+    """The text of ``spec``'s block file: guards, the adapter, copied imports, the body.
+
+    Args:
+        spec: The block.
+        block_type: Its resolved type.
+        info: Its body analysis.
+        imports: Import lines from the notebook's other cells that it uses.
+        inputs: The upstreams whose outputs the block receives, in order: its arguments, and
+            what a SQL block's ``{{ df_N }}`` count (default: its ``--upstream``; a DAG-style
+            condition among them gates the block and passes nothing).
+    """
+    inputs = tuple(inputs) if inputs is not None else spec.upstream
+    if spec.lang == "sql":
+        sql = mage_references(spec.source, inputs)
+        return sql.strip("\n") + "\n"
     if spec.lang != "python":
         return spec.source.strip("\n") + "\n"
     body = spec.source.strip("\n")
+    decorator = decorator_of(body, info.function)
     if info.form == "plain":
-        body = decorate_plain_body(spec, block_type)
+        body = decorate_plain_body(spec, block_type, inputs)
+        decorator = _DECORATOR_OF_TYPE.get(block_type, "custom")
     if imports:
         body = "\n".join(imports) + "\n\n\n" + body
-    return guards(body) + "\n\n" + body.strip("\n") + "\n"
+    variables, dynamic = needs_adapter(spec, info, block_type)
+    adapter = ""
+    if decorator and (variables or dynamic):
+        adapter = adapter_text(decorator, variables=variables, dynamic=dynamic) + "\n\n"
+    return guards(body) + "\n\n" + adapter + body.strip("\n") + "\n"
 
 
 def guards(body: str) -> str:
@@ -52,7 +83,24 @@ def guards(body: str) -> str:
 
 
 def body_of_block_file(text: str) -> str:
-    """A block file's body: the file without its decorator guards (ours or Mage's)."""
+    """A block file's body: the file without its decorator guards (ours or Mage's) and adapter."""
+    return without_adapter(without_guards(text))
+
+
+def same_block(written: str, text: str) -> bool:
+    """Whether ``written`` (a file in the project) holds the block ``text`` holds.
+
+    A file Mage wrote (its guards import Mage's decorators) holds the same block when the code
+    is the same, whatever guards and adapter each has: Mage runs its own file as it is. Any
+    other file must match but for its guards.
+    """
+    if _MAGE_DECORATORS in written:
+        return body_of_block_file(written) == body_of_block_file(text)
+    return without_guards(written) == without_guards(text)
+
+
+def without_guards(text: str) -> str:
+    """A block file without its decorator guards (ours or Mage's)."""
     rest = text.replace("\r\n", "\n")
     while True:
         match = _GUARD.search(rest)
@@ -63,8 +111,13 @@ def body_of_block_file(text: str) -> str:
     return rest.strip("\n") + "\n" if rest.strip() else ""
 
 
-def decorate_plain_body(spec: BlockSpec, block_type: str) -> str:
-    """Rewrite a plain-form body as Mage's decorated form, keeping its lines and comments."""
+def decorate_plain_body(spec: BlockSpec, block_type: str,
+                        inputs: Sequence[str] | None = None) -> str:
+    """Rewrite a plain-form body as Mage's decorated form, keeping its lines and comments.
+
+    The function takes one positional argument per input (default: per ``--upstream``).
+    """
+    inputs = tuple(inputs) if inputs is not None else spec.upstream
     source = spec.source.strip("\n")
     lines = source.splitlines()
     tree = ast.parse(source)
@@ -100,9 +153,9 @@ def decorate_plain_body(spec: BlockSpec, block_type: str) -> str:
     if not any(line.strip() for line in in_function):
         in_function = ["return None"]
     name = FUNCTION_NAMES.get(block_type, "transform")
-    while name in spec.upstream:
+    while name in inputs:
         name += "_block"
-    arguments = ", ".join([*spec.upstream, "*args", "**kwargs"])
+    arguments = ", ".join([*inputs, "*args", "**kwargs"])
     decorator = _DECORATOR_OF_TYPE.get(block_type, "custom")
     function = [f"@{decorator}", f"def {name}({arguments}):"]
     function += [("    " + line) if line.strip() else "" for line in in_function]

@@ -1,9 +1,10 @@
 """The ``metadata.yaml`` model: one pipeline's blocks, as Mage writes it and as we write it.
 
 What belongs here: the pydantic models (so a bad file is one error line with its YAML path, like
-``blocks[2].upstream_blocks``), reading a file into them, and writing them back with a fixed key
-order and no runtime state, so exports are byte-for-byte deterministic. Mage's own keys
-(``status``, ``executor_type``, ``widgets``...) are accepted and ignored; any other key is an error.
+``blocks[2].upstream_blocks``), reading a file into them, and where each block type's files live.
+Mage's own keys (``status``, ``executor_type``, ``widgets``...) are accepted here and kept by the
+importer in the ``%%pipeline`` cell; any other key is an error. Writing the file, as Mage writes
+it, is ``mage_layout``'s.
 """
 
 from __future__ import annotations
@@ -132,34 +133,3 @@ def read_metadata(path: Path) -> PipelineMeta:
         return PipelineMeta.model_validate(document)
     except ValidationError as exc:
         raise ConfigError(f"{path}: {'; '.join(describe_errors(exc, PipelineMeta))}") from None
-
-
-def dump_metadata(meta: PipelineMeta) -> str:
-    """The YAML we write: our keys only, in a fixed order, no runtime state."""
-    document: dict[str, Any] = {
-        "name": meta.name,
-        "uuid": meta.uuid,
-        "type": meta.type,
-        "variables": dict(meta.variables or {}),
-        "blocks": [_block_document(block) for block in meta.blocks],
-    }
-    text: str = yaml.safe_dump(document, sort_keys=False, allow_unicode=True,
-                               default_flow_style=False, width=100)
-    return text
-
-
-def _block_document(block: BlockMeta) -> dict[str, Any]:
-    retry = None
-    if block.retry_config is not None:
-        retry = block.retry_config.model_dump(exclude_none=True)
-    return {
-        "uuid": block.uuid,
-        "name": block.name or block.uuid,
-        "type": block.type,
-        "language": block.language,
-        "upstream_blocks": list(block.upstream_blocks),
-        "downstream_blocks": list(block.downstream_blocks),
-        "configuration": dict(sorted(block.configuration.items())),
-        "retry_config": retry,
-        "timeout": block.timeout,
-    }

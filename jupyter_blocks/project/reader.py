@@ -1,26 +1,30 @@
-"""Reading a project pipeline (ours or Mage-written): its blocks as specs, or back as a notebook.
+"""Reading a project pipeline (ours or Mage-written): its blocks as specs, and its settings.
 
 What belongs here: finding a pipeline in a project folder, loading ``metadata.yaml`` and its
-block files into a DAG a headless run can execute (tracebacks show the block file and line), and
-building a notebook of ``%%block`` cells (plus a ``parameters`` cell) from it for ``import``.
+block files into a DAG a headless run can execute (tracebacks show the block file and line; the
+lines of an export's Mage adapter are blank, as a run here needs none of it), and its settings:
+``triggers.yaml``, the pipeline keys of ``metadata.yaml``, and what each block's entry says that
+its options do not (``mage_block_keys``), so an export writes the same file back. Building a
+notebook from it for ``import`` is ``importer``'s.
 """
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from jupyter_blocks.core.block import BLOCK_TYPES, DEFAULT_RETRY_DELAY, LANGUAGES, BlockSpec
-from jupyter_blocks.core.body import analyze
+from jupyter_blocks.core.body import analyze, resolve_type
 from jupyter_blocks.core.errors import BlocksError, BlockSpecError, ConfigError, did_you_mean
-from jupyter_blocks.core.grammar import render_magic_line
 from jupyter_blocks.core.graph import Dag
 from jupyter_blocks.core.pipeline import Pipeline
+from jupyter_blocks.project.adapter import blank_adapter
 from jupyter_blocks.project.configuration import options_of
-from jupyter_blocks.project.mage import body_of_block_file
+from jupyter_blocks.project.mage_layout import documents_for, kept_block_keys
+from jupyter_blocks.project.mage_shape import mage_blocks
 from jupyter_blocks.project.metadata import MAGE_TYPES, BlockMeta, block_file, read_metadata
-from jupyter_blocks.project.parameters import parameters_source
 from jupyter_blocks.project.triggers_file import (
     TRIGGERS_FILE,
     read_triggers,
@@ -80,19 +84,41 @@ def load_project_pipeline(path: str | Path, pipeline: str | None = None) -> Pipe
         raise ConfigError("; ".join(problems))
     dag = Dag.of(specs)
     dag.validate()
+    document = yaml.safe_load(metadata.read_text(encoding="utf-8")) or {}
+    settings = settings_from_metadata(document, read_triggers(
+        root / "pipelines" / name / TRIGGERS_FILE), where=label)
+    kept = _kept_keys(dag, document)
+    if kept:
+        settings = settings.model_copy(update={"mage_block_keys": kept})
     return Pipeline(name=meta.name or name, directory=root.resolve(), dag=dag,
                     defaults=dict(meta.variables or {}), target=str(path),
-                    project=(root.resolve(), name), files=files,
-                    settings=_settings(metadata, root / "pipelines" / name / TRIGGERS_FILE))
+                    project=(root.resolve(), name), files=files, settings=settings)
 
 
-def _settings(metadata: Path, triggers: Path) -> Any:
-    """The pipeline's settings: ``triggers.yaml`` and the settings keys of ``metadata.yaml``."""
-    import yaml
+def _kept_keys(dag: Dag, document: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """What each block's entry in ``document`` says beyond what its options make export write."""
+    kinds = {spec.name: resolve_type(spec, analyze(spec)) for spec in dag}
+    ours = {entry["uuid"]: entry for section in documents_for(mage_blocks(dag, kinds), {})
+            .values() for entry in section}
+    kept: dict[str, dict[str, Any]] = {}
+    for section in ("blocks", "conditionals", "callbacks"):
+        for written in document.get(section) or []:
+            if not isinstance(written, dict) or "uuid" not in written:
+                continue
+            name = str(written["uuid"]).rsplit("/", 1)[-1]
+            if name not in ours:
+                continue
+            keys = kept_block_keys(written, ours[name])
+            if keys:
+                kept[name] = keys
+    return kept
 
-    document = yaml.safe_load(metadata.read_text(encoding="utf-8")) or {}
-    return settings_from_metadata(document, read_triggers(triggers),
-                                  where=str(metadata.relative_to(metadata.parents[2])))
+
+def not_imported(document: dict[str, Any]) -> list[str]:
+    """Entries of a ``metadata.yaml`` that are not pipeline blocks (Mage's notes and charts)."""
+    return [f"blocks[{index}] `{entry.get('uuid')}` ({entry.get('type')})"
+            for index, entry in enumerate(document.get("blocks") or [])
+            if isinstance(entry, dict) and str(entry.get("type")) in _NOT_BLOCKS]
 
 
 def _block_spec(root: Path, block: BlockMeta, where: str) -> tuple[BlockSpec | None, Path]:
@@ -126,7 +152,8 @@ def _block_spec(root: Path, block: BlockMeta, where: str) -> tuple[BlockSpec | N
         max_retry_delay=retry.max_delay if retry else None,
         exponential_backoff=retry.exponential_backoff if retry else None,
         timeout=block.timeout, **options_of(config),
-        source=path.read_text(encoding="utf-8"), origin=str(path.resolve()), first_line=1)
+        source=blank_adapter(path.read_text(encoding="utf-8")), origin=str(path.resolve()),
+        first_line=1)
     if block.language == "python":
         info = analyze(spec)
         if info.form != "decorated":
@@ -136,33 +163,7 @@ def _block_spec(root: Path, block: BlockMeta, where: str) -> tuple[BlockSpec | N
 
 
 def import_pipeline(project: str | Path, pipeline: str | None, output: str | Path) -> Path:
-    """Write a notebook of ``%%block`` cells (and a ``parameters`` cell) for a pipeline."""
-    loaded = load_project_pipeline(project, pipeline)
-    cells = [_code_cell("load-ext", "%load_ext jupyter_blocks")]
-    if loaded.defaults:
-        cells.append(_code_cell("parameters", parameters_source(loaded.defaults),
-                                ["parameters"]))
-    for spec in loaded.dag:
-        body = body_of_block_file(spec.source) if spec.lang == "python" \
-            else spec.source.strip("\n") + "\n"
-        cells.append(_code_cell(f"block-{spec.name}",
-                                render_magic_line(spec) + "\n" + body.rstrip("\n")))
-    notebook = {
-        "cells": cells,
-        "metadata": {"kernelspec": {"display_name": "Python 3", "language": "python",
-                                    "name": "python3"},
-                     "language_info": {"name": "python"}},
-        "nbformat": 4,
-        "nbformat_minor": 5,
-    }
-    output = Path(output)
-    output.parent.mkdir(parents=True, exist_ok=True)
-    output.write_text(json.dumps(notebook, indent=1, sort_keys=True, ensure_ascii=False) + "\n",
-                      encoding="utf-8")
-    return output
+    """Write a notebook of ``%%block`` cells for a pipeline (``importer.import_project``)."""
+    from jupyter_blocks.project.importer import import_project
 
-
-def _code_cell(cell_id: str, source: str, tags: list[str] | None = None) -> dict[str, Any]:
-    return {"cell_type": "code", "execution_count": None, "id": cell_id,
-            "metadata": {"tags": tags} if tags else {}, "outputs": [],
-            "source": source.splitlines(keepends=True)}
+    return import_project(project, pipeline, output).notebook

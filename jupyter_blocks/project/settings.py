@@ -2,7 +2,8 @@
 
 What belongs here: the :class:`PipelineSettings` model (``triggers``, ``notification_config``,
 the pipeline defaults ``retry_config`` and ``concurrency_config``, and Mage's other pipeline
-keys, kept as written so imports and exports give the same bytes back), parsing a cell into it
+keys, kept as written so imports and exports give the same bytes back, as are Mage's keys of
+blocks that ``%%block`` options do not hold, under ``mage_block_keys``), parsing a cell into it
 with every problem on one line, writing it back as a cell, and the summary the cell shows.
 Splitting the settings into ``triggers.yaml`` and ``metadata.yaml`` is ``triggers_file``'s job.
 
@@ -21,6 +22,10 @@ A cell looks like::
         webhook_url: "{{ env_var('SLACK_WEBHOOK') }}"
     retry_config:
       retries: 2
+    mage_block_keys:
+      load_trips:
+        color: '#f5a623'
+        status: executed
 """
 
 from __future__ import annotations
@@ -49,6 +54,8 @@ RESERVED = {
     "type": "the pipeline's type comes from its blocks",
     "blocks": "blocks come from %%block cells",
     "variables": "variable defaults come from the cell tagged `parameters`",
+    "callbacks": "callbacks come from %%block cells with --type callback --on BLOCK",
+    "conditionals": "conditionals come from %%block cells with --type condition",
 }
 _WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 
@@ -85,9 +92,11 @@ class PipelineSettings(BaseModel):
     retry_config: PipelineRetryConfig | None = None
     concurrency_config: ConcurrencyConfig | None = None
     # Mage's other pipeline keys: kept as written, not used by jupyter-blocks.
+    #: Mage's keys of a block's entry in ``metadata.yaml`` that its ``%%block`` options do not
+    #: hold (``color``, ``status``, ``executor_type``, a ``configuration`` key of Mage's...),
+    #: by block name, as a Mage-written file had them (``project.mage_layout``).
+    mage_block_keys: dict[str, dict[str, Any]] | None = None
     cache_block_output_in_memory: Any = None
-    callbacks: Any = None
-    conditionals: Any = None
     created_at: Any = None
     data_integration: Any = None
     description: Any = None
@@ -108,7 +117,7 @@ class PipelineSettings(BaseModel):
 
 #: Keys a cell keeps for Mage without using them.
 KEPT_KEYS = tuple(key for key in PipelineSettings.model_fields if key not in (
-    "triggers", "notification_config", "retry_config", "concurrency_config"))
+    "triggers", "notification_config", "retry_config", "concurrency_config", "mage_block_keys"))
 
 
 def parse_pipeline_cell(text: str, where: str = MAGIC) -> PipelineSettings:

@@ -22,6 +22,7 @@ import yaml
 from pydantic import ValidationError
 
 from jupyter_blocks.core.errors import ConfigError
+from jupyter_blocks.project.mage_layout import PIPELINE_DEFAULTS
 from jupyter_blocks.project.notifications import NotificationConfig
 from jupyter_blocks.project.settings import KEPT_KEYS, PipelineSettings
 from jupyter_blocks.project.triggers import (
@@ -121,9 +122,10 @@ def metadata_part(settings: PipelineSettings) -> dict[str, Any]:
     """The ``metadata.yaml`` keys the settings hold, as Mage writes them.
 
     ``notification_config``, ``retry_config`` and ``concurrency_config`` are always there
-    (``{}`` when unset, as Mage writes them); Mage's other kept keys when the cell has them.
+    (``{}`` when unset, as Mage writes them); Mage's other kept keys when the cell has them
+    (the exporter writes Mage's defaults for the others: ``project.mage_layout``).
     """
-    document = settings.model_dump(exclude_unset=True, exclude={"triggers"})
+    document = settings.model_dump(exclude_unset=True, exclude={"triggers", "mage_block_keys"})
     for key in EMPTY_AS_MAPPING:
         if document.get(key) is None:
             document[key] = {}
@@ -134,15 +136,18 @@ def settings_from_metadata(metadata: Mapping[str, Any], triggers: Sequence[Trigg
                            where: str = "metadata.yaml") -> PipelineSettings:
     """The ``%%pipeline`` settings of an imported pipeline: its triggers and metadata keys.
 
-    An empty ``notification_config``, ``retry_config`` or ``concurrency_config`` is left out
-    (Mage writes ``{}`` for none, and :func:`metadata_part` writes it back); keys that belong to
-    blocks or the pipeline's name are not settings and are ignored.
+    A key holding what Mage writes for a new pipeline (``tags: []``, ``executor_count: 1``, an
+    empty ``notification_config``...) is left out: the exporter writes those defaults back
+    (``project.mage_layout.PIPELINE_DEFAULTS``). Keys that belong to blocks or the pipeline's
+    name are not settings and are ignored.
     """
     values: dict[str, Any] = {}
     for key in (*EMPTY_AS_MAPPING, *KEPT_KEYS):
         if key not in metadata:
             continue
         if key in EMPTY_AS_MAPPING and metadata[key] in ({}, None):
+            continue
+        if key in PIPELINE_DEFAULTS and _same_yaml(metadata[key], PIPELINE_DEFAULTS[key]):
             continue
         values[key] = metadata[key]
     if triggers:
@@ -152,3 +157,8 @@ def settings_from_metadata(metadata: Mapping[str, Any], triggers: Sequence[Trigg
     except ValidationError as exc:
         raise_problems(where, describe_errors(exc, PipelineSettings))
         raise  # unreachable: raise_problems raised
+
+
+def _same_yaml(left: Any, right: Any) -> bool:
+    """Whether two values are written the same (``1`` and ``1.0`` are not)."""
+    return bool(yaml.safe_dump(left) == yaml.safe_dump(right))

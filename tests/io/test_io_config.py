@@ -192,3 +192,28 @@ def test_missing_adbc_names_the_postgres_extra(monkeypatch):
 
     with pytest.raises(MissingDependencyError, match=r"jupyter-blocks\[postgres\]"):
         Postgres().export(pd.DataFrame({"a": [1]}), "s", "t")
+
+
+def test_mages_duckdb_database_and_repo_path(tmp_path, monkeypatch):
+    monkeypatch.delenv("MAGE_REPO_PATH", raising=False)
+    write_config(
+        tmp_path,
+        """
+        default:
+          DUCKDB_DATABASE: "{{ env_var('MAGE_REPO_PATH') }}/warehouse.duckdb"
+        relative:
+          DUCKDB_DATABASE: data/w.duckdb
+        memory:
+          DUCKDB_DATABASE: ":memory:"
+        both:
+          DUCKDB_PATH: ours.duckdb
+          DUCKDB_DATABASE: "{{ env_var('MAGE_REPO_PATH') }}/theirs.duckdb"
+        """,
+    )
+    # MAGE_REPO_PATH is the profile file's folder unless set (mage run sets the project's).
+    assert load_profile(directory=tmp_path).duckdb_file == tmp_path.resolve() / "warehouse.duckdb"
+    assert load_profile("relative", directory=tmp_path).duckdb_file == tmp_path / "data/w.duckdb"
+    assert str(load_profile("memory", directory=tmp_path).duckdb_file) == ":memory:"
+    assert load_profile("both", directory=tmp_path).duckdb_file == tmp_path / "ours.duckdb"
+    monkeypatch.setenv("MAGE_REPO_PATH", "/somewhere/else")
+    assert str(load_profile(directory=tmp_path).duckdb_file) == "/somewhere/else/warehouse.duckdb"

@@ -130,3 +130,17 @@ def test_a_lock_held_too_long_names_the_database(tmp_path):
     finally:
         holder.kill()
         holder.wait(timeout=30)
+
+
+def test_a_new_database_file_opens_in_older_duckdb_releases(tmp_path):
+    # Mage 0.9.80 pins DuckDB 1.4, which cannot open a file DuckDB 2 writes in its own format.
+    import duckdb
+
+    path = tmp_path / "warehouse.duckdb"
+    DuckDB(path).export(trips(), "main", "trips")
+    with duckdb.connect(str(path)) as connection:
+        (version,) = connection.execute(
+            "SELECT tags['storage_version'] FROM duckdb_databases() WHERE database_name = "
+            "'warehouse'").fetchone() or (None,)
+    assert version == "v1.0.0+" or duckdb.__version__.startswith("1.")
+    assert len(DuckDB(path).load("SELECT * FROM trips")) == 6

@@ -176,3 +176,11 @@ def test_psycopg_placeholders_become_numbered_for_adbc():
         to_positional("SELECT %(b)s", {"a": 1})
     with pytest.raises(ConfigError, match="2 placeholders, 1 value"):
         to_positional("SELECT %s, %s", [1])
+
+
+def test_a_duckdb_1_4_relation_counts_as_a_table():
+    # DuckDB 1.4 (Mage's pin) keeps DuckDBPyRelation in the module `_duckdb`.
+    from jupyter_blocks.io.sql import _is_tabular
+
+    relation = type("DuckDBPyRelation", (), {"__module__": "_duckdb", "columns": ["a"]})()
+    assert _is_tabular(relation)

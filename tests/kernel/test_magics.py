@@ -139,3 +139,12 @@ def test_a_failure_marks_its_downstream_skipped_until_it_succeeds(ip):
     ip.run_line_magic("blocks", "run a --force")
     states = {s.name: s for s in jupyter_blocks._session.states()}
     assert (states["a"].state, states["b"].state) == ("fresh", "fresh")
+
+
+
+def test_pipeline_cell_is_checked_and_summarised(ip, capsys):
+    # Imported Mage projects start with one; in a kernel it must run, not be an unknown magic.
+    ip.run_cell_magic("pipeline", "", "tags: [taxi]\nmage_block_keys:\n  load:\n    color: red\n")
+    assert "Pipeline settings: 0 triggers" in capsys.readouterr().out
+    with pytest.raises(UsageError, match="trigers: unknown key"):
+        ip.run_cell_magic("pipeline", "", "trigers: []\n")

@@ -5,6 +5,7 @@ import pytest
 import yaml
 
 from jupyter_blocks.core.errors import ConfigError
+from jupyter_blocks.project.mage_layout import dump_mage_yaml, pipeline_document
 from jupyter_blocks.project.settings import dump_pipeline_cell, parse_pipeline_cell
 from jupyter_blocks.project.triggers import Trigger
 from jupyter_blocks.project.triggers_file import (
@@ -58,7 +59,11 @@ def test_mage_project_to_cell_to_mage_project_is_byte_identical():
     part = metadata_part(back)
     assert {key: METADATA[key] for key in part} == part
     assert part["notification_config"] == METADATA["notification_config"]
-    assert set(part) == set(METADATA) - {"blocks", "name", "type", "uuid"}
+    # The cell holds what differs from a new pipeline; the export writes Mage's defaults back.
+    assert "widgets" not in cell and "executor_count" not in cell
+    document = pipeline_document(name="taxi_etl", variables={}, blocks=[], conditionals=[],
+                                 callbacks=[], settings=part)
+    assert dump_mage_yaml(document) == (GOLDEN / "metadata.yaml").read_text(encoding="utf-8")
     # And the cell written from the files is the cell written again.
     assert dump_pipeline_cell(back) == cell
 

@@ -2,7 +2,8 @@
 
 What belongs here: the command group and what every command shares (exit codes, one ``error:``
 line for bad input, the console). The commands live in ``run`` (``run``), ``projects``
-(``export``, ``import``, ``dag``) and ``history`` (``runs``, ``cache``); the output layer in
+(``export``, ``import``, ``dag``), ``history`` (``runs``, ``cache``) and ``orchestrate``
+(``schedule``, ``backfill``); the output layer in
 ``terminal``, papermill mode in ``papermill``, DAG pictures in ``pictures``. No run logic here.
 Exit codes: 0 success, 1 a block failed, 2 bad input, 130 interrupted.
 """
@@ -15,6 +16,7 @@ import click
 
 from jupyter_blocks.cli.common import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK
 from jupyter_blocks.cli.history import cache, runs
+from jupyter_blocks.cli.orchestrate import backfill, schedule
 from jupyter_blocks.cli.projects import dag, export, import_
 from jupyter_blocks.cli.run import run
 
@@ -28,7 +30,7 @@ def cli(context: click.Context) -> None:
         gc.enable()  # see main(); ``run`` turns it back on when its blocks start
 
 
-for command in (run, dag, export, import_, runs, cache):
+for command in (run, dag, export, import_, runs, cache, schedule, backfill):
     cli.add_command(command)
 
 

@@ -34,6 +34,25 @@ def errors_as_exit_codes(function: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+class DefaultGroup(click.Group):
+    """A group whose first argument, when it names no subcommand, goes to its ``default`` one.
+
+    ``schedule nb.ipynb`` is ``schedule start nb.ipynb``; ``schedule list nb.ipynb`` lists. A
+    target that happens to be named like a subcommand is reached as ``./list``.
+    """
+
+    def __init__(self, *args: Any, default: str, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.default = default
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        """Put the default subcommand first when the arguments do not start with one."""
+        help_names = set(ctx.help_option_names or ["--help"])
+        if args and args[0] not in self.commands and args[0] not in help_names:
+            args = [self.default, *args]
+        return super().parse_args(ctx, args)
+
+
 def console(file: Any = None) -> Any:
     """A rich console; off a terminal, wide enough that tables are not cut."""
     from rich.console import Console

@@ -53,15 +53,18 @@ _target_argument = click.argument("target", type=click.Path(), default=".")
 @_target_argument
 @click.option("--pipeline", help="Only runs of this pipeline.")
 @click.option("--status", type=click.Choice(["running", "success", "failed", "interrupted"]))
+@click.option("--trigger", metavar="NAME",
+              help="Only runs started by NAME: manual, notebook, api, a trigger's name "
+              "(schedule:NAME, api:NAME) or a backfill's id.")
 @click.option("--limit", type=int, default=50, show_default=True)
 @_store_option
 @errors_as_exit_codes
-def runs_list(target: str, pipeline: str | None, status: str | None, limit: int,
-              store: str | None) -> None:
+def runs_list(target: str, pipeline: str | None, status: str | None, trigger: str | None,
+              limit: int, store: str | None) -> None:
     """List runs, newest first."""
     from jupyter_blocks.cli import terminal
 
-    found = store_for(target, store).list_runs(pipeline, status, limit)
+    found = store_for(target, store).list_runs(pipeline, status, limit, trigger=trigger)
     console().print(terminal.runs_table(found))
 
 

@@ -132,17 +132,21 @@ def _size(size: float) -> str:
 
 
 def runs_table(runs: list[dict[str, Any]]) -> Table:
-    """Pipeline runs: id, pipeline, status, started, seconds, trigger."""
+    """Pipeline runs: id, pipeline, status, started, seconds, trigger, the time it was for."""
     table = Table()
-    for column in ("run", "pipeline", "status", "started", "seconds", "trigger"):
+    for column in ("run", "pipeline", "status", "started", "seconds", "trigger", "for"):
         table.add_column(column, justify="right" if column == "seconds" else "left",
                          no_wrap=True)
     for run in runs:
         seconds = "" if run.get("seconds") is None else f"{run['seconds']:.2f}"
+        trigger = run.get("trigger") or ""
+        scheduled = trigger.startswith(("schedule:", "backfill:", "api:"))
+        when = str((run.get("variables") or {}).get("execution_date") or "") if scheduled \
+            else ""
         table.add_row(run["run_id"], run["pipeline"],
                       Text(run["status"], style=_STYLES.get(_run_style(run["status"]), "")),
                       (run.get("started_at") or "")[:19].replace("T", " "), seconds,
-                      run.get("trigger") or "")
+                      trigger, when[:19].replace("T", " "))
     return table
 
 

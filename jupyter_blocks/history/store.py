@@ -75,6 +75,23 @@ class RunStore:
         """
         return RunRecorder(self.database, target, variables, trigger, output, redact)
 
+    def orchestration(self) -> Any:
+        """The scheduler's and backfills' tables in this store (``history.orchestration``)."""
+        if getattr(self, "_orchestration", None) is None:
+            from jupyter_blocks.history.orchestration import Orchestration
+
+            self._orchestration = Orchestration(self.database)
+        return self._orchestration
+
+    def set_status(self, run_id: str, status: str) -> None:
+        """Record a run's final status after the fact (a run stopped at its timeout: failed)."""
+        db = self.database.connect()
+        try:
+            db.run(f"UPDATE {PIPELINE_RUNS} SET status = :status WHERE run_id = :run_id",
+                   {"status": status, "run_id": run_id})
+        finally:
+            db.close()
+
     def recover(self) -> list[str]:
         """Mark runs left ``running`` by a dead process on this host ``interrupted``."""
         host = socket.gethostname()
@@ -84,7 +101,7 @@ class RunStore:
             rows = db.rows(f"SELECT run_id, pid, host FROM {PIPELINE_RUNS} "
                            "WHERE status = 'running'")
             dead = [row["run_id"] for row in rows
-                    if row["host"] == host and not (row["pid"] and _alive(row["pid"]))]
+                    if row["host"] == host and not (row["pid"] and process_alive(row["pid"]))]
             for run_id in dead:
                 with db.transaction():
                     db.run(f"UPDATE {PIPELINE_RUNS} SET status = 'interrupted' "
@@ -248,7 +265,8 @@ def _iso(value: Any) -> str | None:
     return text
 
 
-def _alive(pid: int) -> bool:
+def process_alive(pid: int) -> bool:
+    """Whether a process of this host with ``pid`` exists."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:

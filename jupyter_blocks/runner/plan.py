@@ -108,3 +108,22 @@ def block_variables(variables: Mapping[str, Any], block: str, attempt: int = 1, 
     if configuration is not None:
         values["configuration"] = configuration
     return values
+
+
+def unread_variables(dag: Dag, names: Iterable[str], defaults: Iterable[str] = (),
+                     analyses: Analyses | None = None) -> list[str]:
+    """The ``names`` no block of ``dag`` reads, in the order given.
+
+    ``[]`` when a block reads its variables dynamically (which it reads cannot be known). Names
+    with a default in the pipeline (``defaults``) and the derived run variables count as read.
+    """
+    from jupyter_blocks.runner.variables import DERIVED
+
+    analyses = analyses if analyses is not None else Analyses()
+    read: set[str] = set(defaults) | set(DERIVED)
+    for spec in dag:
+        variables = analyses(spec).info.variables
+        if variables is None:
+            return []
+        read |= variables
+    return [name for name in names if name not in read]

@@ -50,6 +50,8 @@ class RunRequest:
         variables: Values over the pipeline's defaults (``--var``, a trigger's variables).
         execution_date: The run's execution date; else ``variables["execution_date"]``, the
             pipeline's default, or now.
+        interval_end: The end of the interval the run covers (a schedule's next tick, a
+            backfill interval's end); a day after the execution date by default.
         trigger: What started the run (``manual``, ``notebook``, a schedule, ...), recorded.
         run_id: The run's id (a new one by default).
         resume: Finish this earlier run without re-running its completed blocks.
@@ -72,6 +74,7 @@ class RunRequest:
     selection: Selection = field(default_factory=Selection)
     variables: Mapping[str, Any] = field(default_factory=dict)
     execution_date: dt.datetime | None = None
+    interval_end: dt.datetime | None = None
     trigger: str = "manual"
     run_id: str | None = None
     resume: str | None = None
@@ -129,7 +132,8 @@ def run(request: RunRequest, subscribers: Iterable[Subscriber] = ()) -> Finished
     execution_date = request.execution_date or (
         as_datetime(values["execution_date"]) if "execution_date" in values
         else dt.datetime.now().replace(microsecond=0))
-    variables = run_variables(pipeline.name, execution_date, values)
+    variables = run_variables(pipeline.name, execution_date, values,
+                              interval_end=request.interval_end)
     targets, force = selection.resolve(pipeline.dag)
     # What this run covers must be a valid DAG; problems elsewhere in a notebook do not stop it.
     covered = pipeline.dag.upstream_of(targets) if targets is not None else pipeline.dag

@@ -56,7 +56,9 @@ MAX_LOG_BYTES = 4 * 1024 * 1024
 
 
 def load(server_app: Any) -> None:
-    """Add the handlers to the running server."""
+    """Add the handlers (these and ``pipelines``') to the running server."""
+    from jupyter_blocks.server.pipelines import routes as pipeline_routes
+
     web_app = server_app.web_app
     base = url_path_join(web_app.settings["base_url"], URL_ROOT)
     root = Path(server_app.root_dir).resolve()
@@ -71,6 +73,7 @@ def load(server_app: Any) -> None:
                 {"root": root},
             ),
             (url_path_join(base, "export"), ExportHandler, {"root": root}),
+            *pipeline_routes(base, root),
         ],
     )
     server_app.log.info("jupyter_blocks server extension loaded at %s", base)

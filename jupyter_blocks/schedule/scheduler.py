@@ -414,6 +414,9 @@ class Scheduler:
                 self.store_of(running.watched).orchestration().release(
                     running.watched.pipeline.name, running.trigger.name, running.tick,
                     running.previous_tick)
+                self.say("tick_released", pipeline=running.watched.pipeline.name,
+                         run_id=running.launch.run_id, trigger=running.launch.trigger,
+                         tick=running.launch.tick)
                 running.trigger = None  # nothing more to record for that tick
         until = time.time() + grace
         for running in current:
@@ -538,6 +541,9 @@ def describe(record: dict[str, Any]) -> str:
         text = f"{who} missed its SLA ({record.get('trigger')}, tick {record.get('tick')})"
     elif kind == "pipeline_problem":
         text = f"{record.get('pipeline')}: {record.get('error')} ({record.get('detail')})"
+    elif kind == "tick_released":
+        text = (f"{who} had not begun: tick {record.get('tick')} of {record.get('trigger')} "
+                "given back for the next scheduler")
     elif kind == "api_listening":
         text = f"API trigger listening on {record.get('url')}"
     elif kind == "pipeline_reloaded":

@@ -5,7 +5,6 @@ import signal
 import subprocess
 import sys
 import time
-import uuid
 from pathlib import Path
 
 import pytest
@@ -15,30 +14,8 @@ from jupyter_blocks.cli import cli
 from jupyter_blocks.core.errors import ConfigError
 from jupyter_blocks.history.store import RunStore
 from jupyter_blocks.runner.run import run_target
-from tests.helpers.services import unavailable
 
 NOTEBOOKS = Path(__file__).parents[1] / "notebooks"
-PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def store_url(request, tmp_path):
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'runs.sqlite'}"
-        return
-    import sqlalchemy as sa
-
-    schema = f"jb_store_{uuid.uuid4().hex[:10]}"
-    try:
-        engine = sa.create_engine(PG_URL)
-        with engine.begin() as db:
-            db.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
-    except Exception as exc:
-        unavailable("PostgreSQL", f"start it on 127.0.0.1:5432 (user postgres, db test): {exc}")
-    yield f"{PG_URL}?options=-csearch_path%3D{schema}"
-    with engine.begin() as db:
-        db.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
-    engine.dispose()
 
 
 def copy(tmp_path: Path, name: str) -> Path:

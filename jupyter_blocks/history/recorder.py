@@ -5,9 +5,9 @@ this layer does not import the runner. One connection serves the whole run, and 
 transaction committed before the next subscriber sees the event: a run killed at any moment has
 every block that was reported finished in the store (a ``running`` row for the block it was
 in, which recovery marks ``interrupted``; a run that ends, interrupted or not, marks its own).
-A failed attempt that is retried (``block_retrying``) closes its own row with its error. A block's row is found again by the id its
-``block_started`` insert returned, so recording costs the same at the last block of a long run
-as at the first.
+A failed attempt that is retried (``block_retrying``) closes its own row with its error. A
+block's row is found again by the id its ``block_started`` insert returned, so recording costs
+the same at the last block of a long run as at the first.
 """
 
 from __future__ import annotations

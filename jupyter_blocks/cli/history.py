@@ -110,6 +110,12 @@ def cache_ls(target: str) -> None:
 @click.argument("target", type=click.Path(), default=".")
 @errors_as_exit_codes
 def cache_clear(target: str) -> None:
-    """Remove every cache entry."""
-    removed = cache_for(target).clear()
-    click.echo(f"removed {removed} cache entries")
+    """Remove every cache entry, and what runs killed while writing one left."""
+    found = cache_for(target)
+    files, size = found.sweep()
+    removed = found.clear()
+    message = f"removed {removed} cache {'entry' if removed == 1 else 'entries'}"
+    if files:
+        message += (f" and {files} unfinished write{'' if files == 1 else 's'} "
+                    f"({size / 1024**2:.1f} MB) of stopped processes")
+    click.echo(message)

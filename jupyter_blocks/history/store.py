@@ -25,6 +25,8 @@ from jupyter_blocks.history.database import (
     Connection,
     Database,
     open_database,
+    safe_url,
+    sqlite_path,
 )
 from jupyter_blocks.history.recorder import RunRecorder
 
@@ -50,6 +52,8 @@ class RunStore:
 
     def __init__(self, url: str) -> None:
         self.url = url
+        #: Where the store is, for messages: its SQLite file, or its URL without the password.
+        self.where = sqlite_path(url) or safe_url(url)
         self.database: Database = open_database(url)
         self.recover()
 
@@ -62,6 +66,27 @@ class RunStore:
             path.parent.mkdir(parents=True, exist_ok=True)
             url = f"sqlite:///{path}"
         return cls(url)
+
+    @classmethod
+    def existing(cls, directory: str | Path, url: str | None = None) -> RunStore:
+        """The store of a folder, as :meth:`for_directory` finds it, to read: nothing is created.
+
+        Raises:
+            ConfigError: No ``url`` nor ``$JUPYTER_BLOCKS_STORE``, and no store file beside
+                ``directory``.
+        """
+        url = url or os.environ.get(STORE_ENV)
+        if url:
+            file = sqlite_path(url)
+            if file is not None and file != ":memory:" and not Path(file).is_file():
+                raise ConfigError(f"no run store at {file} (the store URL {url})")
+            return cls(url)
+        path = Path(directory).resolve() / STORE_FILE
+        if not path.is_file():
+            raise ConfigError(f"no run store at {path}: nothing run from {path.parent.parent} "
+                              "has been recorded (a run records into the folder of its "
+                              "notebook or project)")
+        return cls(f"sqlite:///{path}")
 
     # -- writing ------------------------------------------------------------------------------
 
@@ -121,7 +146,7 @@ class RunStore:
                             "WHERE run_id = :run_id", {"run_id": run_id})
             if not found:
                 known = [row["run_id"] for row in db.rows(f"SELECT run_id FROM {PIPELINE_RUNS}")]
-                raise ConfigError(f"no run `{run_id}` in the run store"
+                raise ConfigError(f"no run `{run_id}` in the run store {self.where}"
                                   + did_you_mean(run_id, known))
             blocks = db.rows(f"SELECT {_BLOCK_COLUMNS} FROM {BLOCK_RUNS} "
                              "WHERE run_id = :run_id ORDER BY id", {"run_id": run_id})

@@ -165,18 +165,30 @@ class RunStore:
             raise ConfigError(f"run {run_id} has no block `{block}`" + did_you_mean(block, names))
         return "".join(b["output"] or "" for b in found)
 
-    def succeeded_keys(self, keys: Iterable[str]) -> set[str]:
-        """The cache keys among ``keys`` with a block run that ran successfully."""
-        wanted = sorted(set(keys))
-        found: set[str] = set()
+    def latest_attempts(self, pipeline: str, blocks: Iterable[str]) -> dict[str, dict[str, Any]]:
+        """The latest run of each of ``blocks`` of ``pipeline`` that started it.
+
+        A run that served a block from the cache or skipped it did not start it. Of retried
+        attempts the last counts.
+
+        Returns:
+            ``{block: {"run_id", "status", "cache_key"}}`` for the blocks that ever started;
+            ``status`` is ``ran``, ``failed``, ``interrupted`` or ``running``.
+        """
+        wanted = sorted(set(blocks))
+        found: dict[str, dict[str, Any]] = {}
         # In slices: databases bound how many parameters one statement may have.
         for start in range(0, len(wanted), 500):
             chunk = wanted[start:start + 500]
-            names = {f"k{i}": key for i, key in enumerate(chunk)}
+            names: dict[str, Any] = {f"b{i}": block for i, block in enumerate(chunk)}
             marks = ", ".join(f":{name}" for name in names)
-            found.update(row["cache_key"] for row in self._read(
-                f"SELECT DISTINCT cache_key FROM {BLOCK_RUNS} "
-                f"WHERE status = 'ran' AND cache_key IN ({marks})", names))
+            rows = self._read(
+                f"SELECT block, run_id, status, cache_key FROM {BLOCK_RUNS} WHERE id IN ("
+                f"SELECT max(b.id) FROM {BLOCK_RUNS} b JOIN {PIPELINE_RUNS} p "
+                "ON p.run_id = b.run_id WHERE p.pipeline = :pipeline "
+                "AND b.status IN ('ran', 'failed', 'interrupted', 'running') "
+                f"AND b.block IN ({marks}) GROUP BY b.block)", {**names, "pipeline": pipeline})
+            found.update((row["block"], row) for row in rows)
         return found
 
     def completed_blocks(self, run_id: str) -> set[str]:

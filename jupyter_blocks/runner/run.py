@@ -29,7 +29,7 @@ from jupyter_blocks.runner.executors import Executor, make_executor
 from jupyter_blocks.runner.folder import working_folder
 from jupyter_blocks.runner.namespace import namespace_for
 from jupyter_blocks.runner.plan import Analyses
-from jupyter_blocks.runner.resume import resume_command, resumed, without_done_side_effects
+from jupyter_blocks.runner.resume import done_side_effects, resume_command, resumed
 from jupyter_blocks.runner.selection import Selection
 from jupyter_blocks.runner.variables import as_datetime, run_variables
 
@@ -132,8 +132,10 @@ def run(request: RunRequest, subscribers: Iterable[Subscriber] = ()) -> Finished
     targets, force = selection.resolve(pipeline.dag)
     # What this run covers must be a valid DAG; problems elsewhere in a notebook do not stop it.
     (pipeline.dag.upstream_of(targets) if targets is not None else pipeline.dag).validate()
+    done: dict[str, str] = {}
     if selection.skip_done_side_effects and store is not None:
-        targets = without_done_side_effects(store, pipeline.dag, targets, variables, analyses)
+        targets, done = done_side_effects(store, pipeline.name, pipeline.dag, targets,
+                                          variables, analyses)
     from jupyter_blocks.history.redact import Redactor
 
     redactor = Redactor.cached_for_directory(pipeline.directory)
@@ -158,7 +160,7 @@ def run(request: RunRequest, subscribers: Iterable[Subscriber] = ()) -> Finished
         with folder:
             result = runner.run(pipeline.dag, targets, variables, force=force,
                                 use_cache=selection.use_cache, pipeline=pipeline.name,
-                                run_id=run_id, trigger=request.trigger)
+                                run_id=run_id, trigger=request.trigger, skip=done)
     finally:
         if ours:
             executor.shutdown()

@@ -52,18 +52,23 @@ def temporary_name(target: str) -> str:
 
 
 def is_stale(path: Path, now: float | None = None) -> bool:
-    """Whether the temporary ``path`` was left by a writer that is gone.
+    """Whether the temporary file or folder ``path`` was left by a writer that is gone."""
+    try:
+        modified = path.lstat().st_mtime
+    except FileNotFoundError:
+        return False
+    return left_by_gone(path.name, (now if now is not None else time.time()) - modified)
+
+
+def left_by_gone(name: str, age: float) -> bool:
+    """Whether a temporary named ``name``, last written ``age`` seconds ago, is a gone writer's.
 
     It is if its writer ran on this machine and that process has ended, or if it is older than
     :data:`STALE_AFTER` (its writer's machine is another, or the process id was reused).
     """
-    try:
-        age = (now if now is not None else time.time()) - path.lstat().st_mtime
-    except FileNotFoundError:
-        return False
     if age > STALE_AFTER:
         return True
-    owner = path.name[: -len(TEMPORARY_SUFFIX)].rsplit(".", 2)
+    owner = name[: -len(TEMPORARY_SUFFIX)].rsplit(".", 2)
     if len(owner) != 3:
         return False
     host, _, pid = owner[1].rpartition("-")

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from jupyter_blocks.core.errors import ConfigError, did_you_mean
+from jupyter_blocks.core.files import process_alive
 from jupyter_blocks.history.database import (
     BLOCK_RUNS,
     PIPELINE_RUNS,
@@ -109,7 +110,7 @@ class RunStore:
             rows = db.rows(f"SELECT run_id, pid, host FROM {PIPELINE_RUNS} "
                            "WHERE status = 'running'")
             dead = [row["run_id"] for row in rows
-                    if row["host"] == host and not (row["pid"] and _alive(row["pid"]))]
+                    if row["host"] == host and not (row["pid"] and process_alive(row["pid"]))]
             for run_id in dead:
                 with db.transaction():
                     db.run(f"UPDATE {PIPELINE_RUNS} SET status = 'interrupted' "
@@ -228,12 +229,3 @@ def _iso(value: Any) -> str | None:
     text: str = value.isoformat()
     return text
 
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True

@@ -91,6 +91,10 @@ class Cache:
         if self.disk is not None:
             self.disk.delete(key)
 
+    def sweep(self) -> tuple[int, int]:
+        """Remove what killed writers left in the disk layer: ``(files, bytes)``."""
+        return self.disk.sweep() if self.disk is not None else (0, 0)
+
     def clear(self) -> int:
         """Empty every layer; return how many disk entries were removed."""
         self.memory.clear()

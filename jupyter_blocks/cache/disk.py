@@ -8,7 +8,8 @@ older entries, or where google-crc32c has no compiled code) are checked with it.
 a temp file renamed into place, so a reader sees a whole entry or none, and two processes writing
 the same key leave one whole entry. A truncated or corrupt entry is a miss with a warning (and is
 removed), never an exception and never wrong data. Reads bump the file's mtime, which the size
-bound uses to evict the least recently used entries first.
+bound uses to evict the least recently used entries first. What a killed writer left (its
+temporary file) is removed by the next process that writes here and by ``clear``.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from jupyter_blocks.cache import codec
-from jupyter_blocks.core.files import write_atomic
+from jupyter_blocks.core.files import remove_stale_temporaries, write_atomic
 
 logger = logging.getLogger(__name__)
 
@@ -61,6 +62,7 @@ class DiskStore:
         self.root = Path(root)
         self.max_bytes = max_bytes
         self._total: int | None = None
+        self._swept = False
 
     def path(self, key: str) -> Path:
         """The file of ``key``'s entry."""
@@ -87,7 +89,12 @@ class DiskStore:
         return True, value
 
     def put(self, key: str, value: Any, block: str | None = None) -> int:
-        """Write ``value`` under ``key`` atomically; return the entry's size in bytes."""
+        """Write ``value`` under ``key`` atomically; return the entry's size in bytes.
+
+        The first write of this store also removes what killed writers left (:meth:`sweep`).
+        """
+        if not self._swept:
+            self.sweep()
         kind, payload = codec.encode(value)
         facts = codec.describe(value)
         view = memoryview(payload)
@@ -109,8 +116,21 @@ class DiskStore:
         """Remove ``key``'s entry if present."""
         self._discard(self.path(key))
 
+    def sweep(self) -> tuple[int, int]:
+        """Remove the temporary files of writers that are gone (killed mid-write).
+
+        Returns:
+            How many files were removed, and their bytes.
+        """
+        self._swept = True
+        removed = remove_stale_temporaries(self.root)
+        if removed[0]:
+            logger.info("cache: removed %d unfinished write(s) of stopped processes", removed[0])
+        return removed
+
     def clear(self) -> int:
-        """Remove every entry; return how many were removed."""
+        """Remove every entry, and what killed writers left; return how many entries."""
+        self.sweep()
         removed = 0
         for info in self.entries():
             self._discard(self.path(info.key))

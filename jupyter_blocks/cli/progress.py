@@ -64,6 +64,8 @@ def describe(event: Event) -> str:
     status = STATUS.get(event.event, event.event)
     text = f"{event.block} {status}"
     said = detail(event)
+    if said and isinstance(event, ev.BlockSkipped):
+        return f"{text}: {said}"  # skipped: why
     return f"{text} {said}" if said else text
 
 

@@ -106,6 +106,8 @@ def summary_table(result: RunResult) -> Table:
             status = f"{status} {tally(outcome.children)}"
         if outcome.status == "skipped" and outcome.why == "condition":
             status = "skipped (condition)"
+        elif outcome.status == "skipped" and outcome.why == "done" and outcome.error:
+            status = f"skipped: {outcome.error}"  # an incremental run's done exporter
         table.add_row(outcome.name, Text(status, style=_STYLES.get(outcome.status, "")),
                       seconds, rows)
     return table

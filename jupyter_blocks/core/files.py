@@ -3,28 +3,129 @@
 What belongs here: :func:`atomic_output` and :func:`write_atomic`, used by everything that writes
 files a reader may open at the same time or a crash may interrupt (cache entries, exported
 project files, the local lake's Parquet files). The data goes to a temporary file beside the
-target, named so :func:`is_temporary` recognises it (and sweeps can remove what a killed process
-left), and is renamed into place. The file gets the permissions a plain ``open`` would give
-(the umask applies), not the private ones of a temporary file.
+target, named so :func:`is_temporary` recognises it, and is renamed into place. The file gets the
+permissions a plain ``open`` would give (the umask applies), not the private ones of a temporary
+file.
+
+A temporary name (:func:`temporary_name`, also used for the lake's staging folders) carries its
+writer: a tag of the machine and the process id. :func:`remove_stale_temporaries` removes what a
+killed writer left: temporaries of this machine whose process is gone, and any older than
+:data:`STALE_AFTER` (a writer on another machine sharing the folder).
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import itertools
 import os
+import shutil
+import socket
+import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import IO, Any
 
 TEMPORARY_SUFFIX = ".tmp"
+
+#: Seconds after which a temporary file or folder is stale whoever wrote it.
+STALE_AFTER = 24 * 3600.0
+
 _FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
 _counter = itertools.count()
+_HOST = hashlib.sha1(socket.gethostname().encode()).hexdigest()[:6]
 
 
 def is_temporary(name: str) -> bool:
     """Whether a file name is one of :func:`atomic_output`'s temporary files."""
     return name.startswith(".") and name.endswith(TEMPORARY_SUFFIX)
+
+
+def temporary_name(target: str) -> str:
+    """A hidden name, unique to this writer, for a temporary file or folder beside ``target``.
+
+    ``.<target>.<machine>-<pid>.<counter><random>.tmp``: writers never collide (nor meet what
+    a killed writer left), and a sweep knows whose it is.
+    """
+    return (f".{target[:40]}.{_HOST}-{os.getpid()}.{next(_counter)}{os.urandom(3).hex()}"
+            f"{TEMPORARY_SUFFIX}")
+
+
+def is_stale(path: Path, now: float | None = None) -> bool:
+    """Whether the temporary file or folder ``path`` was left by a writer that is gone."""
+    try:
+        modified = path.lstat().st_mtime
+    except FileNotFoundError:
+        return False
+    return left_by_gone(path.name, (now if now is not None else time.time()) - modified)
+
+
+def left_by_gone(name: str, age: float) -> bool:
+    """Whether a temporary named ``name``, last written ``age`` seconds ago, is a gone writer's.
+
+    It is if its writer ran on this machine and that process has ended, or if it is older than
+    :data:`STALE_AFTER` (its writer's machine is another, or the process id was reused).
+    """
+    if age > STALE_AFTER:
+        return True
+    owner = name[: -len(TEMPORARY_SUFFIX)].rsplit(".", 2)
+    if len(owner) != 3:
+        return False
+    host, _, pid = owner[1].rpartition("-")
+    if host not in ("", _HOST) or not pid.isdigit():
+        return False  # another machine's writer: only age tells
+    return not process_alive(int(pid))
+
+
+def remove_stale_temporaries(folder: Path) -> tuple[int, int]:
+    """Remove the stale temporary files and folders directly in ``folder``.
+
+    Returns:
+        How many were removed, and the bytes they held.
+    """
+    removed = size = 0
+    now = time.time()
+    try:
+        listing = list(os.scandir(folder))
+    except (FileNotFoundError, NotADirectoryError):
+        return 0, 0
+    for item in listing:
+        path = Path(item.path)
+        if not is_temporary(item.name) or not is_stale(path, now):
+            continue
+        held = _size(path)
+        try:
+            if item.is_dir(follow_symlinks=False):
+                shutil.rmtree(path)
+            else:
+                path.unlink()
+        except FileNotFoundError:
+            continue
+        removed, size = removed + 1, size + held
+    return removed, size
+
+
+def process_alive(pid: int) -> bool:
+    """Whether a process with id ``pid`` runs on this machine."""
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    except OSError:  # Windows: an invalid pid
+        return False
+    return True
+
+
+def _size(path: Path) -> int:
+    with contextlib.suppress(OSError):
+        if path.is_dir() and not path.is_symlink():
+            return sum(entry.stat().st_size for entry in path.rglob("*") if entry.is_file())
+        return path.lstat().st_size
+    return 0
 
 
 @contextlib.contextmanager
@@ -82,15 +183,11 @@ def write_atomic(path: str | Path, data: bytes | str | Sequence[Any]) -> None:
 def _create_temporary(target: Path) -> tuple[int, str]:
     """Create the temporary file beside ``target`` (and its folder when missing).
 
-    Named after the target, the process, a counter and random letters, so writers never
-    collide (nor meet a file a killed process left); created with mode 0o666 so the umask
-    applies as for a plain ``open``, and without a separate ``mkdir`` unless the folder is
-    missing.
+    Named by :func:`temporary_name`; created with mode 0o666 so the umask applies as for a
+    plain ``open``, and without a separate ``mkdir`` unless the folder is missing.
     """
     for attempt in range(100):
-        name = (f".{target.name[:40]}.{os.getpid()}.{next(_counter)}{os.urandom(3).hex()}"
-                f"{TEMPORARY_SUFFIX}")
-        temporary = os.path.join(target.parent, name)
+        temporary = os.path.join(target.parent, temporary_name(target.name))
         try:
             return os.open(temporary, _FLAGS, 0o666), temporary
         except FileNotFoundError:

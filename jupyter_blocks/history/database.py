@@ -10,17 +10,30 @@ SQLite, the default store, is opened with :mod:`sqlite3` because importing SQLAl
 0.3 s, a quarter of a small headless run; a URL naming another database (PostgreSQL:
 ``postgresql+psycopg://...``), or a SQLite URL with query options, goes through SQLAlchemy, which
 also creates the tables there, in that database's own dialect.
+
+Creating the tables is safe when several runs open a new store at once (``CREATE TABLE IF NOT
+EXISTS`` here; SQLAlchemy's side serialises or retries). A SQLite file that is not a database or
+is damaged is one error naming the file and what to do (:func:`damaged_error`), wherever it is
+found: opening, recovering, reading or recording.
 """
 
 from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import functools
+import shlex
 import sqlite3
-from collections.abc import Iterator, Mapping
-from typing import Any, Protocol
+import time
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any, Protocol, TypeVar
 
 from jupyter_blocks.core.errors import ConfigError
+
+_T = TypeVar("_T")
+
+#: SQLite's primary result codes for a file that is damaged or is not a database.
+_SQLITE_CORRUPT, _SQLITE_NOTADB = 11, 26
 
 PIPELINE_RUNS = "jb_pipeline_runs"
 BLOCK_RUNS = "jb_block_runs"
@@ -91,7 +104,9 @@ def open_database(url: str) -> Database:
     path = sqlite_path(url)
     try:
         database: Database = SQLiteDatabase(path) if path is not None else _sqlalchemy(url)
-    except (sqlite3.Error, ImportError, OSError) as exc:
+    except sqlite3.Error as exc:
+        raise (damaged_error(str(path), exc) or open_error(url, exc)) from None
+    except (ImportError, OSError) as exc:
         raise open_error(url, exc) from None
     return database
 
@@ -125,6 +140,23 @@ def as_stored(value: Any) -> Any:
     return value
 
 
+def damaged_error(path: str, exc: BaseException) -> ConfigError | None:
+    """The error for a SQLite store file that is damaged or not a database; None for others.
+
+    Args:
+        path: The store's file.
+        exc: What :mod:`sqlite3` raised.
+    """
+    code = getattr(exc, "sqlite_errorcode", None)
+    if code is None or code & 0xFF not in (_SQLITE_CORRUPT, _SQLITE_NOTADB) or path == ":memory:":
+        return None
+    aside = shlex.quote(f"{path}.damaged")
+    return ConfigError(
+        f"the run store {path} is damaged ({' '.join(str(exc).split())}): move it aside "
+        f"(mv {shlex.quote(path)} {aside}) and the next run starts a new one; "
+        "the runs it recorded are lost")
+
+
 def open_error(url: str, exc: BaseException) -> ConfigError:
     """The error for a store that cannot be opened: the URL without its password, the cause."""
     message = " ".join(str(exc).split())[:200]
@@ -155,32 +187,76 @@ class SQLiteDatabase:
         """A new connection (for ``:memory:``, the one connection holding the data)."""
         if self.path == ":memory:":
             if self._memory is None:
-                self._memory = _SQLiteConnection(self._open(), shared=True)
+                self._memory = _SQLiteConnection(self._open(), self.path, shared=True)
             return self._memory
-        return _SQLiteConnection(self._open())
+        try:
+            return _SQLiteConnection(self._open(), self.path)
+        except sqlite3.DatabaseError as exc:
+            raise (damaged_error(self.path, exc) or exc) from None
 
     def _open(self) -> sqlite3.Connection:
         connection = sqlite3.connect(self.path, timeout=30, isolation_level=None,
                                      check_same_thread=False)
         connection.row_factory = sqlite3.Row
-        connection.execute("PRAGMA journal_mode=WAL")
-        connection.execute("PRAGMA synchronous=NORMAL")
         connection.execute("PRAGMA busy_timeout=30000")
+        _write_ahead_logging(connection)
+        connection.execute("PRAGMA synchronous=NORMAL")
         return connection
 
 
+def _write_ahead_logging(connection: sqlite3.Connection, timeout: float = 30.0) -> None:
+    """Put the database in WAL mode, waiting while other connections hold it.
+
+    Switching a new database to WAL needs it to itself, and SQLite answers "database is locked"
+    at once, without the busy timeout, when several processes open a new store together: so
+    the switch is tried again until it succeeds (or another process made it first).
+    """
+    deadline = time.monotonic() + timeout
+    delay = 0.005
+    while True:
+        try:
+            if connection.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+                connection.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() + delay > deadline:
+                raise
+            time.sleep(delay)
+            delay = min(delay * 2, 0.2)
+
+
+def _damage_named(method: Callable[..., _T]) -> Callable[..., _T]:
+    """Turn SQLite's "damaged" errors in a connection method into :func:`damaged_error`."""
+
+    @functools.wraps(method)
+    def checked(self: _SQLiteConnection, *args: Any, **kwargs: Any) -> _T:
+        try:
+            return method(self, *args, **kwargs)
+        except sqlite3.DatabaseError as exc:
+            damaged = damaged_error(self.path, exc)
+            if damaged is None:
+                raise
+            raise damaged from None
+
+    return checked
+
+
 class _SQLiteConnection:
-    def __init__(self, connection: sqlite3.Connection, shared: bool = False) -> None:
+    def __init__(self, connection: sqlite3.Connection, path: str, shared: bool = False) -> None:
         self.connection = connection
+        self.path = path
         self._shared = shared
 
+    @_damage_named
     def rows(self, sql: str, params: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
         cursor = self.connection.execute(sql, _stored(params))
         return [dict(row) for row in cursor.fetchall()]
 
+    @_damage_named
     def run(self, sql: str, params: Mapping[str, Any] | None = None) -> None:
         self.connection.execute(sql, _stored(params))
 
+    @_damage_named
     def insert(self, sql: str, params: Mapping[str, Any]) -> int:
         cursor = self.connection.execute(sql, _stored(params))
         assert cursor.lastrowid is not None

@@ -82,7 +82,7 @@ class Orchestration:
 
         Their ``running`` intervals too: no backfill stays running forever.
         """
-        from jupyter_blocks.history.store import process_alive
+        from jupyter_blocks.core.files import process_alive
 
         host = socket.gethostname()
         with self._connection() as db:

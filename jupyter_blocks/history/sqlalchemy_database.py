@@ -3,17 +3,35 @@
 What belongs here: the store's tables as SQLAlchemy metadata (created in the database's own
 dialect) and the :class:`~jupyter_blocks.history.database.Connection` interface over a
 SQLAlchemy connection. Imported only for such URLs: the default SQLite store does without it.
+
+Several runs may open a new store at once. SQLAlchemy creates a table when its check found none,
+so two creators can both decide to create it: on PostgreSQL creation holds an advisory lock
+(one creator at a time, the others then find the tables), and on every database a creation that
+fails is tried again while the tables are not all there.
 """
 
 from __future__ import annotations
 
 import contextlib
+import time
 from collections.abc import Iterator, Mapping
 from typing import Any
 
 import sqlalchemy as sa
 
-from jupyter_blocks.history.database import BLOCK_RUNS, PIPELINE_RUNS, Connection, open_error
+from jupyter_blocks.history.database import (
+    BLOCK_RUNS,
+    PIPELINE_RUNS,
+    Connection,
+    damaged_error,
+    open_error,
+)
+
+#: The advisory lock PostgreSQL stores hold while they create their tables ("jbstore").
+_CREATE_LOCK = 0x6A6273746F7265
+
+#: Tries at creating the tables while other processes create them too.
+_CREATE_TRIES = 5
 
 
 def tables(metadata: sa.MetaData) -> None:
@@ -66,10 +84,10 @@ class SQLAlchemyDatabase:
     def __init__(self, url: str) -> None:
         try:
             self.engine = sa.create_engine(url)
-            metadata = sa.MetaData()
-            tables(metadata)
-            metadata.create_all(self.engine)
-        except (sa.exc.ArgumentError, sa.exc.OperationalError, ImportError) as exc:
+            _create_tables(self.engine)
+        except sa.exc.DBAPIError as exc:
+            raise (_damaged(self.engine, exc) or open_error(url, exc)) from None
+        except (sa.exc.ArgumentError, ImportError) as exc:
             raise open_error(url, exc) from None
         self.name = self.engine.dialect.name
         self.returning = bool(getattr(self.engine.dialect, "insert_returning", False))
@@ -87,6 +105,36 @@ class SQLAlchemyDatabase:
         return found
 
 
+def _create_tables(engine: sa.Engine) -> None:
+    """Create the store's tables where missing, while other processes may be doing the same."""
+    metadata = sa.MetaData()
+    tables(metadata)
+    for attempt in range(1, _CREATE_TRIES + 1):
+        try:
+            with engine.begin() as connection:
+                if engine.dialect.name == "postgresql":
+                    connection.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"),
+                                       {"key": _CREATE_LOCK})
+                metadata.create_all(connection)
+            return
+        except (sa.exc.ProgrammingError, sa.exc.IntegrityError, sa.exc.OperationalError):
+            # Another process created a table between this one's check and its CREATE.
+            present = set(sa.inspect(engine).get_table_names())
+            if {PIPELINE_RUNS, BLOCK_RUNS} <= present:
+                return
+            if attempt == _CREATE_TRIES:
+                raise
+            time.sleep(0.05 * attempt)
+
+
+def _damaged(engine: sa.Engine, exc: sa.exc.DBAPIError) -> Exception | None:
+    """The "store is damaged" error when ``exc`` is SQLite's for a damaged file."""
+    database = engine.url.database
+    if engine.dialect.name != "sqlite" or not database:
+        return None
+    return damaged_error(database, exc.orig) if exc.orig is not None else None
+
+
 class _Connection:
     def __init__(self, database: SQLAlchemyDatabase, connection: sa.Connection) -> None:
         self.database = database
@@ -94,25 +142,38 @@ class _Connection:
         self._writing = False
 
     def rows(self, sql: str, params: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
-        result = self.connection.execute(self.database.statement(sql), dict(params or {}))
-        found = [dict(row._mapping) for row in result]
+        with self._damage_named():
+            result = self.connection.execute(self.database.statement(sql), dict(params or {}))
+            found = [dict(row._mapping) for row in result]
         self._end_read()
         return found
 
     def run(self, sql: str, params: Mapping[str, Any] | None = None) -> None:
-        self.connection.execute(self.database.statement(sql), dict(params or {}))
+        with self._damage_named():
+            self.connection.execute(self.database.statement(sql), dict(params or {}))
         self._end_read()
 
     def insert(self, sql: str, params: Mapping[str, Any]) -> int:
-        if self.database.returning:
-            result = self.connection.execute(self.database.statement(sql + " RETURNING id"),
-                                             dict(params))
-            new_id = int(result.scalar_one())
-        else:
-            result = self.connection.execute(self.database.statement(sql), dict(params))
-            new_id = int(result.lastrowid)
+        with self._damage_named():
+            if self.database.returning:
+                result = self.connection.execute(
+                    self.database.statement(sql + " RETURNING id"), dict(params))
+                new_id = int(result.scalar_one())
+            else:
+                result = self.connection.execute(self.database.statement(sql), dict(params))
+                new_id = int(result.lastrowid)
         self._end_read()
         return new_id
+
+    @contextlib.contextmanager
+    def _damage_named(self) -> Iterator[None]:
+        try:
+            yield
+        except sa.exc.DBAPIError as exc:
+            damaged = _damaged(self.database.engine, exc)
+            if damaged is None:
+                raise
+            raise damaged from None
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[None]:

@@ -19,12 +19,15 @@ from pathlib import Path
 from typing import Any
 
 from jupyter_blocks.core.errors import ConfigError, did_you_mean
+from jupyter_blocks.core.files import process_alive
 from jupyter_blocks.history.database import (
     BLOCK_RUNS,
     PIPELINE_RUNS,
     Connection,
     Database,
     open_database,
+    safe_url,
+    sqlite_path,
 )
 from jupyter_blocks.history.recorder import RunRecorder
 
@@ -50,6 +53,8 @@ class RunStore:
 
     def __init__(self, url: str) -> None:
         self.url = url
+        #: Where the store is, for messages: its SQLite file, or its URL without the password.
+        self.where = sqlite_path(url) or safe_url(url)
         self.database: Database = open_database(url)
         self.recover()
 
@@ -62,6 +67,27 @@ class RunStore:
             path.parent.mkdir(parents=True, exist_ok=True)
             url = f"sqlite:///{path}"
         return cls(url)
+
+    @classmethod
+    def existing(cls, directory: str | Path, url: str | None = None) -> RunStore:
+        """The store of a folder, as :meth:`for_directory` finds it, to read: nothing is created.
+
+        Raises:
+            ConfigError: No ``url`` nor ``$JUPYTER_BLOCKS_STORE``, and no store file beside
+                ``directory``.
+        """
+        url = url or os.environ.get(STORE_ENV)
+        if url:
+            file = sqlite_path(url)
+            if file is not None and file != ":memory:" and not Path(file).is_file():
+                raise ConfigError(f"no run store at {file} (the store URL {url})")
+            return cls(url)
+        path = Path(directory).resolve() / STORE_FILE
+        if not path.is_file():
+            raise ConfigError(f"no run store at {path}: nothing run from {path.parent.parent} "
+                              "has been recorded (a run records into the folder of its "
+                              "notebook or project)")
+        return cls(f"sqlite:///{path}")
 
     # -- writing ------------------------------------------------------------------------------
 
@@ -147,7 +173,7 @@ class RunStore:
                             "WHERE run_id = :run_id", {"run_id": run_id})
             if not found:
                 known = [row["run_id"] for row in db.rows(f"SELECT run_id FROM {PIPELINE_RUNS}")]
-                raise ConfigError(f"no run `{run_id}` in the run store"
+                raise ConfigError(f"no run `{run_id}` in the run store {self.where}"
                                   + did_you_mean(run_id, known))
             blocks = db.rows(f"SELECT {_BLOCK_COLUMNS} FROM {BLOCK_RUNS} "
                              "WHERE run_id = :run_id ORDER BY id", {"run_id": run_id})
@@ -193,14 +219,26 @@ class RunStore:
                     parts.append(text if text.endswith("\n") else text + "\n")
         return "".join(parts)
 
-    def succeeded_keys(self, keys: Iterable[str]) -> set[str]:
-        """The cache keys among ``keys`` with a block run that ran successfully."""
-        found: set[str] = set()
-        for names in _slices(sorted(set(keys))):
+    def latest_attempts(self, pipeline: str, blocks: Iterable[str]) -> dict[str, dict[str, Any]]:
+        """The latest run of each of ``blocks`` of ``pipeline`` that started it.
+
+        A run that served a block from the cache or skipped it did not start it. Of retried
+        attempts the last counts.
+
+        Returns:
+            ``{block: {"run_id", "status", "cache_key"}}`` for the blocks that ever started;
+            ``status`` is ``ran``, ``failed``, ``interrupted`` or ``running``.
+        """
+        found: dict[str, dict[str, Any]] = {}
+        for names in _slices(sorted(set(blocks))):
             marks = ", ".join(f":{name}" for name in names)
-            found.update(row["cache_key"] for row in self._read(
-                f"SELECT DISTINCT cache_key FROM {BLOCK_RUNS} "
-                f"WHERE status = 'ran' AND cache_key IN ({marks})", names))
+            rows = self._read(
+                f"SELECT block, run_id, status, cache_key FROM {BLOCK_RUNS} WHERE id IN ("
+                f"SELECT max(b.id) FROM {BLOCK_RUNS} b JOIN {PIPELINE_RUNS} p "
+                "ON p.run_id = b.run_id WHERE p.pipeline = :pipeline "
+                "AND b.status IN ('ran', 'failed', 'interrupted', 'running') "
+                f"AND b.block IN ({marks}) GROUP BY b.block)", {**names, "pipeline": pipeline})
+            found.update((row["block"], row) for row in rows)
         return found
 
     def last_block_runs(self, keys: Iterable[str]) -> dict[str, dict[str, Any]]:
@@ -264,13 +302,3 @@ def _iso(value: Any) -> str | None:
     text: str = value.isoformat()
     return text
 
-
-def process_alive(pid: int) -> bool:
-    """Whether a process of this host with ``pid`` exists."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True

@@ -6,8 +6,10 @@ What belongs here: the public names of the connectors, imported lazily so that i
 - ``config``: ``io_config.yaml`` profiles; ``connector``: what every connector shares;
   ``dialects``: each SQL engine's quoting; ``templating``: ``{{ }}`` in profiles and SQL.
 - ``sql``: SQL blocks on any engine; ``duckdb``: the embedded warehouse; ``lake``: the local
-  folder lake; ``partitioned``: hive-partitioned datasets on any object store.
-- ``postgres/``: PostgreSQL; ``google/``: Cloud Storage and BigQuery on one account.
+  folder lake; ``folders``: replacing a folder whole; ``partitioned``: hive-partitioned datasets
+  and their export modes, on any object store.
+- ``postgres/``: PostgreSQL; ``google/``: Cloud Storage (``gcs_dataset``: a dataset replaced as
+  one change) and BigQuery on one account.
 """
 
 from __future__ import annotations

@@ -112,10 +112,21 @@ def arrow_table(data: Any) -> Any:
 
 
 def arrow_to_pandas(table: Any) -> Any:
-    """Convert a query result; integer and boolean columns holding nulls become nullable dtypes."""
+    """Convert a query result to the dtypes a pandas user expects of it.
+
+    Integer and boolean columns holding nulls become nullable ``Int64``/``boolean``. Decimals,
+    which databases give for aggregates (DuckDB's ``SUM`` of integers is a ``HUGEINT``, a
+    ``decimal128(38, 0)`` in Arrow; BigQuery's ``NUMERIC`` has 9 decimal places), would be
+    ``object`` columns of ``decimal.Decimal``: those without decimal places whose values fit
+    become ``int64`` (``Int64`` with nulls), the others ``float64``.
+    """
     import pandas as pd
     import pyarrow as pa
 
+    decimals = [position for position, column in enumerate(table.columns)
+                if pa.types.is_decimal(column.type)]
+    if decimals:
+        table = _without_decimals(table, decimals)
     frame = table.to_pandas()
     for position, column in enumerate(table.columns):
         if column.null_count and pa.types.is_integer(column.type):
@@ -123,3 +134,21 @@ def arrow_to_pandas(table: Any) -> Any:
         elif column.null_count and pa.types.is_boolean(column.type):
             frame.isetitem(position, pd.array(column.to_pylist(), dtype="boolean"))
     return frame
+
+
+def _without_decimals(table: Any, positions: list[int]) -> Any:
+    """``table`` with its decimal columns at ``positions`` cast to ``int64`` or ``float64``."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    columns = list(table.columns)
+    for position in positions:
+        column = columns[position]
+        target = pa.float64()
+        if column.type.scale == 0:
+            low, high = (value.as_py() for value in pc.min_max(column).values())
+            if low is None or (low >= -(2**63) and high < 2**63):
+                target = pa.int64()
+        # To float64 the cast rounds to the nearest float, which an unsafe cast allows.
+        columns[position] = column.cast(target, safe=target == pa.int64())
+    return pa.Table.from_arrays(columns, names=table.column_names)

@@ -179,20 +179,30 @@ class DuckDB(Connector):
     ) -> int:
         """Load a Parquet file or a hive-partitioned dataset folder of the local lake into a table.
 
+        A dataset is read from one version of it (``lake.read_table``), whatever exports
+        replace it meanwhile.
+
         Returns:
             The number of rows written.
         """
         import duckdb
 
+        from jupyter_blocks.io.lake import read_table
+
         if not table:
             raise ConfigError("duckdb load_from_lake: a table name is required")
         mode = check_if_exists(if_exists)
         location = Path(path)
-        pattern = str(location / "**" / "*.parquet") if location.is_dir() else str(location)
         with self.connect() as connection:
             try:
-                relation = connection.read_parquet(pattern, hive_partitioning=partitioned)
-                connection.register(_SOURCE_VIEW, fetch_arrow(relation))
+                if location.is_dir() and partitioned:
+                    source = read_table(location)
+                else:
+                    pattern = str(location / "**" / "*.parquet") if location.is_dir() \
+                        else str(location)
+                    source = fetch_arrow(connection.read_parquet(pattern,
+                                                                 hive_partitioning=partitioned))
+                connection.register(_SOURCE_VIEW, source)
                 return self._write(connection, f"SELECT * FROM {_SOURCE_VIEW}", schema, table, mode)
             except duckdb.Error as exc:
                 raise self._error(f"load of {location} into {table} failed", exc) from exc

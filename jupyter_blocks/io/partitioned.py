@@ -1,14 +1,24 @@
 """Parquet objects and hive-partitioned datasets on an object store (GCS or a local folder).
 
 What belongs here: the storage-independent part of the lake connectors: splitting a table into
-``col=value/`` partitions, writing them concurrently, replacing the files of the partitions that
-were written (partitions not in the frame are kept), and reading an object or a dataset back.
-A store only needs ``put``, ``get``, ``list`` and ``delete`` (see :class:`ObjectStore`).
+``col=value/`` partitions, the export modes (:data:`PARTITION_MODES`) and the new version of a
+dataset each one makes (:func:`plan_dataset`), running work concurrently, and reading an object
+or a dataset back from a store with ``get`` and ``list`` (see :class:`ObjectStore`). How a new
+version replaces the old one whole is each store's own (``lake``, ``google.gcs_dataset``).
 
-Each partition folder holds one file, ``part-0000.parquet``; a re-export overwrites it and
-deletes any other file in that folder, so files never pile up. Partition values are written
-URI-encoded as Hive and pyarrow do, nulls as ``__HIVE_DEFAULT_PARTITION__``. Reading infers the
-partition columns' types as BigQuery's ``AUTO`` mode does: integers, then dates, else strings.
+The modes, for a dataset that exists (Spark's names in brackets):
+
+- ``replace`` (the default; static overwrite): the dataset becomes the frame; partitions the
+  frame has no rows for are gone.
+- ``replace_partitions`` (dynamic overwrite): the partitions the frame has rows for are
+  replaced; the others are kept.
+- ``append``: the frame's files are added beside the existing ones.
+
+A partition folder gets one file per export, ``part-0000.parquet`` (appends: the next free
+number), and a replaced partition loses every other file, so files never pile up. Partition
+values are written URI-encoded as Hive and pyarrow do, nulls as ``__HIVE_DEFAULT_PARTITION__``.
+Reading infers the partition columns' types as BigQuery's ``AUTO`` mode does: integers, then
+dates, else strings.
 """
 
 from __future__ import annotations
@@ -18,16 +28,20 @@ import io
 import re
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeVar, get_args
 from urllib.parse import quote, unquote
 
-from jupyter_blocks.core.errors import ConfigError
+from jupyter_blocks.core.errors import ConfigError, did_you_mean
 
 if TYPE_CHECKING:
     import pyarrow as pa
 
+PartitionMode = Literal["replace", "replace_partitions", "append"]
+PARTITION_MODES: tuple[str, ...] = get_args(PartitionMode)
+DEFAULT_MODE: PartitionMode = "replace"
+
 NULL_PARTITION = "__HIVE_DEFAULT_PARTITION__"
-PART_FILE = "part-0000.parquet"
 DEFAULT_WORKERS = 8
 _INTEGER = re.compile(r"-?[0-9]+")
 _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
@@ -37,10 +51,7 @@ _R = TypeVar("_R")
 
 
 class ObjectStore(Protocol):
-    """The four operations the lake needs; paths are ``/``-separated keys."""
-
-    def put(self, path: str, data: bytes) -> None:
-        """Write (or overwrite) one object."""
+    """What reading a dataset needs; paths are ``/``-separated keys."""
 
     def get(self, path: str) -> bytes:
         """Read one object."""
@@ -48,8 +59,66 @@ class ObjectStore(Protocol):
     def list(self, prefix: str) -> list[str]:
         """List every object whose key starts with ``prefix``."""
 
-    def delete(self, paths: Sequence[str]) -> None:
-        """Delete objects."""
+
+def check_mode(mode: str, partitioned: bool = True) -> PartitionMode:
+    """Validate an export ``mode``; one file (no ``partition_cols``) can only be replaced."""
+    if mode not in PARTITION_MODES:
+        raise ConfigError(f"mode: expected one of {', '.join(PARTITION_MODES)}, got {mode!r}"
+                          f"{did_you_mean(str(mode), PARTITION_MODES)}")
+    if not partitioned and mode != "replace":
+        raise ConfigError(f"mode {mode!r}: a single file is always replaced; "
+                          "give partition_cols to export a partitioned dataset")
+    return mode  # type: ignore[return-value]
+
+
+@dataclass(frozen=True)
+class DatasetPlan:
+    """The new version of a dataset an export makes; paths are relative to the dataset.
+
+    Attributes:
+        write: The new files, each with the indices of its rows in ``data``.
+        keep: Files of the old version the new one keeps.
+        drop: Files of the old version the new one does not have (nor writes again).
+        data: The frame without its partition columns.
+    """
+
+    write: list[tuple[str, Any]]
+    keep: list[str]
+    drop: list[str]
+    data: pa.Table
+
+    def encode(self, path: str, indices: Any) -> bytes:
+        """The bytes of the new file ``path``."""
+        import pyarrow as pa
+
+        return to_bytes(self.data.take(pa.array(indices)), path)
+
+
+def plan_dataset(existing: Iterable[str], table: pa.Table, partition_cols: Sequence[str],
+                 mode: PartitionMode) -> DatasetPlan:
+    """What the new version of a dataset holding ``existing`` files is, for ``mode``."""
+    groups = split_partitions(table, partition_cols)
+    current = sorted(existing)
+    written_folders = {f"{folder}/" for folder, _ in groups}
+    if mode == "replace":
+        keep: list[str] = []
+    elif mode == "replace_partitions":
+        keep = [path for path in current if _folder_of(path) not in written_folders]
+    else:
+        keep = list(current)
+    taken = set(keep)
+    write = []
+    for folder, indices in groups:
+        number = 0
+        while f"{folder}/part-{number:04d}.parquet" in taken:
+            number += 1
+        name = f"{folder}/part-{number:04d}.parquet"
+        taken.add(name)
+        write.append((name, indices))
+    written = {name for name, _ in write}
+    drop = [path for path in current if path not in taken and path not in written]
+    data_columns = [name for name in table.column_names if name not in partition_cols]
+    return DatasetPlan(write, keep, drop, table.select(data_columns))
 
 
 def to_bytes(table: pa.Table, path: str) -> bytes:
@@ -114,43 +183,6 @@ def split_partitions(table: pa.Table, partition_cols: Sequence[str]) -> list[tup
         )
         result.append((folder, indices))
     return result
-
-
-def write_dataset(
-    store: ObjectStore,
-    prefix: str,
-    table: pa.Table,
-    partition_cols: Sequence[str],
-    max_workers: int = DEFAULT_WORKERS,
-) -> list[str]:
-    """Write ``table`` as a hive-partitioned dataset under ``prefix``, replacing its partitions.
-
-    Partitions are encoded and uploaded concurrently; only after every upload succeeded are the
-    other files in the written partition folders deleted.
-
-    Returns:
-        The keys written.
-    """
-    import pyarrow as pa
-
-    prefix = prefix.rstrip("/")
-    groups = split_partitions(table, partition_cols)
-    data_columns = [name for name in table.column_names if name not in partition_cols]
-    data = table.select(data_columns)
-    existing = store.list(prefix + "/")
-
-    def write(group: tuple[str, Any]) -> str:
-        folder, indices = group
-        key = f"{prefix}/{folder}/{PART_FILE}"
-        store.put(key, to_bytes(data.take(pa.array(indices)), key))
-        return key
-
-    written = run_concurrently(write, groups, max_workers)
-    folders = {f"{prefix}/{folder}/" for folder, _ in groups}
-    stale = [key for key in existing if key not in written and _folder_of(key) in folders]
-    if stale:
-        store.delete(stale)
-    return written
 
 
 def read_path(store: ObjectStore, path: str, max_workers: int = DEFAULT_WORKERS) -> pa.Table:

@@ -88,6 +88,7 @@ class Runner:
         pipeline: str | None = None,
         run_id: str | None = None,
         trigger: str | None = None,
+        skip: Mapping[str, str] | None = None,
     ) -> RunResult:
         """Run ``targets`` (all blocks when None) and whatever they need.
 
@@ -100,6 +101,8 @@ class Runner:
             pipeline: The pipeline's name, for events.
             run_id: An id for this run (a new one by default).
             trigger: What started the run (for events).
+            skip: Targets not to run, each with the reason reported for it (an incremental
+                run's exporters whose work is done); nothing that runs may need them.
 
         Returns:
             The run's outcomes (one per node) and outputs. Block failures are reported there,
@@ -123,7 +126,7 @@ class Runner:
         planned = plan(closure, variables, self.analyses)
         wanted = set(targets) if targets is not None else set(closure.names)
         loop = _Loop(self, closure, planned, fan_out(closure), wanted, set(force), use_cache,
-                     variables, run_id)
+                     variables, run_id, dict(skip or {}))
         started = time.perf_counter()
         self.emit(ev.RunStarted(run_id=run_id, pipeline=pipeline, blocks=tuple(planned),
                                 trigger=trigger))
@@ -148,8 +151,10 @@ class _Loop:
 
     def __init__(self, runner: Runner, closure: Dag, planned: dict[str, Planned],
                  dims: dict[str, tuple[str, ...]], wanted: set[str], force: set[str],
-                 use_cache: bool, variables: dict[str, Any], run_id: str) -> None:
+                 use_cache: bool, variables: dict[str, Any], run_id: str,
+                 skip: dict[str, str]) -> None:
         self.runner = runner
+        self.skip = skip
         self.run_id = run_id
         self.wanted, self.force, self.use_cache = wanted, force, use_cache
         self.wiring = Wiring(closure, planned, dims, variables, run_id, runner.namespace,
@@ -168,7 +173,7 @@ class _Loop:
     # -- the loop -----------------------------------------------------------------------------
 
     def run(self) -> None:
-        for name in self.wiring.start():
+        for name in self.wiring.start(self.skip):
             self._queue(name)
         executor = self.runner.executor
         while self.ready or self.running or self.timers:

@@ -20,6 +20,7 @@ from typing import Any, Protocol
 
 from jupyter_blocks.core.errors import ConfigError, MissingDependencyError, did_you_mean
 from jupyter_blocks.runner.execute import run_in_worker
+from jupyter_blocks.runner.watchdog import watch_parent
 
 #: The names ``--executor`` takes.
 EXECUTORS = ("inline", "threads", "processes", "dask")
@@ -84,6 +85,9 @@ class ThreadExecutor:
 class ProcessExecutor:
     """Runs tasks in worker processes (started fresh, not forked), so CPU-bound branches overlap.
 
+    Each worker watches this process (``watchdog.watch_parent``) and ends when it ends, even
+    by ``kill -9``: no worker outlives its run.
+
     Args:
         max_workers: Worker processes (default: the number of CPUs).
     """
@@ -94,6 +98,7 @@ class ProcessExecutor:
         self._pool = cf.ProcessPoolExecutor(
             max_workers=max_workers or os.cpu_count() or 1,
             mp_context=multiprocessing.get_context("spawn"),
+            initializer=watch_parent,
         )
 
     def submit(self, function: Callable[..., Any], *args: Any) -> cf.Future[Any]:

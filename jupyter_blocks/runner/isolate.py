@@ -29,6 +29,7 @@ from typing import Any
 from jupyter_blocks.core.errors import BlockFailed
 from jupyter_blocks.runner.execute import BlockTask, Executed, run_in_worker, run_task
 from jupyter_blocks.runner.namespace import ImportedNamespace
+from jupyter_blocks.runner.watchdog import watch_parent
 
 #: Child processes of attempts now running, so an interrupt can stop them.
 _children: set[subprocess.Popen[bytes]] = set()
@@ -122,6 +123,7 @@ def _portable(task: BlockTask) -> Mapping[str, Any] | None:
 
 def _child(task_path: str, result_path: str) -> None:
     """The child's side: run the attempt, write ``("ok", Executed)`` or ``("failed", error)``."""
+    watch_parent()  # a killed run takes its timed attempts with it
     task: BlockTask = pickle.loads(Path(task_path).read_bytes())
     try:
         result: tuple[str, Any] = ("ok", run_in_worker(run_task, task))

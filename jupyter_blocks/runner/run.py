@@ -30,7 +30,7 @@ from jupyter_blocks.runner.executors import Executor, make_executor
 from jupyter_blocks.runner.folder import working_folder
 from jupyter_blocks.runner.namespace import namespace_for
 from jupyter_blocks.runner.plan import Analyses
-from jupyter_blocks.runner.resume import resume_command, resumed, without_done_side_effects
+from jupyter_blocks.runner.resume import done_side_effects, resume_command, resumed
 from jupyter_blocks.runner.selection import Selection
 from jupyter_blocks.runner.variables import as_datetime, run_variables
 
@@ -134,13 +134,17 @@ def run(request: RunRequest, subscribers: Iterable[Subscriber] = ()) -> Finished
         else dt.datetime.now().replace(microsecond=0))
     variables = run_variables(pipeline.name, execution_date, values,
                               interval_end=request.interval_end)
+    # Mage's repo_path, here so that what plans the run (--incremental) keys blocks alike.
+    variables.setdefault("repo_path", str(pipeline.directory))
     targets, force = selection.resolve(pipeline.dag)
     # What this run covers must be a valid DAG; problems elsewhere in a notebook do not stop it.
     covered = pipeline.dag.upstream_of(targets) if targets is not None else pipeline.dag
     covered.validate()
     _check_languages(covered, analyses)
+    done: dict[str, str] = {}
     if selection.skip_done_side_effects and store is not None:
-        targets = without_done_side_effects(store, pipeline.dag, targets, variables, analyses)
+        targets, done = done_side_effects(store, pipeline.name, pipeline.dag, targets,
+                                          variables, analyses)
     from jupyter_blocks.history.redact import Redactor
 
     redactor = Redactor.cached_for_directory(pipeline.directory)
@@ -165,7 +169,7 @@ def run(request: RunRequest, subscribers: Iterable[Subscriber] = ()) -> Finished
         with folder:
             result = runner.run(pipeline.dag, targets, variables, force=force,
                                 use_cache=selection.use_cache, pipeline=pipeline.name,
-                                run_id=run_id, trigger=request.trigger)
+                                run_id=run_id, trigger=request.trigger, skip=done)
     finally:
         if ours:
             executor.shutdown()

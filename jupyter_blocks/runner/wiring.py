@@ -76,13 +76,19 @@ class Wiring:
 
     # -- creating nodes -----------------------------------------------------------------------
 
-    def start(self) -> list[str]:
-        """Create the nodes of blocks that do not fan out; return those ready to begin."""
+    def start(self, skip: Mapping[str, str] | None = None) -> list[str]:
+        """Create the nodes of blocks that do not fan out; return those ready to begin.
+
+        Blocks in ``skip`` are skipped at once, with the reason given (why: ``done``).
+        """
         ready: list[str] = []
+        skip = skip or {}
         for name in self.planned:
             if not self.dims[name] and name not in self.attached:
                 self.complete.add(name)
-                ready += self._create(name, (), ())
+                reason = skip.get(name)
+                ready += self._create(name, (), (), reason=reason,
+                                      why="done" if reason is not None else None)
         return ready
 
     def _create(self, block: str, path: tuple[int, ...], ids: tuple[str, ...],

@@ -2,15 +2,22 @@ import datetime as dt
 import logging
 import multiprocessing
 import os
+import signal
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pytest
+from click.testing import CliRunner
 
 from jupyter_blocks.cache import Cache, DiskStore
 from jupyter_blocks.cache.codec import ARROW_DATAFRAME, JSON, PICKLE, encode
+from jupyter_blocks.cli import cli
+from jupyter_blocks.core.files import is_temporary
 
 
 def taxi_like(n=50):
@@ -221,3 +228,63 @@ def test_a_failed_write_leaves_the_old_entry_and_no_temporary_file(tmp_path):
         write_atomic(target, [b"new", Broken()])
     assert target.read_bytes() == b"old"
     assert not [p for p in tmp_path.iterdir() if is_temporary(p.name)]
+
+
+_HALF_WRITTEN = """
+import os, sys, time
+from jupyter_blocks.cache.disk import DiskStore
+from jupyter_blocks.core import files
+
+write_all = files._write_all
+
+def stalled(handle, parts):
+    write_all(handle, parts)  # every byte written, the rename not done yet
+    print("writing", flush=True)
+    time.sleep(600)
+
+files._write_all = stalled
+DiskStore(sys.argv[1]).put("big", b"x" * (4 * 1024 * 1024))
+"""
+
+
+def _killed_during_a_write(root: Path) -> list[Path]:
+    """Start a process writing a 4 MiB entry into ``root``, kill -9 it mid-write."""
+    process = subprocess.Popen([sys.executable, "-c", _HALF_WRITTEN, str(root)],
+                               stdout=subprocess.PIPE, text=True)
+    assert process.stdout is not None and process.stdout.readline() == "writing\n"
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+    left = [path for path in root.iterdir() if is_temporary(path.name)]
+    assert len(left) == 1 and not (root / "big.jbc").exists()
+    return left
+
+
+def test_cache_clear_removes_what_a_killed_writer_left(tmp_path):
+    root = tmp_path / ".jupyter_blocks" / "cache"
+    DiskStore(root).put("kept", [1, 2, 3])
+    _killed_during_a_write(root)
+    result = CliRunner().invoke(cli, ["cache", "clear", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    assert "removed 1 cache entry and 1 unfinished write (4.0 MB)" in result.output
+    assert list(root.iterdir()) == []
+
+
+def test_the_next_writer_sweeps_what_a_killed_writer_left(tmp_path):
+    _killed_during_a_write(tmp_path)
+    DiskStore(tmp_path).put("next", [1])
+    assert [path.name for path in tmp_path.iterdir()] == ["next.jbc"]
+
+
+def test_a_live_writers_temporary_file_is_not_swept(tmp_path):
+    from jupyter_blocks.core.files import remove_stale_temporaries, temporary_name
+
+    live = tmp_path / temporary_name("entry.jbc")
+    live.write_bytes(b"being written")
+    foreign = tmp_path / ".entry.jbc.ffffff-1.0abc.tmp"  # another machine's writer
+    foreign.write_bytes(b"")
+    assert remove_stale_temporaries(tmp_path) == (0, 0)
+    assert live.exists() and foreign.exists()
+    day_ago = time.time() - 2 * 24 * 3600
+    os.utime(foreign, (day_ago, day_ago))
+    assert remove_stale_temporaries(tmp_path) == (1, 0)
+    assert live.exists() and not foreign.exists()

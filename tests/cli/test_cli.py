@@ -93,7 +93,8 @@ def test_cache_ls_and_clear(tmp_path):
     invoke("run", str(path), "-q")
     listing = invoke("cache", "ls", str(tmp_path))
     assert "clean" in listing.output and "arrow" in listing.output
-    assert invoke("cache", "clear", str(path)).output.strip() == "removed 3 cache entries"
+    assert invoke("cache", "clear", str(path)).output.strip() == \
+        f"removed 3 cache entries from {tmp_path / '.jupyter_blocks' / 'cache'}"
 
 
 def test_subprocess_exit_codes_and_non_tty_output(tmp_path):

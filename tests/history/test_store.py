@@ -121,7 +121,9 @@ def test_incremental_skips_exporters_that_already_succeeded_with_the_same_key(tm
     first = run_target(str(project))
     assert first.result.outcomes["export_trips"].status == "ran"
     again = run_target(str(project), incremental=True)
-    assert "export_trips" not in again.result.outcomes
+    skipped = again.result.outcomes.pop("export_trips")
+    assert skipped.status == "skipped"
+    assert skipped.error == f"exported by run {first.result.run_id} with the same inputs"
     assert {o.status for o in again.result.outcomes.values()} == {"cached"}
     changed = run_target(str(project), incremental=True,
                                                variables={"min_passengers": 2})

@@ -62,7 +62,8 @@ def test_lake_single_file_and_partitioned_dataset(tmp_path):
         f"green/day=2020-10-0{d}/part-0000.parquet" for d in (1, 2, 3)
     ]
     (tmp_path / "lake" / "green" / "day=2020-10-02" / "stale.parquet").write_bytes(b"old")
-    lake.export(trips(days=1, per_day=1, first=2), "green", partition_cols=["day"])
+    lake.export(trips(days=1, per_day=1, first=2), "green", partition_cols=["day"],
+                mode="replace_partitions")
     files = sorted(
         p.relative_to(tmp_path / "lake").as_posix()
         for p in (tmp_path / "lake").rglob("*")

@@ -3,6 +3,8 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import json
+import os
+import time
 
 import pandas as pd
 import pytest
@@ -67,7 +69,8 @@ def test_re_export_replaces_written_partitions_and_keeps_the_others(gcs, gcs_pre
     bucket = gcs.client.bucket(gcs_prefix.split("/")[2])
     stray = f"{gcs_prefix.split('/', 3)[3]}/lpep_pickup_date=2020-10-02/other-writer.parquet"
     bucket.blob(stray).upload_from_string(b"junk")
-    gcs.export(trips(days=2, per_day=1, first=2), gcs_prefix, partition_cols=["lpep_pickup_date"])
+    gcs.export(trips(days=2, per_day=1, first=2), gcs_prefix, partition_cols=["lpep_pickup_date"],
+               mode="replace_partitions")
     assert objects_under(gcs, gcs_prefix) == before  # same files, no pile-up, stray gone
     back = gcs.load(gcs_prefix)
     counts = back.groupby("lpep_pickup_date").size().to_dict()
@@ -214,3 +217,138 @@ def test_large_objects_go_through_the_clients_upload(gcs, gcs_prefix, monkeypatc
     gcs.export(frame.head(1), f"{gcs_prefix}/small.csv")  # under the limit: one media request
     assert len(through_client) == 1 and through_client[0] > 1024
     pd.testing.assert_frame_equal(gcs.load(f"{gcs_prefix}/large.parquet"), frame)
+
+
+def _counts(gcs: GoogleCloudStorage, uri: str) -> dict[int, int]:
+    back = gcs.load(uri)
+    return {day.day: n for day, n in back.groupby("lpep_pickup_date").size().items()}
+
+
+def _leftovers(gcs: GoogleCloudStorage, uri: str) -> list[str]:
+    """Objects beside the dataset (staging prefixes of its exports)."""
+    bucket, _, prefix = uri[len("gs://") :].partition("/")
+    parent, name = prefix.rsplit("/", 1)
+    return sorted(blob.name for blob in gcs.client.list_blobs(bucket, prefix=f"{parent}/.{name}."))
+
+
+@pytest.mark.parametrize(("mode", "expected"), [
+    ("replace", {2: 1, 4: 1}),
+    ("replace_partitions", {1: 4, 2: 1, 3: 4, 4: 1}),
+    ("append", {1: 4, 2: 5, 3: 4, 4: 1}),
+])
+def test_partition_modes(gcs, gcs_prefix, mode, expected):
+    uri = f"{gcs_prefix}/green"
+    gcs.export(trips(days=3), uri, partition_cols=["lpep_pickup_date"])
+    second = pd.concat([trips(days=1, per_day=1, first=2), trips(days=1, per_day=1, first=4)])
+    gcs.export(second, uri, partition_cols=["lpep_pickup_date"], mode=mode)
+    assert _counts(gcs, uri) == expected
+    assert not _leftovers(gcs, uri)
+    with pytest.raises(ConfigError, match="mode: expected one of"):
+        gcs.export(second, uri, partition_cols=["lpep_pickup_date"], mode="overwrite")
+
+
+def test_replace_is_the_default(gcs, gcs_prefix):
+    uri = f"{gcs_prefix}/green"
+    gcs.export(trips(days=3), uri, partition_cols=["lpep_pickup_date"])
+    gcs.export(trips(days=1, per_day=2), uri, partition_cols=["lpep_pickup_date"])
+    assert _counts(gcs, uri) == {1: 2}
+    assert len(objects_under(gcs, uri)) == 1
+
+
+def test_a_failed_upload_leaves_the_previous_dataset_whole(gcs, gcs_prefix, monkeypatch):
+    from jupyter_blocks.io import partitioned
+
+    uri = f"{gcs_prefix}/green"
+    gcs.export(trips(days=3), uri, partition_cols=["lpep_pickup_date"])
+    before = objects_under(gcs, uri)
+    calls = 0
+    encode = partitioned.to_bytes
+
+    def failing(table, path):  # type: ignore[no-untyped-def]
+        nonlocal calls
+        calls += 1
+        if calls == 2:
+            raise OSError("network gone")
+        return encode(table, path)
+
+    monkeypatch.setattr(partitioned, "to_bytes", failing)
+    with pytest.raises(ConnectorError, match="network gone"):
+        gcs.export(trips(days=2, first=5), uri, partition_cols=["lpep_pickup_date"],
+                   max_workers=1)
+    assert objects_under(gcs, uri) == before and _counts(gcs, uri) == {1: 4, 2: 4, 3: 4}
+    assert not _leftovers(gcs, uri)
+
+
+def test_an_export_stopped_after_its_commit_is_finished_by_the_next_one(gcs, gcs_prefix,
+                                                                       monkeypatch):
+    from jupyter_blocks.io.google import gcs_dataset
+
+    uri = f"{gcs_prefix}/green"
+    gcs.export(trips(days=3), uri, partition_cols=["lpep_pickup_date"])
+
+    def killed(*args, **kwargs):  # type: ignore[no-untyped-def]
+        raise KeyboardInterrupt  # as if the process died right after writing the commit
+
+    with monkeypatch.context() as patch:
+        patch.setattr(gcs_dataset, "_apply", killed)
+        with pytest.raises(KeyboardInterrupt):
+            gcs.export(trips(days=1, first=7), uri, partition_cols=["lpep_pickup_date"])
+    assert _leftovers(gcs, uri)  # staged and committed, not swapped in
+    assert _counts(gcs, uri) == {7: 4}  # readers read the committed version
+    gcs.export(trips(days=1, first=8), uri, partition_cols=["lpep_pickup_date"],
+               mode="append")
+    assert _counts(gcs, uri) == {7: 4, 8: 4}
+    assert not _leftovers(gcs, uri)
+
+
+def test_uploads_a_gone_writer_left_uncommitted_are_removed(gcs, gcs_prefix):
+    uri = f"{gcs_prefix}/green"
+    gcs.export(trips(days=1), uri, partition_cols=["lpep_pickup_date"])
+    bucket, _, prefix = uri[len("gs://") :].partition("/")
+    parent, name = prefix.rsplit("/", 1)
+    gone = f"{parent}/.{name}.{_this_host()}-999999999.0aaaaaa.tmp/x=1/part-0000.parquet"
+    alive = f"{parent}/.{name}.{_this_host()}-{os.getpid()}.0bbbbbb.tmp/x=1/part-0000.parquet"
+    for left in (gone, alive):
+        gcs.client.bucket(bucket).blob(left).upload_from_string(b"partial")
+    assert _counts(gcs, uri) == {1: 4}  # uncommitted uploads are not part of any version
+    gcs.export(trips(days=1, first=2), uri, partition_cols=["lpep_pickup_date"])
+    assert _leftovers(gcs, uri) == [alive]
+
+
+def _this_host() -> str:
+    from jupyter_blocks.core import files
+
+    return files._HOST
+
+
+def test_readers_see_one_whole_version_while_exports_replace_it(gcs, gcs_prefix):
+    import threading
+
+    uri = f"{gcs_prefix}/green"
+    versions = [trips(days=2 + v % 3, per_day=2, first=1 + v % 2).assign(fare=float(v))
+                for v in range(6)]
+    gcs.export(versions[0], uri, partition_cols=["lpep_pickup_date"])
+    done = threading.Event()
+    problems: list[str] = []
+    reads = 0
+
+    def export_all() -> None:
+        try:
+            for version in versions[1:]:
+                gcs.export(version, uri, partition_cols=["lpep_pickup_date"])
+                time.sleep(0.1)  # exports of runs one after another
+        finally:
+            done.set()
+
+    writer = threading.Thread(target=export_all)
+    writer.start()
+    while not done.is_set():
+        frame = gcs.load(uri)
+        reads += 1
+        fares = sorted(set(frame["fare"]))
+        if len(fares) != 1 or len(frame) != len(versions[int(fares[0])]):
+            problems.append(f"a mixed dataset: fares {fares}, {len(frame)} rows")
+        time.sleep(0.02)  # the emulator serves one request at a time
+    writer.join()
+    assert not problems, problems[0]
+    assert reads > 1

@@ -119,7 +119,7 @@ def test_an_r_block_behind_a_condition_is_skipped_where_r_is_missing(tmp_path):
                           capture_output=True, text=True, timeout=120,
                           env={**_environ(), "JUPYTER_BLOCKS_RSCRIPT": "no-such-rscript"})
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "per_payment skipped condition r_is_installed returned False" in done.stdout
+    assert "per_payment skipped: condition r_is_installed returned False" in done.stdout
 
 
 def _environ() -> dict[str, str]:

@@ -1,7 +1,8 @@
 """Google Cloud Storage: Parquet objects and hive-partitioned datasets under ``gs://`` URIs.
 
 What belongs here: :class:`GoogleCloudStorage` (client construction from a profile, and the
-object-store operations the shared lake logic in :mod:`jupyter_blocks.io.partitioned` needs).
+object operations the lake logic of :mod:`jupyter_blocks.io.partitioned` and of
+:mod:`jupyter_blocks.io.google.gcs_dataset`, which replaces a dataset as one change, needs).
 
 The endpoint is the profile's ``GCS_ENDPOINT``, else ``STORAGE_EMULATOR_HOST``, else Google's.
 With an endpoint of its own and no service account the client is anonymous (emulators).
@@ -10,6 +11,7 @@ With an endpoint of its own and no service account the client is anonymous (emul
 from __future__ import annotations
 
 import base64
+import contextlib
 import logging
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
@@ -19,6 +21,7 @@ from jupyter_blocks.core.errors import ConfigError, ConnectorError
 from jupyter_blocks.io import partitioned
 from jupyter_blocks.io.config import Profile
 from jupyter_blocks.io.connector import arrow_table, require, wrap_error
+from jupyter_blocks.io.google import gcs_dataset
 from jupyter_blocks.io.google.account import GoogleConnector
 
 if TYPE_CHECKING:
@@ -53,7 +56,7 @@ def _http_error(response: Any) -> Exception:
 
 
 class _BucketStore:
-    """:class:`partitioned.ObjectStore` over one bucket."""
+    """:class:`gcs_dataset.DatasetStore` over one bucket."""
 
     def __init__(self, bucket: Any) -> None:
         self.bucket = bucket
@@ -115,16 +118,37 @@ class _BucketStore:
             )
 
     def get(self, path: str) -> bytes:
-        data: bytes = self.bucket.blob(path).download_as_bytes()
+        """Download one object; ``FileNotFoundError`` when there is none."""
+        from google.api_core import exceptions
+
+        try:
+            data: bytes = self.bucket.blob(path).download_as_bytes()
+        except exceptions.NotFound:
+            raise FileNotFoundError(f"gs://{self.bucket.name}/{path}") from None
         return data
 
     def list(self, prefix: str) -> list[str]:
         return [blob.name for blob in self.bucket.client.list_blobs(self.bucket, prefix=prefix)]
 
+    def listing(self, prefix: str) -> dict[str, tuple[int, float]]:
+        """``{name: (generation, updated)}`` of the objects under ``prefix``."""
+        return {blob.name: (int(blob.generation or 0),
+                            blob.updated.timestamp() if blob.updated else 0.0)
+                for blob in self.bucket.client.list_blobs(self.bucket, prefix=prefix)}
+
+    def copy(self, source: str, destination: str) -> None:
+        """Copy one object to another name in the bucket (done by the service)."""
+        self.bucket.copy_blob(self.bucket.blob(source), self.bucket, destination)
+
     def delete(self, paths: Sequence[str]) -> None:
-        partitioned.run_concurrently(
-            lambda path: self.bucket.blob(path).delete(), paths, partitioned.DEFAULT_WORKERS
-        )
+        """Delete objects; one already gone is no error."""
+        from google.api_core import exceptions
+
+        def delete(path: str) -> None:
+            with contextlib.suppress(exceptions.NotFound):
+                self.bucket.blob(path).delete()
+
+        partitioned.run_concurrently(delete, paths, partitioned.DEFAULT_WORKERS)
 
 
 class GoogleCloudStorage(GoogleConnector):
@@ -167,25 +191,31 @@ class GoogleCloudStorage(GoogleConnector):
         uri: str,
         partition_cols: Sequence[str] | None = None,
         max_workers: int = partitioned.DEFAULT_WORKERS,
+        mode: str = partitioned.DEFAULT_MODE,
     ) -> list[str]:
         """Write ``df`` to one object, or a hive-partitioned dataset with ``partition_cols``.
 
         Args:
             df: A pandas DataFrame or an Arrow table.
             uri: ``gs://bucket/path.parquet`` (``.csv`` writes CSV), or the dataset's prefix.
-            partition_cols: Columns to partition by; their files are uploaded concurrently and
-                a re-export replaces the files of the partitions it writes.
+            partition_cols: Columns to partition by; their files are uploaded concurrently.
             max_workers: Concurrent uploads.
+            mode: For a dataset: ``replace`` (the dataset becomes ``df``),
+                ``replace_partitions`` (the partitions ``df`` has rows for are replaced, the
+                others kept) or ``append``. The new version is staged, committed and swapped
+                in (``gcs_dataset``): a failed upload leaves the old one whole.
 
         Returns:
             The ``gs://`` URIs written.
         """
+        checked = partitioned.check_mode(mode, bool(partition_cols))
         bucket, key = parse_uri(uri)
         table = arrow_table(df)
         store = self._store(bucket)
         try:
             if partition_cols:
-                keys = partitioned.write_dataset(store, key, table, partition_cols, max_workers)
+                keys = gcs_dataset.export_dataset(store, key, table, partition_cols, checked,
+                                                  max_workers)
             else:
                 store.put(key, partitioned.to_bytes(table, key))
                 keys = [key]
@@ -200,9 +230,11 @@ class GoogleCloudStorage(GoogleConnector):
         """Read one object, or every Parquet file of a (partitioned) dataset under ``uri``."""
         bucket, key = parse_uri(uri)
         try:
-            table = partitioned.read_path(self._store(bucket), key)
+            table = gcs_dataset.read_dataset(self._store(bucket), key)
         except FileNotFoundError:
             raise ConnectorError(f"{self._context('gcs')}: no object or dataset at {uri}") from None
+        except ConnectorError:
+            raise
         except Exception as exc:
             raise self._error(f"load of {uri} failed", exc) from exc
         return table.to_pandas()

@@ -243,10 +243,13 @@ def backfill_resume(backfill_id: str, target: str, pipeline: str | None, paralle
         start, end = start.replace(tzinfo=None), end.replace(tzinfo=None)
     last = found["intervals"][-1]["starts"] if found["intervals"] else None
     include_end = last is not None and moment(last) == moment(found["end_at"])
+    if found["status"] == "success":
+        click.echo(f"backfill {backfill_id} has succeeded: nothing to resume")
+        sys.exit(EXIT_OK)
     _run_backfill(loaded, start, end, found["every"], found["variables"],
                   include_end=include_end, parallel=parallel, in_processes=in_processes,
                   as_json=as_json, store=store, executor=executor, workers=workers,
-                  dask_scheduler=dask_scheduler)
+                  dask_scheduler=dask_scheduler, resume=backfill_id)
 
 
 @backfill.command("list")
@@ -312,7 +315,8 @@ def _check_unread(pipeline: Any, variables: dict[str, Any]) -> None:
 def _run_backfill(pipeline: Any, start: dt.datetime, end: dt.datetime, every: str,
                   variables: dict[str, Any], *, include_end: bool, parallel: int,
                   in_processes: bool, as_json: bool, store: str | None, executor: str,
-                  workers: int | None, dask_scheduler: str | None) -> None:
+                  workers: int | None, dask_scheduler: str | None,
+                  resume: str | None = None) -> None:
     from jupyter_blocks.schedule.backfill import backfill as run_backfill
     from jupyter_blocks.schedule.backfill import resume_command
 
@@ -333,7 +337,8 @@ def _run_backfill(pipeline: Any, start: dt.datetime, end: dt.datetime, every: st
             pipeline, start, end, every, variables=variables, parallel=parallel,
             mode="processes" if in_processes else "threads", include_end=include_end,
             store=store, executor=executor, workers=workers,
-            scheduler=dask_scheduler if executor == "dask" else None, listener=view)
+            scheduler=dask_scheduler if executor == "dask" else None, listener=view,
+            resume=resume)
     finally:
         if not as_json:
             view.close()

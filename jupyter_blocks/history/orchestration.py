@@ -20,6 +20,7 @@ import contextlib
 import datetime as dt
 import json
 import socket
+import time
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -30,6 +31,9 @@ SCHEDULED_RUNS = "jb_scheduled_runs"
 BACKFILLS = "jb_backfills"
 BACKFILL_INTERVALS = "jb_backfill_intervals"
 ALERTS = "jb_alerts"
+#: The advisory lock PostgreSQL stores hold while they create these tables ("jborch").
+_CREATE_LOCK = 0x6A626F726368
+_CREATE_TRIES = 5
 
 _SCHEMA = (
     f"CREATE TABLE IF NOT EXISTS {TRIGGER_STATE} (pipeline VARCHAR(255) NOT NULL, "
@@ -72,10 +76,28 @@ class Orchestration:
 
     def __init__(self, database: Database) -> None:
         self.database = database
-        with self._connection() as db:
-            for statement in _SCHEMA:
-                _create(db, statement)
+        self._create_tables()
         self.recover()
+
+    def _create_tables(self) -> None:
+        """Create the tables where missing, while other processes may be doing the same.
+
+        On PostgreSQL two creators serialise on an advisory lock (a concurrent ``CREATE TABLE
+        IF NOT EXISTS`` can fail there); SQLite's write lock does the same.
+        """
+        for attempt in range(1, _CREATE_TRIES + 1):
+            try:
+                with self._connection() as db, db.transaction():
+                    if self.database.name == "postgresql":
+                        db.rows("SELECT pg_advisory_xact_lock(:key)", {"key": _CREATE_LOCK})
+                    for statement in _SCHEMA:
+                        db.run(statement)
+                return
+            except Exception as exc:
+                if attempt == _CREATE_TRIES or not (_duplicate(exc) or "locked" in str(exc)
+                                                   or "already exists" in str(exc).lower()):
+                    raise
+                time.sleep(0.05 * attempt)
 
     def recover(self) -> list[str]:
         """Mark backfills left ``running`` by dead processes of this host ``interrupted``.
@@ -357,10 +379,3 @@ def _duplicate(exc: BaseException) -> bool:
         or "duplicate key" in text
 
 
-def _create(db: Connection, statement: str) -> None:
-    """Create a table if missing; another process creating it at the same moment is fine."""
-    try:
-        db.run(statement)
-    except Exception as exc:
-        if not _duplicate(exc) and "already exists" not in str(exc).lower():
-            raise

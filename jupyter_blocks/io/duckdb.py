@@ -13,6 +13,7 @@ DuckDB releases can open it: an exported project's warehouse is read by Mage's D
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -59,6 +60,22 @@ def open_database(path: str, timeout: float = LOCK_TIMEOUT) -> Any:
             logger.debug("duckdb: %s is locked by another process; retrying", path)
             time.sleep(delay)
             delay = min(delay * 2, 0.5)
+
+
+_WRITERS: dict[str, threading.Lock] = {}
+_WRITERS_LOCK = threading.Lock()
+
+
+def _writer_lock(path: str) -> threading.Lock:
+    """The lock that writes to one database file from this process take in turn.
+
+    DuckDB lets one process open a file many times, but two transactions creating or
+    replacing tables at once conflict ("Catalog write-write conflict"): runs at once in one
+    process (a backfill's intervals) write one after the other instead.
+    """
+    key = path if path == ":memory:" else str(Path(path).resolve())
+    with _WRITERS_LOCK:
+        return _WRITERS.setdefault(key, threading.Lock())
 
 
 def _is_new_file(path: str) -> bool:
@@ -212,6 +229,11 @@ class DuckDB(Connector):
     ) -> int:
         schema = schema or self.schema
         target = f"{quote_identifier(schema)}.{quote_identifier(table)}"
+        with _writer_lock(self.path):
+            return self._write_locked(connection, select, schema, target, table, mode)
+
+    def _write_locked(self, connection: Any, select: str, schema: str, target: str,
+                      table: str, mode: str) -> int:
         connection.execute("BEGIN TRANSACTION")
         try:
             connection.execute(f"CREATE SCHEMA IF NOT EXISTS {quote_identifier(schema)}")

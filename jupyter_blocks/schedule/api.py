@@ -83,7 +83,7 @@ def read_request(body: bytes) -> tuple[dict[str, Any], str | None]:
 
 
 def api_trigger(pipeline: Pipeline, name: str | None) -> Trigger:
-    """The api trigger a request starts: the one named, or the pipeline's only one.
+    """The api trigger a request starts: the one named, or the pipeline's only active one.
 
     Raises:
         ApiProblem: 404 when the pipeline has no such api trigger (or several and none named),
@@ -94,14 +94,19 @@ def api_trigger(pipeline: Pipeline, name: str | None) -> Trigger:
                                if t.schedule_type == "api"]
     names = [t.name for t in triggers]
     if name is None:
-        if len(triggers) == 1:
-            chosen = triggers[0]
+        active = [t for t in triggers if t.status == "active"]
+        if len(active) == 1 or (len(triggers) == 1 and triggers):
+            chosen = active[0] if len(active) == 1 else triggers[0]
         elif not triggers:
             raise ApiProblem(404, f"pipeline `{pipeline.name}` has no trigger with "
                              "schedule_type: api (add one to its %%pipeline cell)")
+        elif not active:
+            raise ApiProblem(409, f"every api trigger of pipeline `{pipeline.name}` is "
+                             f"inactive ({', '.join(names)}): status: active starts one")
         else:
-            raise ApiProblem(404, f"pipeline `{pipeline.name}` has api triggers "
-                             f"{', '.join(names)}: name one in the body's \"trigger\"")
+            raise ApiProblem(404, f"pipeline `{pipeline.name}` has active api triggers "
+                             f"{', '.join(t.name for t in active)}: name one in the body's "
+                             '"trigger"')
     else:
         found = [t for t in triggers if t.name == name]
         if not found:

@@ -99,7 +99,7 @@ def backfill(pipeline: Pipeline, start: dt.datetime, end: dt.datetime, every: st
              mode: str = "threads", include_end: bool = False, store: str | None = None,
              executor: str = "inline", workers: int | None = None,
              scheduler: str | None = None, listener: Listener | None = None,
-             alerts: bool = True) -> BackfillResult:
+             alerts: bool = True, resume: str | None = None) -> BackfillResult:
     """Run one run of ``pipeline`` per interval of ``[start, end)``, or finish the same backfill.
 
     Args:
@@ -119,6 +119,8 @@ def backfill(pipeline: Pipeline, start: dt.datetime, end: dt.datetime, every: st
         listener: Called with each progress event (a dict with ``event``).
         alerts: Send one alert when the backfill ends with failed intervals, as the pipeline's
             ``notification_config`` asks for failures.
+        resume: Finish this backfill (``backfill resume ID``): its succeeded intervals stay,
+            even if the code changed since; the others run.
 
     Raises:
         ConfigError: Bad bounds, interval or mode (nothing runs).
@@ -139,12 +141,16 @@ def backfill(pipeline: Pipeline, start: dt.datetime, end: dt.datetime, every: st
     opened = RunStore.for_directory(pipeline.directory, store)
     orchestration = opened.orchestration()
     code = pipeline_code(pipeline)
-    backfill_id, resumed = orchestration.open_backfill(
-        uuid.uuid4().hex[:12], pipeline.name, _target_of(pipeline),
-        start, end, every, values, code, [(i.start, i.end or i.start) for i in cut],
-        host=socket.gethostname(), pid=os.getpid())
+    if resume is not None:
+        orchestration.take_over(resume, socket.gethostname(), os.getpid())
+        backfill_id, resumed = resume, True
+    else:
+        backfill_id, resumed = orchestration.open_backfill(
+            uuid.uuid4().hex[:12], pipeline.name, _target_of(pipeline),
+            start, end, every, values, code, [(i.start, i.end or i.start) for i in cut],
+            host=socket.gethostname(), pid=os.getpid())
     plan = _Plan(pipeline, backfill_id, resumed, code, values, cut, opened, store, listener)
-    plan.sort(orchestration)
+    plan.sort(orchestration, keep_own=resume is not None)
     runner = _IntervalRunner(plan, mode, executor, workers, scheduler)
     plan.say("backfill_started", backfill_id=backfill_id, pipeline=pipeline.name,
              resumed=resumed, total=len(cut), to_run=len(plan.todo), done_before=len(plan.done),
@@ -197,8 +203,11 @@ class _Plan:
         self.resume: dict[str, str] = {}
         self.lock = threading.Lock()
 
-    def sort(self, orchestration: Any) -> None:
-        """Split the intervals into those done before and those to run (resuming their runs)."""
+    def sort(self, orchestration: Any, *, keep_own: bool = False) -> None:
+        """Split the intervals into those done before and those to run (resuming their runs).
+
+        With ``keep_own``, this backfill's succeeded intervals are done whatever the code.
+        """
         from jupyter_blocks.history.orchestration import stamp
 
         recorded = {row["starts"]: row for row in
@@ -208,7 +217,8 @@ class _Plan:
         for interval in self.cut:
             starts, ends = stamp(interval.start), stamp(interval.end or interval.start)
             row = recorded.get(starts)
-            if (starts, ends) in succeeded:
+            own = keep_own and row is not None and row["status"] in ("success", "done before")
+            if own or (starts, ends) in succeeded:
                 self.done.append(interval)
                 self.result.intervals.append(IntervalOutcome(
                     interval.start, interval.end, "done before",

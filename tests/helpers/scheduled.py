@@ -32,6 +32,7 @@ def scheduled_notebook(path: Path, settings: str, *cells: str, pause: float = 0.
                        fail_on: str = "") -> Path:
     """A notebook: the ``%%pipeline`` cell of ``settings`` (YAML), a parameters cell, ``load``
     and ``total`` (or ``cells``)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
     parameters = f"pause = {pause!r}\nfail_on = {fail_on!r}"
     blocks = cells or (LOAD, TOTAL)
     notebook = write_notebook(path, "%%pipeline\n" + textwrap.dedent(settings).strip() + "\n",

@@ -175,7 +175,7 @@ def test_a_run_past_its_timeout_is_stopped_failed_and_alerted(tmp_path, http_rec
     [run] = runs_of(notebook)
     assert run["status"] == "failed"
     detail = RunStore.for_directory(tmp_path).get_run(run["run_id"])
-    assert [b["status"] for b in detail["blocks"]][0] == "interrupted"
+    assert detail["blocks"][0]["status"] == "interrupted"
     [claim] = RunStore.for_directory(tmp_path).orchestration().scheduled("taxi")
     assert claim["claim"] == "timed out"
     [(path, payload)] = http_receiver.received
@@ -191,7 +191,7 @@ def test_an_sla_miss_is_recorded_and_alerted_once(tmp_path, http_receiver):
                 f"  urls: ['json://127.0.0.1:{port}/sla']\n")
     notebook = scheduled_notebook(tmp_path / "taxi.ipynb", settings)
     once_at(notebook, "2024-01-15T04:00:00")
-    scheduler, ok = once_at(notebook, "2024-01-15T05:00:00")
+    _, ok = once_at(notebook, "2024-01-15T05:00:00")
     assert ok
     [run] = runs_of(notebook)
     deadline = time.monotonic() + 10

@@ -104,7 +104,7 @@ def test_a_killed_scheduler_leaves_no_run_running(tmp_path):
     children = psutil.Process(process.pid).children(recursive=True)
     process.kill()
     process.communicate()
-    gone, alive = psutil.wait_procs(children, timeout=15)
+    _, alive = psutil.wait_procs(children, timeout=15)
     assert not alive
     [run] = RunStore.for_directory(tmp_path).list_runs()
     assert run["status"] == "interrupted"

@@ -29,6 +29,7 @@ import pytest
 from jupyter_blocks.project.writer import export_notebook
 from jupyter_blocks.runner.run import run_target
 from tests.helpers.notebooks import write_notebook
+from tests.helpers.scheduled import daily, scheduled_notebook
 
 NOTEBOOKS = Path(__file__).parents[1] / "notebooks"
 PASSWORD = "pg-Pa55word-for-tests"
@@ -39,6 +40,14 @@ default:
   DUCKDB_PATH: warehouse.duckdb
   POSTGRES_USER: etl
   POSTGRES_PASSWORD: "{{{{ env_var('JB_TEST_PG_PASSWORD', '{PASSWORD}') }}}}"
+"""
+
+HOOKED = f"""\
+triggers:
+{daily()}
+- name: hook
+  schedule_type: api
+  status: active
 """
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(120)]
@@ -95,6 +104,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     shutil.copy(NOTEBOOKS / "chain.ipynb", root / "chain.ipynb")
     shutil.copy(NOTEBOOKS / "headless_params.ipynb", root / "other.ipynb")
     (root / "io_config.yaml").write_text(IO_CONFIG)
+    scheduled_notebook(root / "hooked.ipynb", HOOKED)
     with mock.patch.dict(os.environ, {"JB_TEST_API_TOKEN": API_TOKEN}):
         finished = run_target(str(root / "printing.ipynb"), echo=False)
     assert [block.name for block in finished.result.failed] == ["login"]
@@ -458,3 +468,53 @@ def test_tail_keeps_the_last_whole_lines_within_the_limit(
 
     assert tail(text, limit) == expected
 
+
+
+# -- the API trigger and the schedule ------------------------------------------------------------
+
+
+def _until_done(server: Server, run_id: str) -> dict[str, Any]:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        status, run = server.request("GET", f"api/pipelines/hooked/runs/{run_id}")
+        assert status == 200, run
+        if run["status"] not in ("starting", "running"):
+            return run
+        time.sleep(0.2)
+    raise AssertionError(f"run {run_id} did not end")
+
+
+def test_the_api_trigger_starts_a_run_behind_jupyters_authentication(server: Server) -> None:
+    status, answer = server.request("POST", "api/pipelines/hooked/runs",
+                                    body={"variables": {"fail_on": "never"}})
+    assert status == 201, answer
+    assert answer["trigger"] == "api:hook" and answer["url"].endswith(answer["run_id"])
+    run = _until_done(server, answer["run_id"])
+    assert run["status"] == "success" and run["variables"]["fail_on"] == "never"
+    assert [b["status"] for b in run["blocks"]] == ["ran", "ran"]
+    status, _ = server.request("POST", "api/pipelines/hooked/runs", body={}, token="wrong")
+    assert status == 403
+
+
+def test_the_api_trigger_refuses_bad_requests_in_one_line(server: Server) -> None:
+    status, answer = server.request("POST", "api/pipelines/hookd/runs", body={})
+    assert status == 404 and "hookd" in answer["message"]
+    status, answer = server.request("POST", "api/pipelines/hooked/runs",
+                                    body={"variables": {"pauze": 1}})
+    assert status == 400 and "did you mean `pause`" in answer["message"]
+    status, answer = server.request("POST", "api/pipelines/hooked/runs",
+                                    body={"trigger": "daily"})
+    assert status == 404 and "no api trigger `daily`" in answer["message"]
+    status, _ = server.request("GET", "api/pipelines/hooked/runs/nosuchrun")
+    assert status == 404
+
+
+def test_the_schedule_of_a_notebook(server: Server) -> None:
+    status, answer = server.request("GET", "schedule", {"path": "hooked.ipynb"})
+    assert status == 200, answer
+    triggers = {t["trigger"]: t for t in answer["triggers"]}
+    assert triggers["daily"]["schedule"] == "@daily at 05:00 UTC"
+    assert triggers["daily"]["next"].endswith("05:00:00+00:00")
+    assert triggers["hook"]["type"] == "api" and answer["backfills"] == []
+    status, answer = server.request("GET", "schedule", {"path": "printing.ipynb"})
+    assert status == 200 and answer["triggers"] == []

@@ -62,7 +62,7 @@ class DiskStore:
         self.root = Path(root)
         self.max_bytes = max_bytes
         self._total: int | None = None
-        self._swept = False
+        self._swept = self.root in _SWEPT
 
     def path(self, key: str) -> Path:
         """The file of ``key``'s entry."""
@@ -91,7 +91,8 @@ class DiskStore:
     def put(self, key: str, value: Any, block: str | None = None) -> int:
         """Write ``value`` under ``key`` atomically; return the entry's size in bytes.
 
-        The first write of this store also removes what killed writers left (:meth:`sweep`).
+        The first write of this process to the folder also removes what killed writers left
+        (:meth:`sweep`).
         """
         if not self._swept:
             self.sweep()
@@ -123,6 +124,7 @@ class DiskStore:
             How many files were removed, and their bytes.
         """
         self._swept = True
+        _SWEPT.add(self.root)
         removed = remove_stale_temporaries(self.root)
         if removed[0]:
             logger.info("cache: removed %d unfinished write(s) of stopped processes", removed[0])
@@ -220,6 +222,10 @@ class DiskStore:
                 break
             logger.info("cache: evicting %s (%s bytes)", info.key, info.size)
             self._discard(self.path(info.key))
+
+
+#: Cache folders swept by this process: runs after the first (a backfill's) need not again.
+_SWEPT: set[Path] = set()
 
 
 def _checksum() -> tuple[str, Callable[[Any], int]]:

@@ -20,6 +20,7 @@ import contextlib
 import datetime as dt
 import json
 import socket
+import threading
 import time
 from collections.abc import Iterator, Sequence
 from typing import Any
@@ -76,6 +77,7 @@ class Orchestration:
 
     def __init__(self, database: Database) -> None:
         self.database = database
+        self._local = threading.local()
         self._create_tables()
         self.recover()
 
@@ -122,11 +124,20 @@ class Orchestration:
 
     @contextlib.contextmanager
     def _connection(self) -> Iterator[Connection]:
-        db = self.database.connect()
+        """This thread's connection, kept between calls (a backfill records every interval).
+
+        One that failed is closed, and replaced next time.
+        """
+        db = getattr(self._local, "db", None)
+        if db is None:
+            db = self._local.db = self.database.connect()
         try:
             yield db
-        finally:
-            db.close()
+        except BaseException:
+            self._local.db = None
+            with contextlib.suppress(Exception):
+                db.close()
+            raise
 
     # -- triggers -----------------------------------------------------------------------------
 

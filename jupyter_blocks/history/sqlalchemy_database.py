@@ -170,6 +170,11 @@ class _Connection:
         try:
             yield
         except sa.exc.DBAPIError as exc:
+            if not self._writing:
+                # A statement of its own failed (a duplicate key the caller expects): end its
+                # transaction, so the connection serves the next statement.
+                with contextlib.suppress(Exception):
+                    self.connection.rollback()
             damaged = _damaged(self.database.engine, exc)
             if damaged is None:
                 raise

@@ -228,9 +228,18 @@ class _Plan:
                                                 None, self.code)
                 continue
             if row is not None and row["run_id"] and row["code"] == self.code \
-                    and row["status"] in ("failed", "interrupted", "running"):
+                    and row["status"] in ("failed", "interrupted", "running") \
+                    and self._recorded(row["run_id"]):
                 self.resume[starts] = row["run_id"]
             self.todo.append(interval)
+
+    def _recorded(self, run_id: str) -> bool:
+        """Whether the run store has the run (a process killed as it began has none)."""
+        try:
+            self.store.get_run(run_id)
+        except BlocksError:
+            return False
+        return True
 
     def say(self, event: str, **fields: Any) -> None:
         if self.listener is not None:

@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import json
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from notebooks import write_notebook
 
 from jupyter_blocks.project.loading import load_pipeline
 from jupyter_blocks.schedule.backfill import backfill
@@ -42,17 +43,8 @@ def export(rows, **kwargs):
 
 
 def notebook(folder: Path, wait: float) -> Path:
-    cells = [f"wait = {wait}", LOAD, CLEAN, EXPORT]
-    document = {
-        "cells": [{"cell_type": "code", "id": f"c{i}", "execution_count": None, "outputs": [],
-                   "metadata": {"tags": ["parameters"]} if i == 0 else {}, "source": source}
-                  for i, source in enumerate(cells)],
-        "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3",
-                                    "language": "python"}},
-        "nbformat": 4, "nbformat_minor": 5}
-    path = folder / "daily.ipynb"
-    path.write_text(json.dumps(document))
-    return path
+    return write_notebook(folder / "daily.ipynb", [LOAD, CLEAN, EXPORT],
+                          parameters=f"wait = {wait}")
 
 
 def floor(days: int) -> float:

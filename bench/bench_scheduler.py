@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import json
 import statistics
 import sys
 import tempfile
 import threading
 import time
 from pathlib import Path
+
+from notebooks import write_notebook
 
 from jupyter_blocks.history.store import RunStore
 from jupyter_blocks.schedule.scheduler import Clock, Scheduler
@@ -41,16 +42,7 @@ TICK = dt.datetime(2024, 1, 15, 5, 0, tzinfo=UTC)
 
 
 def notebook(folder: Path) -> Path:
-    document = {
-        "cells": [{"cell_type": "code", "id": f"c{i}", "execution_count": None, "outputs": [],
-                   "metadata": {}, "source": source}
-                  for i, source in enumerate([SETTINGS, BLOCK])],
-        "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3",
-                                    "language": "python"}},
-        "nbformat": 4, "nbformat_minor": 5}
-    path = folder / "daily.ipynb"
-    path.write_text(json.dumps(document))
-    return path
+    return write_notebook(folder / "daily.ipynb", [SETTINGS, BLOCK])
 
 
 def sample(folder: Path) -> float:

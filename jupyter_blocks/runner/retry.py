@@ -28,17 +28,3 @@ def retry_wait(spec: BlockSpec, failed_attempt: int) -> float | None:
     if spec.max_retry_delay is not None:
         wait = min(wait, spec.max_retry_delay)
     return wait
-
-
-def mage_attempts(spec: BlockSpec) -> int:
-    """How many attempts Mage's ``retry`` makes with this block's settings (for export notes)."""
-    max_delay = spec.max_retry_delay if spec.max_retry_delay is not None else 60.0
-    attempts, waited, wait = 1, 0.0, spec.retry_delay
-    while attempts <= spec.retries:
-        if waited + wait >= max_delay:
-            break
-        waited += wait
-        attempts += 1
-        if spec.exponential_backoff is not False:
-            wait *= 2
-    return attempts

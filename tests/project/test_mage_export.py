@@ -318,6 +318,7 @@ def test_mage_attempts_follow_mages_retry_loop():
     assert mage_attempts(spec("x", retries=5, retry_delay=2.0, max_retry_delay=7.0)) == 3
     assert mage_attempts(spec("x", retries=3, retry_delay=3.0, max_retry_delay=3.0)) == 1
     assert mage_attempts(spec("x", retries=3, retry_delay=1.0, max_retry_delay=10.0)) == 4
+    assert mage_attempts(spec("x", retries=5)) == 4  # Mage's defaults: 5 s, 60 s at most
 
 
 def test_settings_mage_refuses_are_noted(tmp_path):

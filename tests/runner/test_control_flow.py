@@ -9,7 +9,7 @@ from jupyter_blocks.cache import Cache
 from jupyter_blocks.core.grammar import parse_cell
 from jupyter_blocks.core.graph import Dag
 from jupyter_blocks.runner import Runner, ThreadExecutor
-from jupyter_blocks.runner.retry import mage_attempts, retry_wait
+from jupyter_blocks.runner.retry import retry_wait
 
 
 def nb(*cells: str) -> Dag:
@@ -229,13 +229,6 @@ def test_a_block_failing_every_attempt_keeps_every_error():
 def test_retry_waits(options, waits):
     spec = parse_cell("%%block b\n1").replace(**options)
     assert [retry_wait(spec, attempt) for attempt in range(1, len(waits) + 1)] == waits
-
-
-def test_mage_stops_retrying_once_the_waits_reach_max_delay():
-    spec = parse_cell("%%block b\n1")
-    assert mage_attempts(spec.replace(retries=5, retry_delay=2.0, max_retry_delay=7.0)) == 3
-    assert mage_attempts(spec.replace(retries=3, retry_delay=3.0, max_retry_delay=3.0)) == 1
-    assert mage_attempts(spec.replace(retries=5)) == 4
 
 
 def test_a_timed_out_attempt_never_writes_after_its_timeout_nor_overlaps_its_retry(tmp_path):

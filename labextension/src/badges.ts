@@ -15,7 +15,7 @@ import { PanelLayout, Widget } from '@lumino/widgets';
 import { describeState, describeStats, formatAgo } from './describe';
 import { NotebookBlocksModel } from './model';
 import { effectiveBlockType } from './parser';
-import { DerivedState } from './state';
+import { NEVER_RUN } from './state';
 import { cellLabel } from './sync';
 
 export const BADGE_CLASS = 'jp-BlocksBadge';
@@ -134,7 +134,7 @@ export class BadgeView implements IDisposable {
   private _draw(badge: Widget, cellId: string): void {
     const graph = this._model.graph;
     const node = graph.byCell(cellId)!;
-    const state = this._model.stateOf(cellId) ?? defaultState;
+    const state = this._model.stateOf(cellId) ?? NEVER_RUN;
     const options = node.options;
     const element = badge.node;
     const name = options?.name ?? '';
@@ -197,18 +197,6 @@ export class BadgeView implements IDisposable {
   private _frame = 0;
   private _isDisposed = false;
 }
-
-const defaultState: DerivedState = {
-  state: 'never_run',
-  reason: null,
-  seconds: null,
-  rows: null,
-  cols: null,
-  detail: null,
-  startedAt: null,
-  finished: null,
-  cause: null
-};
 
 function span(className: string, text: string): HTMLElement {
   const element = document.createElement('span');

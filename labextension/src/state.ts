@@ -402,7 +402,8 @@ export function normalizeSource(source: string): string {
     .trim();
 }
 
-const NEVER_RUN: DerivedState = {
+/** The state of a block the kernel has never run. */
+export const NEVER_RUN: DerivedState = {
   state: 'never_run',
   reason: null,
   seconds: null,

@@ -249,14 +249,25 @@ class Scheduler:
             watched.pipeline, watched.problem = fresh.pipeline, None
             self.say("pipeline_reloaded", pipeline=watched.pipeline.name)
 
-    def store_of(self, watched: Watched) -> Any:
-        """The run store of a watched pipeline (opened once)."""
+    def store_of(self, watched: Watched, *, create: bool = True) -> Any:
+        """The run store of a watched pipeline (opened once).
+
+        Without ``create``, None when it has none yet: reading creates nothing.
+        """
         directory = watched.pipeline.directory
         found = self._stores.get(directory)
         if found is None:
+            from jupyter_blocks.core.errors import ConfigError
             from jupyter_blocks.history.store import RunStore
 
-            found = self._stores[directory] = RunStore.for_directory(directory, self.store_url)
+            try:
+                found = RunStore.for_directory(directory, self.store_url) if create \
+                    else RunStore.existing(directory, self.store_url)
+            except ConfigError:
+                if create:
+                    raise
+                return None
+            self._stores[directory] = found
         return found
 
     def find(self, name: str) -> Watched | None:
@@ -483,15 +494,16 @@ class Scheduler:
         now = self.clock.now()
         rows: list[dict[str, Any]] = []
         for watched in self.watched:
-            store = self.store_of(watched)
-            orchestration = store.orchestration()
+            store = self.store_of(watched, create=False)
             for trigger in watched.triggers:
                 label = run_label(trigger) if trigger.schedule_type == "time" \
                     else f"api:{trigger.name}"
-                last = store.list_runs(watched.pipeline.name, limit=1, trigger=label)
+                last = store.list_runs(watched.pipeline.name, limit=1, trigger=label) \
+                    if store is not None else []
                 upcoming = ticks.next_fire_times(trigger, now, 1) \
                     if trigger.schedule_type == "time" and trigger.status == "active" else []
-                scheduled = orchestration.scheduled(watched.pipeline.name, trigger.name, 1)
+                scheduled = store.orchestration().scheduled(
+                    watched.pipeline.name, trigger.name, 1) if store is not None else []
                 rows.append({
                     "pipeline": watched.pipeline.name, "trigger": trigger.name,
                     "type": trigger.schedule_type, "schedule": describe_interval(trigger),

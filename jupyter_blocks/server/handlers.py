@@ -27,124 +27,38 @@ store keeps what blocks printed, and known secrets must not reach the browser.
 
 from __future__ import annotations
 
-import dataclasses
-import datetime as dt
 import json
 import logging
 import shlex
-from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 import tornado.web
-from jupyter_server.base.handlers import APIHandler
 from jupyter_server.utils import url_path_join
 
-from jupyter_blocks.core.errors import BlocksError, SharedFilesError
-from jupyter_blocks.history.redact import Redactor
+from jupyter_blocks.core.errors import BlocksError, ConfigError, SharedFilesError
 from jupyter_blocks.history.store import RunStore
 from jupyter_blocks.project.writer import export_notebook
+from jupyter_blocks.server.base import BlocksHandler, to_json
 from jupyter_blocks.server.exports import ExportReview, review_export
 
 logger = logging.getLogger(__name__)
 
-URL_ROOT = "jupyter-blocks"
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 1000
 DEFAULT_LOG_BYTES = 64 * 1024
 MAX_LOG_BYTES = 4 * 1024 * 1024
 
 
-def load(server_app: Any) -> None:
-    """Add the handlers (these and ``pipelines``') to the running server."""
-    from jupyter_blocks.server.pipelines import routes as pipeline_routes
-
-    web_app = server_app.web_app
-    base = url_path_join(web_app.settings["base_url"], URL_ROOT)
-    root = Path(server_app.root_dir).resolve()
-    web_app.add_handlers(
-        ".*$",
-        [
-            (url_path_join(base, "runs"), RunsHandler, {"root": root}),
-            (url_path_join(base, "runs", r"([^/]+)"), RunHandler, {"root": root}),
-            (
-                url_path_join(base, "runs", r"([^/]+)", "logs", r"([^/]+)"),
-                LogsHandler,
-                {"root": root},
-            ),
-            (url_path_join(base, "export"), ExportHandler, {"root": root}),
-            *pipeline_routes(base, root),
-        ],
-    )
-    server_app.log.info("jupyter_blocks server extension loaded at %s", base)
-
-
-def to_json(value: Any) -> Any:
-    """Make a run-store or exporter value JSON-able: datetimes as ISO strings, paths as strings."""
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return to_json(dataclasses.asdict(value))
-    if isinstance(value, Mapping):
-        return {str(k): to_json(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple, set)):
-        return [to_json(v) for v in value]
-    if isinstance(value, (dt.datetime, dt.date)):
-        return value.isoformat()
-    if isinstance(value, dt.timedelta):
-        return value.total_seconds()
-    if isinstance(value, Path):
-        return str(value)
-    if value is None or isinstance(value, (str, int, float, bool)):
-        return value
-    return str(value)
-
-
-class BlocksHandler(APIHandler):
-    """Shared path handling and error replies."""
-
-    root: Path
-
-    def initialize(self, root: Path) -> None:
-        """Keep the server's root directory."""
-        self.root = root
-
-    def resolve(self, relative: str | None, what: str, *, must_exist: bool = True) -> Path:
-        """Resolve a path from the client against the root, refusing anything outside it."""
-        if not relative:
-            raise tornado.web.HTTPError(400, reason=f"missing `{what}`")
-        path = (self.root / relative.lstrip("/")).resolve()
-        if path != self.root and self.root not in path.parents:
-            reason = f"{what} `{relative}` is outside the server root"
-            raise tornado.web.HTTPError(403, reason=reason)
-        if must_exist and not path.exists():
-            raise tornado.web.HTTPError(404, reason=f"{what} `{relative}` does not exist")
-        return path
-
-    def write_error(self, status_code: int, **kwargs: Any) -> None:
-        """Reply with ``{"message": ...}`` so the frontend can show it."""
-        exc_info = kwargs.get("exc_info")
-        message = self._reason
-        if exc_info is not None:
-            error = exc_info[1]
-            if isinstance(error, tornado.web.HTTPError) and error.reason:
-                message = error.reason
-        self.set_header("Content-Type", "application/json")
-        self.finish(json.dumps({"message": message}))
-
-    def fail(self, status: int, message: str) -> NoReturn:
-        """Reply with an error message (one line, safe to show)."""
-        raise tornado.web.HTTPError(status, reason=message.splitlines()[0] if message else "")
-
-    def int_argument(self, name: str, default: int, low: int, high: int) -> int:
-        """A whole-number query argument, clamped to ``[low, high]``."""
-        try:
-            value = int(self.get_query_argument(name, str(default)))
-        except ValueError:
-            self.fail(400, f"`{name}` must be a whole number")
-        return max(low, min(value, high))
-
-    def redactor(self, notebook: Path) -> Redactor:
-        """The redactor for the secrets known in a notebook's folder."""
-        return Redactor.for_directory(notebook.parent)
+def routes(base: str, root: Path) -> list[tuple[str, type, dict[str, Any]]]:
+    """The routes of this module under ``base`` (``<base_url>jupyter-blocks``)."""
+    return [
+        (url_path_join(base, "runs"), RunsHandler, {"root": root}),
+        (url_path_join(base, "runs", r"([^/]+)"), RunHandler, {"root": root}),
+        (url_path_join(base, "runs", r"([^/]+)", "logs", r"([^/]+)"), LogsHandler,
+         {"root": root}),
+        (url_path_join(base, "export"), ExportHandler, {"root": root}),
+    ]
 
 
 def tail(text: str, limit: int) -> tuple[str, bool]:
@@ -164,9 +78,15 @@ def tail(text: str, limit: int) -> tuple[str, bool]:
     return kept, True
 
 
-def _run_store(notebook: Path) -> RunStore:
-    """The run store of a notebook's folder (where the kernel records its runs)."""
-    return RunStore.for_directory(notebook.parent)
+def _run_store(notebook: Path) -> RunStore | None:
+    """The run store of a notebook's folder (where the kernel records its runs), if it has one.
+
+    Reading never creates it: a folder where nothing ran has no runs.
+    """
+    try:
+        return RunStore.existing(notebook.parent)
+    except ConfigError:
+        return None
 
 
 class RunsHandler(BlocksHandler):
@@ -179,6 +99,9 @@ class RunsHandler(BlocksHandler):
         limit = self.int_argument("limit", DEFAULT_LIMIT, 1, MAX_LIMIT)
         pipeline = self.get_query_argument("pipeline", None) or notebook.stem
         store = _run_store(notebook)
+        if store is None:
+            self.finish(json.dumps({"pipeline": pipeline, "runs": []}))
+            return
         found = store.list_runs(pipeline=pipeline, limit=limit)
         blocks = store.blocks_of(run["run_id"] for run in found)
         for run in found:
@@ -195,6 +118,9 @@ class RunHandler(BlocksHandler):
         """Show one run."""
         notebook = self.resolve(self.get_query_argument("path", None), "path")
         store = _run_store(notebook)
+        if store is None:
+            self.fail(404, f"no run `{run_id}`: nothing run from {notebook.name}'s folder has "
+                      "been recorded")
         try:
             run = store.get_run(run_id)
         except BlocksError as error:
@@ -215,6 +141,9 @@ class LogsHandler(BlocksHandler):
         notebook = self.resolve(self.get_query_argument("path", None), "path")
         limit = self.int_argument("limit", DEFAULT_LOG_BYTES, 1, MAX_LOG_BYTES)
         store = _run_store(notebook)
+        if store is None:
+            self.fail(404, f"no run `{run_id}`: nothing run from {notebook.name}'s folder has "
+                      "been recorded")
         try:
             output = store.block_logs(run_id, block)
         except BlocksError as error:

@@ -26,7 +26,7 @@ from typing import Any
 import tornado.web
 
 from jupyter_blocks.core.errors import BlocksError
-from jupyter_blocks.server.handlers import BlocksHandler, to_json
+from jupyter_blocks.server.base import BlocksHandler, to_json
 
 #: How many files the search for a pipeline by name looks at, at most.
 _SEARCH_LIMIT = 20000
@@ -185,8 +185,9 @@ class ScheduleHandler(BlocksHandler):
         except BlocksError as exc:
             self.fail(400, self.redactor(notebook).text(str(exc)))
         watched = scheduler.watched[0]
-        backfills = scheduler.store_of(watched).orchestration().backfills(
-            watched.pipeline.name, limit=20)
+        store = scheduler.store_of(watched, create=False)
+        backfills = store.orchestration().backfills(watched.pipeline.name, limit=20) \
+            if store is not None else []
         self.finish(json.dumps(self.redactor(notebook).value(to_json({
             "pipeline": watched.pipeline.name, "triggers": scheduler.listing(),
             "backfills": backfills}))))

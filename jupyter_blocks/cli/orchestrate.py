@@ -138,10 +138,10 @@ def schedule_list(targets: tuple[str, ...], as_json: bool, store: str | None) ->
 
 
 def _logger(as_json: bool) -> Any:
-    from jupyter_blocks.schedule.scheduler import describe
+    from jupyter_blocks.cli.progress import log_line
 
     def log(record: dict[str, Any]) -> None:
-        line = json.dumps(record, default=str) if as_json else describe(record)
+        line = json.dumps(record, default=str) if as_json else log_line(record)
         click.echo(line)
         sys.stdout.flush()
 

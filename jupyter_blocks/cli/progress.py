@@ -1,9 +1,9 @@
 """The CLI's plain output: progress lines, JSON events and failure reports, without rich.
 
 What belongs here: what ``jupyter-blocks run`` writes for a program or a log (one timestamped
-line per event, one JSON object per line for ``--json``) and the failure report, all plain text,
-so a run with ``--quiet`` or ``--json`` never imports rich. The live view and the tables are
-``terminal``'s.
+line per event, one JSON object per line for ``--json``), the failure report, and the lines of
+the scheduler's log, all plain text, so a run with ``--quiet`` or ``--json`` never imports rich.
+The live view and the tables are ``terminal``'s.
 """
 
 from __future__ import annotations
@@ -119,3 +119,37 @@ def failure_report(result: RunResult, resume: str | None) -> list[str]:
     if resume:
         lines.append(f"resume with: {resume}")
     return lines
+
+
+def log_line(record: dict[str, Any]) -> str:
+    """One line of the scheduler's log for a ``Scheduler.say`` record."""
+    kind = record["event"]
+    when = record.get("time", "")
+    who = f"{record.get('pipeline', '')} run {record.get('run_id', '')}".strip()
+    if kind == "scheduler_started":
+        text = (f"scheduling {record.get('triggers', 0)} trigger(s) of "
+                f"{', '.join(record.get('pipelines', [])) or 'no pipeline'}")
+    elif kind == "scheduler_stopped":
+        text = "stopped"
+    elif kind in ("run_started", "run_scheduled"):
+        verb = "starts at its tick" if kind == "run_scheduled" else "started"
+        when_for = record.get("execution_date")
+        text = f"{who} {verb} ({record.get('trigger')}" + (
+            f", execution date {when_for})" if when_for else ")")
+    elif kind == "run_finished":
+        text = f"{who} {record.get('status')} in {record.get('seconds', 0):.1f} s"
+    elif kind == "sla_missed":
+        text = f"{who} missed its SLA ({record.get('trigger')}, tick {record.get('tick')})"
+    elif kind == "pipeline_problem":
+        text = f"{record.get('pipeline')}: {record.get('error')} ({record.get('detail')})"
+    elif kind == "tick_released":
+        text = (f"{who} had not begun: tick {record.get('tick')} of {record.get('trigger')} "
+                "given back for the next scheduler")
+    elif kind == "api_listening":
+        text = f"API trigger listening on {record.get('url')}"
+    elif kind == "pipeline_reloaded":
+        text = f"{record.get('pipeline')}: reloaded"
+    else:
+        rest = {k: v for k, v in record.items() if k not in ("event", "time")}
+        text = f"{kind} {json.dumps(rest, default=str)}"
+    return f"{when} {text}"

@@ -1,13 +1,14 @@
 """The run store's database: SQLite through the standard library, any other URL through SQLAlchemy.
 
-What belongs here: opening a store URL, creating the two tables when missing, and the one small
-interface the store and its recorder use on either kind (:class:`Connection`: reads, write
+What belongs here: the two tables, the SQLite database (created when missing), and the one
+small interface the store and its recorder use on either kind (:class:`Connection`: reads, write
 transactions, the id of an inserted row). Statements are SQL text with ``:name`` parameters,
 the same for both. Datetimes are stored as SQLAlchemy stores them (SQLite: text such as
 ``2020-10-01 06:00:00.000000``), so a store written by either is read by both.
 
-SQLite, the default store, is opened with :mod:`sqlite3` because importing SQLAlchemy takes about
-0.3 s, a quarter of a small headless run; a URL naming another database (PostgreSQL:
+SQLite, the default store, is opened with :mod:`sqlite3` (``store.open_database`` picks the
+kind) because importing SQLAlchemy takes about 0.3 s, a quarter of a small headless run; a URL
+naming another database (PostgreSQL:
 ``postgresql+psycopg://...``), or a SQLite URL with query options, goes through SQLAlchemy, which
 also creates the tables there, in that database's own dialect.
 
@@ -92,23 +93,6 @@ class Database(Protocol):
     def connect(self) -> Connection:
         """A new connection."""
         ...
-
-
-def open_database(url: str) -> Database:
-    """The database of a store URL, its tables created when missing.
-
-    Raises:
-        ConfigError: The URL is not valid, its driver is missing or the database cannot be
-            opened (the message never shows the URL's password).
-    """
-    path = sqlite_path(url)
-    try:
-        database: Database = SQLiteDatabase(path) if path is not None else _sqlalchemy(url)
-    except sqlite3.Error as exc:
-        raise (damaged_error(str(path), exc) or open_error(url, exc)) from None
-    except (ImportError, OSError) as exc:
-        raise open_error(url, exc) from None
-    return database
 
 
 def sqlite_path(url: str) -> str | None:
@@ -282,9 +266,3 @@ class _SQLiteConnection:
 def _stored(params: Mapping[str, Any] | None) -> dict[str, Any]:
     return {name: as_stored(value) if value.__class__ is dt.datetime else value
             for name, value in (params or {}).items()}
-
-
-def _sqlalchemy(url: str) -> Database:
-    from jupyter_blocks.history.sqlalchemy_database import SQLAlchemyDatabase
-
-    return SQLAlchemyDatabase(url)

@@ -14,6 +14,7 @@ import datetime as dt
 import json
 import os
 import socket
+import sqlite3
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -25,7 +26,9 @@ from jupyter_blocks.history.database import (
     PIPELINE_RUNS,
     Connection,
     Database,
-    open_database,
+    SQLiteDatabase,
+    damaged_error,
+    open_error,
     safe_url,
     sqlite_path,
 )
@@ -38,6 +41,30 @@ _RUN_COLUMNS = ('run_id, pipeline, target, variables, "trigger", status, started
                 "finished_at, seconds, host, pid")
 _BLOCK_COLUMNS = ("run_id, block, attempt, status, started_at, finished_at, seconds, rows, "
                   "cols, bytes, cache_key, error, traceback, output")
+
+
+def open_database(url: str) -> Database:
+    """The database of a store URL, its tables created when missing.
+
+    Raises:
+        ConfigError: The URL is not valid, its driver is missing or the database cannot be
+            opened (the message never shows the URL's password).
+    """
+    path = sqlite_path(url)
+    try:
+        database: Database = SQLiteDatabase(path) if path is not None else _sqlalchemy(url)
+    except sqlite3.Error as exc:
+        raise (damaged_error(str(path), exc) or open_error(url, exc)) from None
+    except (ImportError, OSError) as exc:
+        raise open_error(url, exc) from None
+    return database
+
+
+def _sqlalchemy(url: str) -> Database:
+    # Imported only for a URL that needs it: SQLAlchemy takes a quarter of a small run to import.
+    from jupyter_blocks.history.sqlalchemy_database import SQLAlchemyDatabase
+
+    return SQLAlchemyDatabase(url)
 
 
 class RunStore:

@@ -74,6 +74,11 @@ def import_project(project: str | Path, pipeline: str | None, output: str | Path
     return result
 
 
+def import_pipeline(project: str | Path, pipeline: str | None, output: str | Path) -> Path:
+    """Write a notebook of ``%%block`` cells for a pipeline; return its path."""
+    return import_project(project, pipeline, output).notebook
+
+
 def _copy_io_config(root: Path, folder: Path) -> list[str]:
     """Copy the project's profiles beside the notebook, unless the folder has its own."""
     source, target = root / IO_CONFIG, folder / IO_CONFIG

@@ -160,10 +160,3 @@ def _block_spec(root: Path, block: BlockMeta, where: str) -> tuple[BlockSpec | N
             raise BlockSpecError(f"{relative} has no decorated block function: put the block's "
                                  f"code in a function under @{block_type}", "no_function")
     return spec, path
-
-
-def import_pipeline(project: str | Path, pipeline: str | None, output: str | Path) -> Path:
-    """Write a notebook of ``%%block`` cells for a pipeline (``importer.import_project``)."""
-    from jupyter_blocks.project.importer import import_project
-
-    return import_project(project, pipeline, output).notebook

@@ -29,8 +29,9 @@ from jupyter_blocks.core.errors import BlockFailed
 from jupyter_blocks.core.graph import Dag
 from jupyter_blocks.runner import events as ev
 from jupyter_blocks.runner import isolate
+from jupyter_blocks.runner.attempt import run_task
 from jupyter_blocks.runner.events import Event, RunResult, Subscriber
-from jupyter_blocks.runner.execute import BlockTask, Executed, run_task
+from jupyter_blocks.runner.execute import BlockTask, Executed
 from jupyter_blocks.runner.executors import Executor, InlineExecutor
 from jupyter_blocks.runner.fanout import fan_out
 from jupyter_blocks.runner.nodes import CACHED, DONE, FAILED, RAN, READY, RUNNING, SKIPPED, Node

@@ -52,7 +52,6 @@ class BlockTask:
         status: The parent's status a callback answers (``success``, ``failure``,
             ``cancelled``).
         block_type: The block's resolved type.
-        isolated: Set in the child process of a timed attempt (it runs there, not again).
     """
 
     spec: BlockSpec
@@ -66,7 +65,6 @@ class BlockTask:
     mode: str = "run"
     status: str | None = None
     block_type: str = "transformer"
-    isolated: bool = False
 
 
 @dataclass
@@ -81,23 +79,15 @@ class Executed:
     callbacks: tuple[str, ...] = field(default=())
 
 
-def run_task(task: BlockTask) -> Executed:
-    """Run one attempt of ``task``; raise ``BlockFailed`` if it fails.
+def run_attempt(task: BlockTask) -> Executed:
+    """Run one attempt of ``task`` in this process; raise ``BlockFailed`` if it fails.
 
-    A block with ``--timeout`` (other than a sensor, whose timeout is a deadline for all its
-    pokes, and an R block, whose R worker is stopped at its timeout) runs in a child process
-    that is killed when the time is up.
+    ``runner.attempt.run_task`` decides where an attempt runs (a timed one in a process of its
+    own); this is the attempt itself.
     """
-    spec = task.spec
     started = time.perf_counter()
-    if (spec.timeout is not None and task.mode != "poke" and spec.lang != "r"
-            and not task.isolated):
-        from jupyter_blocks.runner.isolate import run_isolated
-
-        executed = run_isolated(task, spec.timeout)
-    else:
-        with block_output(task.output_key or spec.name):
-            executed = _run_attributed(task)
+    with block_output(task.output_key or task.spec.name):
+        executed = _run_attributed(task)
     executed.seconds = time.perf_counter() - started
     return executed
 

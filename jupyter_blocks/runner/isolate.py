@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from jupyter_blocks.core.errors import BlockFailed
-from jupyter_blocks.runner.execute import BlockTask, Executed, run_in_worker, run_task
+from jupyter_blocks.runner.execute import BlockTask, Executed, run_attempt, run_in_worker
 from jupyter_blocks.runner.namespace import ImportedNamespace
 from jupyter_blocks.runner.watchdog import watch_parent
 
@@ -39,7 +39,7 @@ _children_lock = threading.Lock()
 def run_isolated(task: BlockTask, timeout: float) -> Executed:
     """Run ``task`` in a child process; kill it and raise ``BlockFailed`` after ``timeout`` s."""
     label = task.spec.label
-    sendable = replace(task, namespace=_portable(task), isolated=True)
+    sendable = replace(task, namespace=_portable(task))
     try:
         payload = pickle.dumps(sendable)
     except Exception as exc:
@@ -126,7 +126,7 @@ def _child(task_path: str, result_path: str) -> None:
     watch_parent()  # a killed run takes its timed attempts with it
     task: BlockTask = pickle.loads(Path(task_path).read_bytes())
     try:
-        result: tuple[str, Any] = ("ok", run_in_worker(run_task, task))
+        result: tuple[str, Any] = ("ok", run_in_worker(run_attempt, task))
     except BlockFailed as failure:
         result = ("failed", failure)
     try:

@@ -27,9 +27,10 @@ from jupyter_blocks.core.errors import BlockFailed
 from jupyter_blocks.core.graph import Dag
 from jupyter_blocks.project.configuration import configuration_of
 from jupyter_blocks.runner import events as ev
+from jupyter_blocks.runner.attempt import run_task
 from jupyter_blocks.runner.capture import output_key
 from jupyter_blocks.runner.events import BlockOutcome, Event
-from jupyter_blocks.runner.execute import BlockTask, Executed, run_task
+from jupyter_blocks.runner.execute import BlockTask, Executed
 from jupyter_blocks.runner.fanout import child_id, child_name, split_output
 from jupyter_blocks.runner.nodes import CACHED, DONE, FAILED, RAN, SKIPPED, Node, Source
 from jupyter_blocks.runner.plan import Planned, block_variables

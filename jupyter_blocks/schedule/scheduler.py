@@ -1,9 +1,9 @@
 """The scheduler: runs the due ticks of every active time trigger of its pipelines until stopped.
 
-What belongs here: :class:`Scheduler` (which pipelines it watches, one pass over their triggers,
-the runs it started and what became of them, stopping) and :class:`Clock` (the time it reads,
-moved and sped up in tests through ``$JUPYTER_BLOCKS_CLOCK``). When a tick is due is
-``ticks``' business; starting a run is ``launch``'s.
+What belongs here: :class:`Scheduler`: which pipelines it watches, one pass over their
+triggers, the runs it started and what became of them, stopping. The time it reads is
+``clock``'s, when a tick is due ``ticks``', starting a run ``launch``'s; the lines its log
+records become are the CLI's.
 
 How a tick becomes one run, never two: the scheduler claims it in the run store (a row whose
 key is pipeline, trigger and tick; the insert of a second scheduler fails) and only the one that
@@ -39,62 +39,12 @@ from jupyter_blocks.core.errors import BlocksError, ConfigError
 from jupyter_blocks.core.pipeline import Pipeline
 from jupyter_blocks.project.triggers import Trigger
 from jupyter_blocks.schedule import ticks
+from jupyter_blocks.schedule.clock import CLOCK_ENV, Clock
 from jupyter_blocks.schedule.launch import OUTCOMES, SKIPPED, SUCCESS, TIMED_OUT, Launch, spawn
 
-#: ``$JUPYTER_BLOCKS_CLOCK``: the time the scheduler's clock starts at, for tests and dry runs
-#: (``2024-01-15T04:59:58Z``; ``2024-01-15T04:59:58Z x60`` also runs it 60 times faster).
-CLOCK_ENV = "JUPYTER_BLOCKS_CLOCK"
 _UTC = dt.timezone.utc
 #: The keys of a trigger that make its schedule: editing one restarts it from its next tick.
 _SCHEDULE_KEYS = ("schedule_type", "schedule_interval", "start_time", "timezone", "status")
-
-
-@dataclass
-class Clock:
-    """The scheduler's time: real, or starting at ``start`` and running ``speed`` times faster.
-
-    Attributes:
-        start: What the clock reads at ``origin`` (None: the real time).
-        speed: How many clock seconds pass per real second.
-        origin: The real time (epoch seconds) at which the clock read ``start``.
-    """
-
-    start: dt.datetime | None = None
-    speed: float = 1.0
-    origin: float = field(default_factory=time.time)
-
-    @classmethod
-    def from_environment(cls, environ: dict[str, str] | None = None) -> Clock:
-        """The clock ``$JUPYTER_BLOCKS_CLOCK`` asks for, else the real one."""
-        text = (environ if environ is not None else dict(os.environ)).get(CLOCK_ENV, "").strip()
-        if not text:
-            return cls()
-        moment, _, speed = text.partition(" x")
-        try:
-            start = dt.datetime.fromisoformat(moment.strip().replace("Z", "+00:00"))
-            factor = float(speed) if speed else 1.0
-        except ValueError:
-            raise ConfigError(f"${CLOCK_ENV} must be a time like 2024-01-15T04:59:58Z, "
-                              f"optionally followed by a speed like x60; got {text!r}") from None
-        if factor <= 0:
-            raise ConfigError(f"${CLOCK_ENV}: the speed must be positive, got {speed}")
-        return cls(start if start.tzinfo else start.replace(tzinfo=_UTC), factor)
-
-    def now(self) -> dt.datetime:
-        """The current time, aware, in UTC."""
-        if self.start is None:
-            return dt.datetime.now(_UTC)
-        return self.start + dt.timedelta(seconds=(time.time() - self.origin) * self.speed)
-
-    def epoch(self, moment: dt.datetime) -> float:
-        """The real time (``time.time()``) at which this clock reads ``moment``."""
-        if self.start is None:
-            return moment.timestamp()
-        return self.origin + (moment - self.start).total_seconds() / self.speed
-
-    def real_seconds(self, seconds: float) -> float:
-        """Real seconds in which ``seconds`` pass on this clock."""
-        return seconds / self.speed
 
 
 @dataclass
@@ -532,40 +482,6 @@ class Scheduler:
         return Redactor.cached_for_directory(watched.pipeline.directory).text
 
 
-def describe(record: dict[str, Any]) -> str:
-    """One log line for a :meth:`Scheduler.say` record."""
-    kind = record["event"]
-    when = record.get("time", "")
-    who = f"{record.get('pipeline', '')} run {record.get('run_id', '')}".strip()
-    if kind == "scheduler_started":
-        text = (f"scheduling {record.get('triggers', 0)} trigger(s) of "
-                f"{', '.join(record.get('pipelines', [])) or 'no pipeline'}")
-    elif kind == "scheduler_stopped":
-        text = "stopped"
-    elif kind in ("run_started", "run_scheduled"):
-        verb = "starts at its tick" if kind == "run_scheduled" else "started"
-        when_for = record.get("execution_date")
-        text = f"{who} {verb} ({record.get('trigger')}" + (
-            f", execution date {when_for})" if when_for else ")")
-    elif kind == "run_finished":
-        text = f"{who} {record.get('status')} in {record.get('seconds', 0):.1f} s"
-    elif kind == "sla_missed":
-        text = f"{who} missed its SLA ({record.get('trigger')}, tick {record.get('tick')})"
-    elif kind == "pipeline_problem":
-        text = f"{record.get('pipeline')}: {record.get('error')} ({record.get('detail')})"
-    elif kind == "tick_released":
-        text = (f"{who} had not begun: tick {record.get('tick')} of {record.get('trigger')} "
-                "given back for the next scheduler")
-    elif kind == "api_listening":
-        text = f"API trigger listening on {record.get('url')}"
-    elif kind == "pipeline_reloaded":
-        text = f"{record.get('pipeline')}: reloaded"
-    else:
-        rest = {k: v for k, v in record.items() if k not in ("event", "time")}
-        text = f"{kind} {json.dumps(rest, default=str)}"
-    return f"{when} {text}"
-
-
 def _settings_files(target: str, name: str | None) -> list[Path]:
     path = Path(target)
     if path.is_file():
@@ -596,5 +512,5 @@ def install_stop_signals(stop: threading.Event) -> None:
     signal.signal(signal.SIGINT, handler)
 
 
-__all__ = ["CLOCK_ENV", "Clock", "Running", "Scheduler", "Watched", "describe",
-           "install_stop_signals", "pipelines_of", "run_label", "trigger_fingerprint"]
+__all__ = ["CLOCK_ENV", "Clock", "Running", "Scheduler", "Watched", "install_stop_signals",
+           "pipelines_of", "run_label", "trigger_fingerprint"]

@@ -6,7 +6,8 @@ from click.testing import CliRunner
 
 from jupyter_blocks.cli import cli
 from jupyter_blocks.core.errors import BlockSpecError, ConfigError
-from jupyter_blocks.project.reader import import_pipeline, load_project_pipeline
+from jupyter_blocks.project.importer import import_pipeline
+from jupyter_blocks.project.reader import load_project_pipeline
 from jupyter_blocks.project.writer import export_notebook
 from jupyter_blocks.runner.run import run_target
 

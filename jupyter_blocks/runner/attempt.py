@@ -1,0 +1,25 @@
+"""Where one attempt of a block runs: in this process, or in a process of its own.
+
+What belongs here: :func:`run_task`, what the runner core and the executors' workers call for
+each attempt. A block with ``--timeout`` (other than a sensor, whose timeout is a deadline for
+all its pokes, and an R block, whose R worker is stopped at its timeout) runs in a child process
+that is killed when the time is up (``isolate``); every other attempt runs here (``execute``).
+"""
+
+from __future__ import annotations
+
+import time
+
+from jupyter_blocks.runner.execute import BlockTask, Executed, run_attempt
+from jupyter_blocks.runner.isolate import run_isolated
+
+
+def run_task(task: BlockTask) -> Executed:
+    """Run one attempt of ``task`` where it belongs; raise ``BlockFailed`` if it fails."""
+    spec = task.spec
+    if spec.timeout is None or task.mode == "poke" or spec.lang == "r":
+        return run_attempt(task)
+    started = time.perf_counter()
+    executed = run_isolated(task, spec.timeout)
+    executed.seconds = time.perf_counter() - started
+    return executed

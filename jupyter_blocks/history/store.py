@@ -321,11 +321,17 @@ def _block_dict(row: dict[str, Any]) -> dict[str, Any]:
 
 
 def _iso(value: Any) -> str | None:
-    """A stored datetime (a datetime, or SQLite's text of one) in ISO format."""
+    """A stored datetime (a datetime, or SQLite's text of one) in ISO format, with its offset.
+
+    Times are stored as the recording machine's local time; read back, they say their offset,
+    so a browser or a machine in another zone reads the same moment.
+    """
     if value is None:
         return None
     if isinstance(value, str):
         value = dt.datetime.fromisoformat(value)
+    if value.tzinfo is None:
+        value = value.astimezone()
     text: str = value.isoformat()
     return text
 

@@ -51,9 +51,7 @@ def open_database(path: str, timeout: float = LOCK_TIMEOUT) -> Any:
     delay = 0.02
     while True:
         try:
-            if _is_new_file(path):
-                return _create(path)
-            return duckdb.connect(path)
+            return _connect(path)
         except duckdb.IOException as exc:
             if "lock" not in str(exc).lower() or time.monotonic() + delay > deadline:
                 raise
@@ -81,6 +79,24 @@ def _writer_lock(path: str) -> threading.Lock:
 def _is_new_file(path: str) -> bool:
     return path != ":memory:" and not path.startswith(("md:", "motherduck:")) \
         and not Path(path).exists()
+
+
+def _connect(path: str) -> Any:
+    """Open ``path``, created in the compatible format when new.
+
+    DuckDB refuses a second connection to a file that this process holds open with another
+    configuration: a file another thread has just created (with the storage option) is
+    opened with that option too, and one held open without it, without it.
+    """
+    import duckdb
+
+    created = _is_new_file(path)
+    try:
+        return _create(path) if created else duckdb.connect(path)
+    except duckdb.ConnectionException as exc:
+        if "different configuration" not in str(exc):
+            raise
+        return duckdb.connect(path) if created else _create(path)
 
 
 def _create(path: str) -> Any:

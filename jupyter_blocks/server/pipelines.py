@@ -188,8 +188,9 @@ class ScheduleHandler(BlocksHandler):
         store = scheduler.store_of(watched, create=False)
         backfills = store.orchestration().backfills(watched.pipeline.name, limit=20) \
             if store is not None else []
+        triggers = scheduler.listing()
         self.finish(json.dumps(self.redactor(notebook).value(to_json({
-            "pipeline": watched.pipeline.name, "triggers": scheduler.listing(),
+            "pipeline": watched.pipeline.name, "triggers": triggers,
             "backfills": backfills}))))
 
 

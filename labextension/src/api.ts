@@ -1,5 +1,5 @@
 /**
- * Requests to the jupyter-blocks server extension (`jupyter_blocks/server/handlers.py`).
+ * Requests to the jupyter-blocks server extension (`jupyter_blocks/server/`).
  */
 
 import { URLExt } from '@jupyterlab/coreutils';
@@ -7,6 +7,7 @@ import { ServerConnection } from '@jupyterlab/services';
 
 import { ExportOptions, ExportReview } from './exporting';
 import { BlockLogs } from './logs';
+import { ScheduleListing } from './schedule';
 
 /** A pipeline run as the run store lists it; fields beyond these are shown when present. */
 export interface RunSummary {
@@ -95,6 +96,12 @@ export function getBlockLogs(
     limitBytes ? { path: notebookPath, limit: String(limitBytes) } : { path: notebookPath }
   );
   return request(`runs/${encodeURIComponent(runId)}/logs/${encodeURIComponent(block)}${query}`);
+}
+
+/** The saved notebook's triggers (next fire time, last run) and backfills (intervals by status). */
+export function getSchedule(notebookPath: string): Promise<ScheduleListing> {
+  const query = URLExt.objectToQueryString({ path: notebookPath });
+  return request(`schedule${query}`);
 }
 
 export function exportPipeline(

@@ -22,6 +22,13 @@ const HEADLESS: Record<string, string> = {
   notebook: 'notebook'
 };
 
+/** `schedule:daily`, `api:hook`, `backfill:3f2a61c0b9d4`: what the orchestration started. */
+const STARTED_BY: Record<string, string> = {
+  schedule: 'trigger',
+  api: 'API trigger',
+  backfill: 'backfill'
+};
+
 /** The trigger as the panel shows it: the cell or command that started the run. */
 export function describeTrigger(trigger: string | null | undefined): string {
   if (!trigger) {
@@ -31,7 +38,19 @@ export function describeTrigger(trigger: string | null | undefined): string {
   if (parts[0] === 'notebook' && parts.length > 1) {
     return parts.slice(1).join(' · ');
   }
+  const [kind, name] = trigger.split(':', 2);
+  if (name && STARTED_BY[kind]) {
+    return `${STARTED_BY[kind]} ${name}`;
+  }
   return HEADLESS[trigger] ?? trigger;
+}
+
+/**
+ * A block's name in a run's detail: with its attempt when it was retried
+ * (`clean · attempt 2`), so every attempt's error shows beside its number.
+ */
+export function attemptLabel(block: BlockRunSummary, attempts: number): string {
+  return attempts > 1 ? `${block.block} · attempt ${block.attempt ?? 1}` : block.block;
 }
 
 /** Each block once, with its last attempt, in the order the blocks first started. */

@@ -8,16 +8,18 @@
  * what it printed and logged in that run (a failed block's traceback
  * included) below its row. Refreshes when the notebook changes, when the
  * kernel reports that a run finished, and after a kernel restart (a run the
- * restart cut short shows as interrupted); open logs stay open.
+ * restart cut short shows as interrupted); open logs stay open. Above the
+ * runs, the notebook's schedule: its triggers and backfills (`schedulesection.ts`).
  */
 
 import { Widget } from '@lumino/widgets';
 
 import { ApiError, BlockRun, RunDetail, RunSummary, getBlockLogs, getRun, listRuns } from './api';
 import { formatRows, formatSeconds } from './describe';
-import { blockLine, blockTime, describeTrigger, lastAttempts, summarizeBlocks } from './history';
+import { attemptLabel, blockLine, blockTime, describeTrigger, lastAttempts, summarizeBlocks } from './history';
 import { logsButtonLabel, logsView } from './logs';
 import { NotebookBlocksModel } from './model';
+import { ScheduleSection } from './schedulesection';
 import { RunEvent } from './state';
 
 export class RunsPanel extends Widget {
@@ -39,8 +41,9 @@ export class RunsPanel extends Widget {
     this._list.className = 'jp-BlocksRuns-list';
     this._detail = document.createElement('div');
     this._detail.className = 'jp-BlocksRuns-detail';
+    this._schedule = new ScheduleSection(() => this.isVisible);
     // The detail goes above the list, so opening a run never leaves it below the fold.
-    this.node.append(header, this._message, this._detail, this._list);
+    this.node.append(header, this._schedule.node, this._message, this._detail, this._list);
   }
 
   limit = 50;
@@ -58,6 +61,7 @@ export class RunsPanel extends Widget {
     this._model?.runEvent.connect(this._onRunEvent, this);
     this._model?.link.reset.connect(this._onKernelReset, this);
     this._model?.link.connectionChanged.connect(this._onKernelReset, this);
+    this._schedule.model = model;
     this._selected = null;
     this._openLogs.clear();
     void this.refresh();
@@ -79,6 +83,7 @@ export class RunsPanel extends Widget {
       return;
     }
     this._stale = false;
+    void this._schedule.refresh();
     try {
       const { runs } = await listRuns(path, this.limit);
       if (model !== this._model) {
@@ -98,12 +103,15 @@ export class RunsPanel extends Widget {
   dispose(): void {
     window.clearTimeout(this._resetTimer);
     this.model = null;
+    this._schedule.dispose();
     super.dispose();
   }
 
   protected onAfterShow(): void {
     if (this._stale) {
       void this.refresh();
+    } else {
+      this._schedule.showed();
     }
   }
 
@@ -196,10 +204,14 @@ export class RunsPanel extends Widget {
       const sum = outputBytes.get(blockName(block));
       outputBytes.set(blockName(block), bytes === null || sum === null ? null : (sum ?? 0) + bytes);
     }
+    const attempts = new Map<string, number>();
+    for (const block of blocks) {
+      attempts.set(blockName(block), (attempts.get(blockName(block)) ?? 0) + 1);
+    }
     blocks.forEach((block, index) => {
       const name = blockName(block);
       const tr = row('td', [
-        name,
+        attemptLabel({ ...block, block: name }, attempts.get(name) ?? 1),
         block.status ?? '',
         blockTime(block),
         formatRows(block.rows ?? null, block.cols ?? null) ?? '',
@@ -294,6 +306,7 @@ export class RunsPanel extends Widget {
   private _message: HTMLDivElement;
   private _list: HTMLTableElement;
   private _detail: HTMLDivElement;
+  private _schedule: ScheduleSection;
 }
 
 function row(cellTag: 'td' | 'th', cells: string[]): HTMLTableRowElement {

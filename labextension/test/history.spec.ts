@@ -1,4 +1,4 @@
-import { blockLine, describeTrigger, lastAttempts, summarizeBlocks } from '../src/history';
+import { attemptLabel, blockLine, describeTrigger, lastAttempts, summarizeBlocks } from '../src/history';
 
 describe('run history', () => {
   it('says what started a run', () => {
@@ -8,6 +8,14 @@ describe('run history', () => {
     expect(describeTrigger('notebook')).toBe('notebook');
     expect(describeTrigger('daily')).toBe('daily');
     expect(describeTrigger(null)).toBe('');
+    expect(describeTrigger('schedule:daily')).toBe('trigger daily');
+    expect(describeTrigger('api:hook')).toBe('API trigger hook');
+    expect(describeTrigger('backfill:3f2a61c0b9d4')).toBe('backfill 3f2a61c0b9d4');
+  });
+
+  it('names each attempt of a retried block', () => {
+    expect(attemptLabel({ block: 'clean', attempt: 2 }, 3)).toBe('clean · attempt 2');
+    expect(attemptLabel({ block: 'clean', attempt: 1 }, 1)).toBe('clean');
   });
 
   it('groups a run\'s block runs: each block once, its last attempt', () => {

@@ -145,3 +145,27 @@ def test_a_new_database_file_opens_in_older_duckdb_releases(tmp_path):
             "'warehouse'").fetchone() or (None,)
     assert version == "v1.0.0+" or duckdb.__version__.startswith("1.")
     assert len(DuckDB(path).load("SELECT * FROM trips")) == 6
+
+
+def test_a_file_this_process_holds_opens_whichever_way_it_was_opened(tmp_path):
+    # A backfill's intervals run at once in threads: one creates the warehouse (with the
+    # storage option) while another opens it; a user's own `duckdb.connect` may hold it too.
+    import duckdb
+
+    from jupyter_blocks.io.duckdb import open_database
+
+    created = tmp_path / "created.duckdb"
+    holder = open_database(str(created))
+    try:
+        DuckDB(created).export(pd.DataFrame({"a": [1, 2]}), table="t")
+        assert DuckDB(created).load("SELECT count(*) AS n FROM t")["n"][0] == 2
+    finally:
+        holder.close()
+    plain = tmp_path / "plain.duckdb"
+    duckdb.connect(str(plain)).close()
+    user = duckdb.connect(str(plain))
+    try:
+        DuckDB(plain).export(pd.DataFrame({"a": [1]}), table="t")
+    finally:
+        user.close()
+    assert DuckDB(plain).load("SELECT count(*) AS n FROM t")["n"][0] == 1

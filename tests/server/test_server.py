@@ -20,6 +20,7 @@ import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 from unittest import mock
@@ -445,6 +446,72 @@ def test_the_logs_of_a_failed_block_end_with_its_traceback(server: Server) -> No
     assert "Traceback (most recent call last)" in body["text"]
     assert "PermissionError: login refused for password ***" in body["text"]
     assert PASSWORD not in body["text"]
+
+
+# -- GET /jupyter-blocks/schedule?path=<notebook> -----------------------------------------------
+
+SETTINGS = """\
+%%pipeline
+triggers:
+- name: daily
+  schedule_type: time
+  schedule_interval: '@daily'
+  start_time: 2024-01-01 05:00:00
+  status: active
+- name: hook
+  schedule_type: api
+  status: active
+"""
+
+
+def _cli(server: Server, *args: str, clock: str | None = None) -> str:
+    env = {**os.environ, **({"JUPYTER_BLOCKS_CLOCK": clock} if clock else {})}
+    env.pop("JUPYTER_BLOCKS_STORE", None)
+    result = subprocess.run([sys.executable, "-m", "jupyter_blocks.cli", *args], cwd=server.root,
+                            env=env, capture_output=True, text=True, timeout=60, check=False)
+    return result.stdout + result.stderr
+
+
+def test_schedule_lists_triggers_with_next_and_last_run_and_backfills(server: Server) -> None:
+    write_notebook(server.root / "scheduled.ipynb", SETTINGS, "%%block load\n[1, 2, 3]")
+    _cli(server, "schedule", "scheduled.ipynb", "--once", clock="2024-01-15T06:00:00Z")
+    ran = _cli(server, "schedule", "scheduled.ipynb", "--once", clock="2024-01-16T06:00:00Z")
+    assert "scheduled run" in ran, ran
+    _cli(server, "backfill", "scheduled.ipynb", "--start", "2020-10-01", "--end", "2020-10-03",
+         "--interval", "day")
+
+    status, body = server.request("GET", "schedule", {"path": "scheduled.ipynb"})
+    assert status == 200, body
+    assert body["pipeline"] == "scheduled"
+    daily, hook = body["triggers"]
+    assert (daily["trigger"], daily["type"], daily["status"]) == ("daily", "time", "active")
+    assert daily["schedule"] == "@daily at 05:00 UTC"
+    assert datetime.fromisoformat(daily["next"]).utcoffset() is not None
+    assert daily["last_status"] == "success"
+    # The run store's local time, sent with its offset: a browser elsewhere reads it right.
+    started = datetime.fromisoformat(daily["last_started"])
+    assert started.utcoffset() is not None
+    assert abs((datetime.now(timezone.utc) - started).total_seconds()) < 300
+    assert (hook["type"], hook["next"], hook["last_status"]) == ("api", None, None)
+    [backfill] = body["backfills"]
+    assert (backfill["every"], backfill["status"], backfill["intervals"], backfill["succeeded"],
+            backfill["failed"]) == ("day", "success", 2, 2, 0)
+
+
+def test_schedule_of_a_notebook_without_triggers_is_empty(server: Server) -> None:
+    status, body = server.request("GET", "schedule", {"path": "chain.ipynb"})
+    assert status == 200, body
+    assert body["triggers"] == []
+    assert body["backfills"] == []
+
+
+def test_schedule_of_invalid_settings_is_a_400_with_one_line(server: Server) -> None:
+    write_notebook(server.root / "bad_settings.ipynb",
+                   SETTINGS.replace("schedule_type: time", "schedule_type: tim"), "%%block x\n1")
+    status, body = server.request("GET", "schedule", {"path": "bad_settings.ipynb"})
+    assert status == 400
+    assert body["message"] == ("cell 1: %%pipeline triggers[0].schedule_type: input should be "
+                               "'time', 'api' or 'event'")
 
 
 # -- helpers -------------------------------------------------------------------------------------

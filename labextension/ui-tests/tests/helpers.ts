@@ -150,13 +150,17 @@ export async function outputsOf(page: Page, blockName: string): Promise<any[]> {
   }, blockName);
 }
 
-/** The jupyter-blocks CLI in the server's root; returns its exit code and output. */
-export function blocksCli(args: string[]): { status: number; output: string } {
+/** The jupyter-blocks CLI in the server's root (`env` on top of ours); returns its exit code and output. */
+export function blocksCli(args: string[], env: Record<string, string> = {}): { status: number; output: string } {
   const python = process.env.JUPYTER_BLOCKS_PYTHON || 'python3';
   try {
     const output = execFileSync(python, ['-m', 'jupyter_blocks.cli', ...args], {
       cwd: root(),
-      env: { ...process.env, PYTHONPATH: [REPO, process.env.PYTHONPATH].filter(Boolean).join(path.delimiter) },
+      env: {
+        ...process.env,
+        ...env,
+        PYTHONPATH: [REPO, process.env.PYTHONPATH].filter(Boolean).join(path.delimiter)
+      },
       encoding: 'utf-8',
       stdio: ['ignore', 'pipe', 'pipe']
     });

@@ -36,7 +36,7 @@ from jupyter_blocks.runner import events as ev
 from jupyter_blocks.runner.events import Event, RunResult
 from jupyter_blocks.runner.plan import Analyses, plan
 from jupyter_blocks.runner.selection import Selection
-from jupyter_blocks.runner.variables import as_datetime, run_variables
+from jupyter_blocks.runner.variables import as_datetime, day_of, run_variables
 
 logger = logging.getLogger(__name__)
 
@@ -168,7 +168,15 @@ class Session:
 
     def variables(self) -> dict[str, Any]:
         """The run variables: dates, pipeline name and the parameters' current values."""
-        return run_variables(self.pipeline_name(), self.execution_date(), self.parameters())
+        start, end = self.interval()
+        return run_variables(self.pipeline_name(), self.execution_date(), self.parameters(),
+                             interval_start=start, interval_end=end)
+
+    def interval(self) -> tuple[dt.datetime | None, dt.datetime | None]:
+        """The interval runs cover: the day (as headless) unless the notebook sets a date."""
+        if "execution_date" in self.namespace:
+            return None, None
+        return day_of(self.execution_date())
 
     # -- running ------------------------------------------------------------------------------
 
@@ -224,7 +232,9 @@ class Session:
                             defaults=self.parameters(),
                             target=str(self.notebook_path or self.directory))
         store = self._run_store()
+        start, end = self.interval()
         request = RunRequest(pipeline, selection, execution_date=self.execution_date(),
+                             interval_start=start, interval_end=end,
                              trigger=trigger[:_TRIGGER_LENGTH], store=store,
                              record=store is not None, namespace=self.namespace,
                              cache=self.cache, chdir=False, analyses=self.analyses)

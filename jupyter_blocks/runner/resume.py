@@ -32,7 +32,8 @@ if TYPE_CHECKING:
     from jupyter_blocks.history.store import RunStore
 
 #: Variables every run derives again; a resumed run does not take them from the record.
-DERIVED_VARIABLES = DERIVED - {"execution_date"}
+DERIVED_VARIABLES = DERIVED - {"execution_date", "interval_start_datetime",
+                                 "interval_end_datetime"}
 
 #: The blocks an incremental run may leave out, and what their done work is called.
 _DONE = {"data_exporter": "exported", "sensor": "passed"}

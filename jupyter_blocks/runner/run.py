@@ -32,7 +32,7 @@ from jupyter_blocks.runner.namespace import namespace_for
 from jupyter_blocks.runner.plan import Analyses
 from jupyter_blocks.runner.resume import done_side_effects, resume_command, resumed
 from jupyter_blocks.runner.selection import Selection
-from jupyter_blocks.runner.variables import as_datetime, run_variables
+from jupyter_blocks.runner.variables import as_datetime, day_of, run_variables
 
 if TYPE_CHECKING:
     # Imported when a run starts: SQLAlchemy and the profile models are not needed before.
@@ -51,7 +51,9 @@ class RunRequest:
         execution_date: The run's execution date; else ``variables["execution_date"]``, the
             pipeline's default, or now.
         interval_end: The end of the interval the run covers (a schedule's next tick, a
-            backfill interval's end); a day after the execution date by default.
+            backfill interval's end); a day after the interval's start by default.
+        interval_start: The start of that interval: the execution date by default, the
+            calendar day it falls in when the run sets no execution date.
         trigger: What started the run (``manual``, ``notebook``, a schedule, ...), recorded.
         run_id: The run's id (a new one by default).
         resume: Finish this earlier run without re-running its completed blocks.
@@ -75,6 +77,7 @@ class RunRequest:
     variables: Mapping[str, Any] = field(default_factory=dict)
     execution_date: dt.datetime | None = None
     interval_end: dt.datetime | None = None
+    interval_start: dt.datetime | None = None
     trigger: str = "manual"
     run_id: str | None = None
     resume: str | None = None
@@ -109,6 +112,10 @@ class FinishedRun:
     redact: Callable[[str], str] = str
 
 
+def _given_time(values: Mapping[str, Any], name: str) -> dt.datetime | None:
+    return as_datetime(values[name], name) if values.get(name) is not None else None
+
+
 def run(request: RunRequest, subscribers: Iterable[Subscriber] = ()) -> FinishedRun:
     """Put the run of ``request`` together and run it; block failures are in the result.
 
@@ -129,11 +136,19 @@ def run(request: RunRequest, subscribers: Iterable[Subscriber] = ()) -> Finished
         selection, recorded = resumed(store, request.resume, pipeline)
         values = {**recorded, **request.variables}
         run_id = request.resume
-    execution_date = request.execution_date or (
-        as_datetime(values["execution_date"]) if "execution_date" in values
-        else dt.datetime.now().replace(microsecond=0))
+    # The interval: the request's, else one given as variables (a resumed run's own).
+    interval_start = request.interval_start or _given_time(values, "interval_start_datetime")
+    interval_end = request.interval_end or _given_time(values, "interval_end_datetime")
+    if request.execution_date is not None:
+        execution_date = request.execution_date
+    elif "execution_date" in values:
+        execution_date = as_datetime(values["execution_date"])
+    else:  # a run for no particular time covers the day it starts in
+        execution_date = dt.datetime.now().replace(microsecond=0)
+        if interval_start is None and interval_end is None:
+            interval_start, interval_end = day_of(execution_date)
     variables = run_variables(pipeline.name, execution_date, values,
-                              interval_end=request.interval_end)
+                              interval_start=interval_start, interval_end=interval_end)
     # Mage's repo_path, here so that what plans the run (--incremental) keys blocks alike.
     variables.setdefault("repo_path", str(pipeline.directory))
     targets, force = selection.resolve(pipeline.dag)

@@ -4,9 +4,11 @@ What belongs here: ``execution_date`` parsing and the derived variables, so the 
 a headless run and a scheduled run name and type them identically and therefore compute
 identical cache keys: ``ds`` and ``hr`` of the execution date, the interval it covers
 (``interval_start_datetime``, ``interval_end_datetime``, ``interval_seconds``: a day unless the
-schedule says otherwise), ``pipeline`` and Mage's ``pipeline_uuid``, and ``env`` (Mage's: the
-``ENV`` environment variable, ``dev`` when unset). Each block also gets ``block``/``block_uuid``,
-``logger`` and ``retry`` (see ``runner.plan.block_variables``).
+schedule says otherwise; for a run that sets no execution date, the calendar day it starts in, so
+a block reading the interval keeps its cache key all day), ``pipeline`` and Mage's
+``pipeline_uuid``, and ``env`` (Mage's: the ``ENV`` environment variable, ``dev`` when unset).
+Each block also gets ``block``/``block_uuid``, ``logger`` and ``retry`` (see
+``runner.plan.block_variables``).
 """
 
 from __future__ import annotations
@@ -39,22 +41,31 @@ DERIVED = frozenset({"execution_date", "interval_start_datetime", "interval_end_
                      "interval_seconds", "ds", "hr", "pipeline", "pipeline_uuid"})
 
 
+def day_of(moment: dt.datetime) -> tuple[dt.datetime, dt.datetime]:
+    """The calendar day ``moment`` falls in: the interval of a run that sets no execution date."""
+    start = moment.replace(hour=0, minute=0, second=0, microsecond=0)
+    return start, start + dt.timedelta(days=1)
+
+
 def run_variables(pipeline: str, execution_date: dt.datetime, values: Mapping[str, Any], *,
-                  interval_end: dt.datetime | None = None) -> dict[str, Any]:
+                  interval_end: dt.datetime | None = None,
+                  interval_start: dt.datetime | None = None) -> dict[str, Any]:
     """The variables of a run, named and typed exactly as every runner passes them.
 
     Args:
         pipeline: The pipeline's name.
         execution_date: When the run is for (a schedule's tick, an interval's start).
         values: The run's other variables (parameters, ``--var``, a trigger's variables).
-        interval_end: The end of the interval the run covers (default: a day later).
+        interval_end: The end of the interval the run covers (default: a day after its start).
+        interval_start: The start of that interval (default: ``execution_date``).
     """
-    end = interval_end if interval_end is not None else execution_date + dt.timedelta(days=1)
+    start = interval_start if interval_start is not None else execution_date
+    end = interval_end if interval_end is not None else start + dt.timedelta(days=1)
     variables: dict[str, Any] = {
         "execution_date": execution_date,
-        "interval_start_datetime": execution_date,
+        "interval_start_datetime": start,
         "interval_end_datetime": end,
-        "interval_seconds": int((end - execution_date).total_seconds()),
+        "interval_seconds": int((end - start).total_seconds()),
         "ds": execution_date.strftime("%Y-%m-%d"),
         "hr": execution_date.strftime("%H"),
         "pipeline": pipeline,

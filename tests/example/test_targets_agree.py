@@ -81,7 +81,7 @@ def run_sequence(folder: Path, options: list[str],
         assert postgres == wanted, name
         assert lake == wanted, name
         assert warehouse == wanted, name
-    assert "export_warehouse skipped: exported by run" in result.output
+    assert "export_warehouse skipped: exported by run" in result.output, result.output
 
 
 def test_on_the_default_profile(example_dir):

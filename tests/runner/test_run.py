@@ -169,3 +169,25 @@ def test_cli_papermill_mode_marks_failures(tmp_path):
     executed = nbformat.read(out, as_version=4)
     assert any(c.get("id") == "papermill-error-cell-tag" or "papermill-error-cell-tag"
                in c.get("metadata", {}).get("tags", []) for c in executed.cells)
+
+
+def test_a_run_for_no_particular_time_covers_its_day_and_keeps_its_cache(tmp_path):
+    import nbformat
+
+    path = tmp_path / "interval.ipynb"
+    notebook = nbformat.v4.new_notebook()
+    notebook.cells = [nbformat.v4.new_code_cell(
+        "%%block span --type data_loader\n"
+        "@data_loader\n"
+        "def span(**kwargs):\n"
+        "    return [kwargs['interval_start_datetime'], kwargs['interval_end_datetime']]")]
+    nbformat.write(notebook, path)
+    first = run_target(str(path))
+    start, end = first.result.outputs["span"]
+    today = dt.datetime.now().replace(hour=0, minute=0, second=0, microsecond=0)
+    assert (start, end) == (today, today + dt.timedelta(days=1))
+    assert statuses(run_target(str(path), incremental=True)) == {"span": "cached"}
+    session = Session({}, notebook=path)
+    assert session.variables()["interval_start_datetime"] == today
+    dated = run_target(str(path), execution_date=dt.datetime(2020, 10, 1, 6))
+    assert dated.result.outputs["span"] == [dt.datetime(2020, 10, 1, 6), dt.datetime(2020, 10, 2, 6)]

@@ -33,6 +33,8 @@ def run_in_kernel(notebook: str | Path, output: str | Path, parameters: Mapping[
         raise ConfigError(f"notebook {source} does not exist")
     values = {k: (v.isoformat() if hasattr(v, "isoformat") else v)
               for k, v in parameters.items()}
+    if kernel_name is None and not _names_a_kernel(source):
+        kernel_name = "python3"  # a notebook written by a tool, without a kernelspec
     previous = os.environ.get(NOTEBOOK_ENV)
     os.environ[NOTEBOOK_ENV] = str(source.resolve())
     try:
@@ -49,3 +51,13 @@ def run_in_kernel(notebook: str | Path, output: str | Path, parameters: Mapping[
         else:
             os.environ[NOTEBOOK_ENV] = previous
     return Path(output)
+
+
+def _names_a_kernel(notebook: Path) -> bool:
+    import json
+
+    try:
+        metadata = json.loads(notebook.read_text(encoding="utf-8")).get("metadata") or {}
+    except (OSError, ValueError, AttributeError) as exc:
+        raise ConfigError(f"notebook {notebook} cannot be read: {exc}") from None
+    return bool((metadata.get("kernelspec") or {}).get("name"))

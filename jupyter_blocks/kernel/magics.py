@@ -228,4 +228,30 @@ def load(ipython: Any) -> Session:
     from jupyter_blocks.kernel import comm
 
     comm.register(session)
+    _hide_secrets_in_displays(ipython, session)
     return session
+
+
+def _hide_secrets_in_displays(ipython: Any, session: Session) -> None:
+    """What the kernel displays (a cell's value, ``display()``) has the known secrets hidden.
+
+    Printed output and errors are hidden where a run captures them; a block's value, shown as
+    the cell's result, is hidden here, in every text form it is shown in.
+    """
+    formatter = getattr(ipython, "display_formatter", None)
+    if formatter is None or getattr(formatter, "_jupyter_blocks_hides", False):
+        return
+    from jupyter_blocks.history.redact import Redactor
+
+    shown = formatter.format
+
+    def format(obj: Any, include: Any = None, exclude: Any = None) -> Any:
+        data, metadata = shown(obj, include=include, exclude=exclude)
+        redactor = Redactor.cached_for_directory(session.directory)
+        if redactor.hides_nothing:
+            return data, metadata
+        return {mime: redactor.text(value) if isinstance(value, str) else value
+                for mime, value in data.items()}, metadata
+
+    formatter.format = format
+    formatter._jupyter_blocks_hides = True

@@ -187,7 +187,9 @@ def test_the_cli_never_prints_a_secret_a_block_printed_or_raised(tmp_path):
         "%%block fail -u leak\nraise RuntimeError(f'login failed for {leak}')",
     ]
     path = write_notebook(tmp_path / "leaky.ipynb", *cells)
-    for extra in ([], ["--json"], ["--executor", "processes"]):
+    written = tmp_path / "executed.ipynb"
+    # Papermill mode first: its kernel serves a block from the cache when it can.
+    for extra in (["--output", str(written)], [], ["--json"], ["--executor", "processes"]):
         done = subprocess.run(
             [sys.executable, "-m", "jupyter_blocks.cli", "run", str(path), *extra],
             capture_output=True,
@@ -199,4 +201,8 @@ def test_the_cli_never_prints_a_secret_a_block_printed_or_raised(tmp_path):
         assert "cli-secret-4242" not in shown, extra
         assert "login failed for ***" in shown, extra
         if extra != ["--json"]:
-            assert "using ***" in shown, extra
+            assert "using ***" in shown or extra[:1] == ["--output"], extra
+        if extra[:1] == ["--output"]:
+            executed = written.read_text()
+            assert "cli-secret-4242" not in executed
+            assert "using ***" in executed and "login failed for ***" in executed

@@ -191,3 +191,21 @@ def test_a_run_for_no_particular_time_covers_its_day_and_keeps_its_cache(tmp_pat
     assert session.variables()["interval_start_datetime"] == today
     dated = run_target(str(path), execution_date=dt.datetime(2020, 10, 1, 6))
     assert dated.result.outputs["span"] == [dt.datetime(2020, 10, 1, 6), dt.datetime(2020, 10, 2, 6)]
+
+
+@pytest.mark.kernel
+def test_papermill_mode_runs_a_notebook_without_a_kernelspec(tmp_path):
+    import nbformat
+    from click.testing import CliRunner
+
+    from jupyter_blocks.cli import cli
+
+    path = tmp_path / "written_by_a_tool.ipynb"
+    notebook = nbformat.v4.new_notebook()  # no kernelspec in its metadata
+    notebook.cells = [nbformat.v4.new_code_cell("%load_ext jupyter_blocks"),
+                      nbformat.v4.new_code_cell("%%block answer\n6 * 7")]
+    nbformat.write(notebook, path)
+    out = tmp_path / "out.ipynb"
+    result = CliRunner().invoke(cli, ["run", str(path), "--output", str(out), "-q"])
+    assert result.exit_code == 0, result.output + result.stderr
+    assert any("42" in text for text in _outputs(out))

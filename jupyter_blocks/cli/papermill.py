@@ -8,13 +8,41 @@ marked in the output notebook the papermill way and is exit code 1 here.
 
 from __future__ import annotations
 
+import logging
 import os
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from jupyter_blocks.core.errors import BlockFailed, ConfigError
 from jupyter_blocks.project.notebook import NOTEBOOK_ENV
+
+#: The kernel's own start-up notices (its transport, say) are not the run's business.
+_KERNEL_ARGUMENTS = ["--IPKernelApp.log_level=ERROR"]
+
+#: Papermill's notices that are wrong or moot here: it cannot parse a parameters line whose
+#: comment holds ``=`` (ours can), the variables are checked against what the blocks read
+#: before any cell runs, and the extension's comm has no frontend to open in.
+_MOOT = ("Unable to parse line", "Passed unknown parameter", "No handler found for comm target")
+
+
+class _Moot(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith(_MOOT)
+
+
+@contextmanager
+def _quiet_papermill() -> Iterator[None]:
+    loggers = [logging.getLogger(name) for name in ("papermill", "papermill.translators")]
+    moot = _Moot()
+    for logger in loggers:
+        logger.addFilter(moot)
+    try:
+        yield
+    finally:
+        for logger in loggers:
+            logger.removeFilter(moot)
 
 
 def run_in_kernel(notebook: str | Path, output: str | Path, parameters: Mapping[str, Any],
@@ -38,9 +66,11 @@ def run_in_kernel(notebook: str | Path, output: str | Path, parameters: Mapping[
     previous = os.environ.get(NOTEBOOK_ENV)
     os.environ[NOTEBOOK_ENV] = str(source.resolve())
     try:
-        papermill.execute_notebook(str(source), str(output), parameters=values,
-                                   cwd=str(source.resolve().parent), kernel_name=kernel_name,
-                                   progress_bar=progress, log_output=False)
+        with _quiet_papermill():
+            papermill.execute_notebook(str(source), str(output), parameters=values,
+                                       cwd=str(source.resolve().parent), kernel_name=kernel_name,
+                                       progress_bar=progress, log_output=False,
+                                       extra_arguments=_KERNEL_ARGUMENTS)
     except PapermillExecutionError as exc:
         raise BlockFailed(f"cell {exc.exec_count or exc.cell_index} failed: "
                                f"{exc.ename}: {exc.evalue.splitlines()[0] if exc.evalue else ''}"

@@ -68,6 +68,27 @@ def test_notebook_runs_in_a_kernel_on_the_default_profile(example_dir):
     assert f"{clean.lpep_pickup_datetime.str[:10].nunique()} rows × 5 cols" in summary
 
 
+@pytest.mark.kernel
+def test_papermill_mode_with_a_parameter_runs_without_a_notice(example_dir):
+    import subprocess
+    import sys
+
+    import nbformat
+
+    out = example_dir / "executed.ipynb"
+    done = subprocess.run([sys.executable, "-m", "jupyter_blocks.cli", "run",
+                           str(example_dir / NOTEBOOK), "--output", str(out), "-q",
+                           "-p", "months", "2020-10"],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout + done.stderr == ""  # no papermill or kernel notice: -q prints failures
+    loader = next(cell for cell in nbformat.read(out, as_version=4).cells
+                  if cell.source.startswith("%%block load_green_taxi"))
+    printed = text_of(loader)
+    assert "green_tripdata_2020-10.csv.gz: 3,004 rows" in printed  # the parameter is used
+    assert "green_tripdata_2020-11" not in printed
+
+
 def test_headless_run_from_the_parent_folder(example_dir, monkeypatch):
     monkeypatch.chdir(example_dir.parent)  # as `jupyter-blocks run example_notebooks/...`
     code, output = run_cli(f"{example_dir.name}/{NOTEBOOK}")

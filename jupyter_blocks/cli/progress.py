@@ -79,7 +79,7 @@ def detail(event: Event) -> str:
     if isinstance(event, ev.BlockCached) and event.layer:
         parts.append(f"from {event.layer} cache")
     if isinstance(event, ev.BlockCached | ev.BlockFinished) and event.rows is not None:
-        parts.append(f"{event.rows} rows")
+        parts.append(ev.shape_text(event.rows, event.cols))
     if isinstance(event, ev.BlockFailed) and event.error:
         parts.append(event.error)
     if isinstance(event, ev.BlockSkipped) and event.reason:

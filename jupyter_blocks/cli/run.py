@@ -98,7 +98,7 @@ def run(target: str, pipeline: str | None, var: tuple[str, ...],
         loaded, Selection.for_command(loaded.dag, only=only, start=start,
                                       incremental=incremental),
         variables=variables, execution_date=when, store=store, resume=resume,
-        echo=not as_json, executor=executor, workers=workers,
+        echo=not (as_json or quiet), executor=executor, workers=workers,
         scheduler=scheduler if executor == "dask" else None)
     try:
         code = run_and_report(request, as_json=as_json, quiet=quiet)

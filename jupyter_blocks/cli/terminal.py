@@ -82,6 +82,13 @@ class LiveProgress:
         return table
 
 
+def _shape(rows: int | None, cols: int | None) -> str:
+    """``5,008 × 20``, ``5,008`` or nothing: a table cell of an output's shape."""
+    if rows is None:
+        return ""
+    return f"{rows:,} × {cols}" if cols is not None else f"{rows:,}"
+
+
 def summary_table(result: RunResult) -> Table:
     """Block, status, seconds, rows: a row per block of the run.
 
@@ -92,7 +99,7 @@ def summary_table(result: RunResult) -> Table:
     table.add_column("block")
     table.add_column("status")
     table.add_column("seconds", justify="right")
-    table.add_column("rows", justify="right")
+    table.add_column("rows × cols", justify="right")
     fanned = {o.name for o in result.outcomes.values() if o.children is not None}
     for outcome in result.outcomes.values():
         if outcome.block in fanned and outcome.name != outcome.block \
@@ -100,7 +107,7 @@ def summary_table(result: RunResult) -> Table:
             continue
         seconds = f"{outcome.seconds:.2f}" if outcome.status == "ran" or \
             outcome.status == "failed" else "-"
-        rows = "" if outcome.rows is None else str(outcome.rows)
+        rows = _shape(outcome.rows, outcome.cols)
         status = outcome.status
         if outcome.children is not None:
             status = f"{status} {tally(outcome.children)}"
@@ -121,7 +128,7 @@ def cache_table(entries: Iterable[EntryInfo]) -> Table:
     for entry in entries:
         used = dt.datetime.fromtimestamp(entry.used).strftime("%Y-%m-%d %H:%M:%S")
         table.add_row(entry.key[:12], entry.block or "", entry.kind,
-                      "" if entry.rows is None else str(entry.rows), _size(entry.size), used)
+                      "" if entry.rows is None else f"{entry.rows:,}", _size(entry.size), used)
     return table
 
 
@@ -157,8 +164,9 @@ def run_table(run: dict[str, Any], width: int = 24) -> Table:
     seconds = "" if run.get("seconds") is None else f" in {run['seconds']:.2f}s"
     table = Table(title=f"run {run['run_id']} of {run['pipeline']}: {run['status']}{seconds}",
                   title_justify="left")
-    for column in ("block", "attempt", "status", "seconds", "rows", "timeline"):
-        table.add_column(column, justify="right" if column in ("seconds", "rows") else "left")
+    for column in ("block", "attempt", "status", "seconds", "rows × cols", "timeline"):
+        table.add_column(column, justify="right" if column in ("seconds", "rows × cols")
+                         else "left")
     blocks = run.get("blocks", [])
     starts = [_time(b["started_at"]) for b in blocks if b.get("started_at")]
     ends = [_time(b["finished_at"]) for b in blocks if b.get("finished_at")]
@@ -175,7 +183,7 @@ def run_table(run: dict[str, Any], width: int = 24) -> Table:
         seconds_text = "" if block.get("seconds") is None else f"{block['seconds']:.2f}"
         table.add_row(block["block"], str(block.get("attempt") or ""),
                       Text(block["status"], style=_STYLES.get(block["status"], "")),
-                      seconds_text, "" if block.get("rows") is None else str(block["rows"]),
+                      seconds_text, _shape(block.get("rows"), block.get("cols")),
                       Text(bar, style=_STYLES.get(block["status"], "")))
     return table
 

@@ -1,12 +1,14 @@
 """DuckDB: the embedded warehouse, a database file written and queried like the other databases.
 
 What belongs here: :class:`DuckDB` (export, load, load from the local lake), opening a database
-file that another process may hold (:func:`open_database`) and the Arrow → pandas conversion
-shared by DuckDB results. A connection is opened per call and closed after, so no lock on the
-file is held between blocks; a block that finds the file locked by another process (blocks in
-worker processes, another run) waits for it, as SQLite's busy timeout does. A new database
-file is created in DuckDB 1.0's storage format (``storage_compatibility_version``), so other
-DuckDB releases can open it: an exported project's warehouse is read by Mage's DuckDB too
+file that another process may hold (:func:`open_database`, :func:`connected`) and the Arrow →
+pandas conversion shared by DuckDB results. A connection is opened per call and closed after,
+so no lock on the file is held between blocks; a block that finds the file locked by another
+process (blocks in worker processes, another run) waits for it, as SQLite's busy timeout does.
+Threads of one process open and close connections to a file in turn (they share one database
+instance). A new database file is created in DuckDB 1.0's storage format
+(``storage_compatibility_version``), so other DuckDB releases can open it: an exported
+project's warehouse is read by Mage's DuckDB too
 (Mage 0.9.80 pins 1.4.3, which cannot read a file DuckDB 2 created in its own format).
 """
 
@@ -16,7 +18,7 @@ import logging
 import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -74,6 +76,37 @@ def _writer_lock(path: str) -> threading.Lock:
     key = path if path == ":memory:" else str(Path(path).resolve())
     with _WRITERS_LOCK:
         return _WRITERS.setdefault(key, threading.Lock())
+
+
+@contextmanager
+def connected(path: str, timeout: float = LOCK_TIMEOUT) -> Iterator[Any]:
+    """A connection to ``path`` (see :func:`open_database`), closed when the context ends.
+
+    Raises:
+        duckdb.Error: The database cannot be opened.
+    """
+    with _instance_lock(path):
+        connection = open_database(path, timeout)
+    try:
+        yield connection
+    finally:
+        with _instance_lock(path):
+            connection.close()
+
+
+_INSTANCES: dict[str, threading.Lock] = {}
+
+
+def _instance_lock(path: str) -> threading.Lock:
+    """The lock opening and closing connections to one database file take in turn.
+
+    The connections of one process to a file share one database instance, set up by the
+    first and torn down by the last: a connection opened while another thread closes the
+    last one gets an instance without the pandas scan, and its next export fails.
+    """
+    key = path if path == ":memory:" else str(Path(path).resolve())
+    with _WRITERS_LOCK:
+        return _INSTANCES.setdefault(key, threading.Lock())
 
 
 def _is_new_file(path: str) -> bool:
@@ -152,14 +185,13 @@ class DuckDB(Connector):
 
         if self.path != ":memory:":
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        opened = ExitStack()
         try:
-            connection = open_database(self.path, self.lock_timeout)
+            connection = opened.enter_context(connected(self.path, self.lock_timeout))
         except duckdb.Error as exc:
             raise self._error("cannot open the database", exc) from exc
-        try:
+        with opened:
             yield connection
-        finally:
-            connection.close()
 
     def load(
         self, query: str, params: Mapping[str, Any] | Sequence[Any] | None = None

@@ -32,6 +32,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Mapping
+from contextlib import ExitStack, closing
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -158,8 +159,7 @@ def _run_duckdb(
 ) -> pd.DataFrame:
     import duckdb
 
-    from jupyter_blocks.io.connector import arrow_to_pandas
-    from jupyter_blocks.io.duckdb import fetch_arrow, open_database
+    from jupyter_blocks.io.duckdb import connected
 
     path = settings.duckdb_file if settings is not None else None
     where = f"duckdb ({path})" if path else "duckdb (in memory)"
@@ -167,10 +167,23 @@ def _run_duckdb(
         where += f" profile '{settings.name}'"
     if path is not None:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
+    opened = ExitStack()
     try:
-        connection = open_database(str(path)) if path else duckdb.connect(":memory:")
+        connection = opened.enter_context(connected(str(path)) if path
+                                          else closing(duckdb.connect(":memory:")))
     except duckdb.Error as exc:
         raise wrap_error(f"{where}: cannot open the database", exc) from exc
+    with opened:
+        return _query_duckdb(connection, rendered, upstreams, where)
+
+
+def _query_duckdb(connection: Any, rendered: _templating.RenderedSQL, upstreams: Mapping[str, Any],
+                  where: str) -> pd.DataFrame:
+    import duckdb
+
+    from jupyter_blocks.io.connector import arrow_to_pandas
+    from jupyter_blocks.io.duckdb import fetch_arrow
+
     try:
         for name, output in upstreams.items():
             if _is_tabular(output):
@@ -189,8 +202,6 @@ def _run_duckdb(
         return arrow_to_pandas(fetch_arrow(relation))
     except duckdb.Error as exc:
         raise wrap_error(f"{where}: SQL block failed", exc) from exc
-    finally:
-        connection.close()
 
 
 def _is_tabular(value: Any) -> bool:

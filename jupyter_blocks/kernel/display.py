@@ -15,20 +15,11 @@ from typing import Any
 
 from jupyter_blocks.kernel.freshness import BlockState
 from jupyter_blocks.runner import events as ev
-from jupyter_blocks.runner.events import Event
+from jupyter_blocks.runner.events import Event, shape_text
 
 _COLOURS = {"ok": "#1e7e34", "failed": "#c82333", "skipped": "#6c757d", "running": "#0069d9"}
 _STALE_TEXT = {"code": "code changed", "upstream": "upstream changed",
                "variables": "variables changed"}
-
-
-def shape_text(rows: int | None, cols: int | None, type_name: str | None = None) -> str:
-    """``1,234 rows × 5 cols``, ``3 items`` or the type name."""
-    if rows is not None and cols is not None:
-        return f"{rows:,} rows × {cols} cols"
-    if rows is not None:
-        return f"{rows:,} rows" if type_name in (None, "Series", "ndarray") else f"{rows:,} items"
-    return type_name or ""
 
 
 def status_line(event: Event) -> tuple[str, str] | None:

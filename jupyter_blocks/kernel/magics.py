@@ -241,11 +241,11 @@ def _hide_secrets_in_displays(ipython: Any, session: Session) -> None:
     formatter = getattr(ipython, "display_formatter", None)
     if formatter is None or getattr(formatter, "_jupyter_blocks_hides", False):
         return
-    from jupyter_blocks.history.redact import Redactor
-
     shown = formatter.format
 
     def format(obj: Any, include: Any = None, exclude: Any = None) -> Any:
+        from jupyter_blocks.history.redact import Redactor  # not at %load_ext: it reads configs
+
         data, metadata = shown(obj, include=include, exclude=exclude)
         redactor = Redactor.cached_for_directory(session.directory)
         if redactor.hides_nothing:

@@ -58,6 +58,7 @@ class _Routing:
         self.buffers: dict[str, tuple[OutputCapture, io.StringIO]] = {}
         self.users = 0
         self.installed: tuple[TextIO, TextIO, logging.Handler] | None = None
+        self.routers: tuple[_Router, ...] = ()
 
     def acquire(self) -> None:
         with self.lock:
@@ -65,8 +66,8 @@ class _Routing:
             if self.installed is None:
                 handler = _RoutingHandler()
                 self.installed = (sys.stdout, sys.stderr, handler)
-                sys.stdout = _Router(sys.stdout)
-                sys.stderr = _Router(sys.stderr)
+                self.routers = (_Router(sys.stdout), _Router(sys.stderr))
+                sys.stdout, sys.stderr = self.routers
                 logging.getLogger().addHandler(handler)
 
     def release(self) -> None:
@@ -75,7 +76,7 @@ class _Routing:
             if self.users or self.installed is None:
                 return
             out, err, handler = self.installed
-            self.installed = None
+            self.installed, self.routers = None, ()
             sys.stdout, sys.stderr = out, err
             logging.getLogger().removeHandler(handler)
 
@@ -95,6 +96,8 @@ class _Routing:
             if found is None or found[0] is not capture:
                 return None
             del self.buffers[key]
+            for router in self.routers:
+                router.end_line(found)
             self.release()
             return found[1].getvalue()
 
@@ -115,19 +118,43 @@ _routing = _Routing()
 
 
 class _Router(io.TextIOBase):
-    """A stream that writes to the buffer of the writing thread's block, and echoes."""
+    """A stream that writes to the buffer of the writing thread's block, and echoes.
+
+    A block's output is echoed in whole lines (the rest when the block ends), so lines of
+    blocks running at once and the run's progress lines never run into one another.
+    """
 
     def __init__(self, original: TextIO) -> None:
         self.original = original
+        self.partial: dict[int, str] = {}
+        self.lock = threading.Lock()
 
     def write(self, text: str) -> int:
         found = _routing.for_this_thread()
-        if found is not None:
-            found[1].write(text)
-        if found is None or found[0].echo:
-            redact = found[0].redact if found is not None else None
-            self.original.write(redact(text) if redact is not None else text)
+        if found is None:
+            self.original.write(text)
+            return len(text)
+        capture, buffer = found
+        buffer.write(text)
+        if capture.echo:
+            with self.lock:
+                pending = self.partial.pop(id(buffer), "") + text
+                whole, newline, rest = pending.rpartition("\n")
+                if rest:
+                    self.partial[id(buffer)] = rest
+                if newline:
+                    self._echo(capture, whole + newline)
         return len(text)
+
+    def end_line(self, found: tuple[OutputCapture, io.StringIO]) -> None:
+        """A block's buffer closes: echo what it wrote after its last line end, as a line."""
+        with self.lock:
+            rest = self.partial.pop(id(found[1]), "")
+            if rest:
+                self._echo(found[0], rest + "\n")
+
+    def _echo(self, capture: OutputCapture, text: str) -> None:
+        self.original.write(capture.redact(text) if capture.redact is not None else text)
 
     def flush(self) -> None:
         self.original.flush()

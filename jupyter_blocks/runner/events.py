@@ -1,7 +1,8 @@
 """Runner events and results: the records every subscriber (display, comm, store, CLI) receives.
 
 What belongs here: one small frozen class per kind of event, each with its JSON form
-(``to_dict``, read back by :func:`event_from_dict`), and the results of a run. The JSON form is
+(``to_dict``, read back by :func:`event_from_dict`), the results of a run, and how an output's
+shape reads (``4,329 rows × 21 cols``) wherever it is shown. The JSON form is
 the protocol of ``--json`` and of the labextension comm; ``tests/data/events.json`` holds shared
 vectors that pytest and jest both check. Every event has ``event`` (its kind), ``run_id``,
 ``block`` (None for the run's own events) and ``time``.
@@ -16,6 +17,16 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from jupyter_blocks.cache.keys import KeyParts
+
+
+def shape_text(rows: int | None, cols: int | None, type_name: str | None = None) -> str:
+    """``1,234 rows × 5 cols``, ``3 items`` or the type name."""
+    if rows is not None and cols is not None:
+        return f"{rows:,} rows × {cols} cols"
+    if rows is not None:
+        return f"{rows:,} rows" if type_name in (None, "Series", "ndarray") else f"{rows:,} items"
+    return type_name or ""
+
 
 RUN_STARTED = "run_started"
 BLOCK_STARTED = "block_started"

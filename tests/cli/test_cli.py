@@ -53,6 +53,18 @@ def test_quiet_prints_nothing_on_success(tmp_path):
     assert result.exit_code == 0 and result.output == ""
 
 
+def test_quiet_prints_only_the_failure_not_what_blocks_printed(tmp_path):
+    from tests.helpers.notebooks import write_notebook
+
+    path = write_notebook(tmp_path / "talkative.ipynb",
+                          "%%block load\nprint('loaded 5,008 rows')\n5",
+                          "%%block fail -u load\nraise ValueError(f'bad {load}')")
+    result = invoke("run", str(path), "-q")
+    assert result.exit_code == 1
+    assert result.stdout == ""
+    assert "ValueError: bad 5" in result.stderr and "loaded 5,008 rows" not in result.stderr
+
+
 @pytest.mark.parametrize(("args", "message"), [
     (["--var", "threshold"], "error: --var `threshold` needs the form NAME=VALUE"),
     (["--only", "clen"], "did you mean `clean`?"),

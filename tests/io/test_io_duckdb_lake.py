@@ -169,3 +169,27 @@ def test_a_file_this_process_holds_opens_whichever_way_it_was_opened(tmp_path):
     finally:
         user.close()
     assert DuckDB(plain).load("SELECT count(*) AS n FROM t")["n"][0] == 1
+
+
+def test_threads_writing_one_file_at_once_all_succeed(tmp_path):
+    # A backfill's intervals export to one warehouse from threads of one process.
+    import threading
+
+    errors: list[BaseException] = []
+
+    def write(path, table: str) -> None:
+        try:
+            for _ in range(30):
+                DuckDB(path).export(pd.DataFrame({"a": range(100)}), "s", table)
+                assert DuckDB(path).load(f"SELECT count(*) AS n FROM s.{table}")["n"][0] == 100
+        except BaseException as exc:  # reported below, with every thread's
+            errors.append(exc)
+
+    for trial in range(10):
+        path = tmp_path / f"warehouse{trial}.duckdb"
+        threads = [threading.Thread(target=write, args=(path, f"t{i}")) for i in range(3)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    assert not errors, errors[:3]

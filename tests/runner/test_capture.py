@@ -113,3 +113,36 @@ def test_runs_at_once_in_one_process_keep_their_blocks_output_apart(tmp_path, mo
         thread.join()
     assert captures == {"A": "run A\n", "B": "run B\n"}
     assert isinstance(sys.stdout, FakeTerminal)
+
+
+def test_blocks_at_once_echo_whole_lines_between_the_run_s_own_lines(monkeypatch):
+    terminal = FakeTerminal()
+    monkeypatch.setattr(sys, "stdout", terminal)
+    capture = OutputCapture(echo=True)
+    capture(event("block_started", "a"))
+    capture(event("block_started", "b"))
+    written = threading.Barrier(2)
+
+    def write(block: str) -> None:
+        with block_output(block):
+            sys.stdout.write(f"wrote 4,329 rows from {block}")  # a print's text, then its \n
+            written.wait()
+            print("progress line of the run", file=terminal)  # as the progress view writes
+            written.wait()
+            sys.stdout.write("\n")
+            sys.stdout.write(f"no line end from {block}")
+
+    threads = [threading.Thread(target=write, args=(name,)) for name in ("a", "b")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert terminal.getvalue().count("progress line of the run\n") == 2
+    capture(event("block_finished", "a"))
+    capture(event("block_finished", "b"))
+    capture(event("run_finished"))
+    lines = terminal.getvalue().splitlines()
+    assert sorted(lines) == sorted(["progress line of the run"] * 2 + [
+        "wrote 4,329 rows from a", "wrote 4,329 rows from b",
+        "no line end from a", "no line end from b"])
+    assert capture.take("a") == "wrote 4,329 rows from a\nno line end from a"

@@ -45,4 +45,5 @@ if [ -f labextension/scripts/setup.sh ]; then
 fi
 
 export PATH="$PWD/.venv/bin:$PATH"
-exec .venv/bin/python -m pytest "$@"
+# -rs: every skipped test says why (a service this machine lacks, say).
+exec .venv/bin/python -m pytest -rs "$@"

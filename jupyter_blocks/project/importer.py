@@ -4,8 +4,9 @@ What belongs here: :func:`import_project`, which writes the notebook: a ``%%pipe
 the pipeline's settings (triggers, Mage's pipeline keys, ``mage_block_keys``: whatever an export
 needs to write the same ``metadata.yaml`` and ``triggers.yaml`` back), the ``parameters`` cell,
 then one cell per block, its file's body without the decorator guards and the export's Mage
-adapter. The project's ``io_config.yaml`` is copied beside the notebook when none is there, so
-the notebook's blocks find the same profiles. What the notebook cannot hold (Mage's markdown and
+adapter. The project's ``io_config.yaml`` is copied beside the notebook when none is there, and the data
+files its variables name (as an export carried them), so the notebook's blocks find the same
+profiles and files. What the notebook cannot hold (Mage's markdown and
 scratchpad blocks) is named in the notes, never dropped silently.
 """
 
@@ -20,6 +21,7 @@ from typing import Any
 import yaml
 
 from jupyter_blocks.core.grammar import render_magic_line
+from jupyter_blocks.project.carry import carried_files
 from jupyter_blocks.project.mage import body_of_block_file
 from jupyter_blocks.project.parameters import parameters_source
 from jupyter_blocks.project.reader import find_pipeline, load_project_pipeline, not_imported
@@ -71,6 +73,7 @@ def import_project(project: str | Path, pipeline: str | None, output: str | Path
     result.notes += [f"{entry} is not a pipeline block: not imported (an export does not "
                      "write it back)" for entry in not_imported(document)]
     result.notes += _copy_io_config(root, output.parent)
+    result.notes += _copy_data_files(root, loaded.defaults, output.parent)
     return result
 
 
@@ -91,6 +94,27 @@ def _copy_io_config(root: Path, folder: Path) -> list[str]:
         return [f"{target} differs from the project's {IO_CONFIG}: the notebook's blocks use "
                 "the one beside it"]
     return []
+
+
+def _copy_data_files(root: Path, defaults: dict[str, Any], folder: Path) -> list[str]:
+    """Copy the data files the variables name relative to the project, as an export carried them.
+
+    A file already at its place beside the notebook is left as it is.
+    """
+    if root.resolve() == folder.resolve():
+        return []
+    copied = []
+    for carried in carried_files(defaults, root)[0]:
+        target = folder / carried.relative
+        if target.exists():
+            continue
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(carried.source, target)
+        copied.append(carried.relative)
+    if not copied:
+        return []
+    return [f"copied {len(copied)} data file(s) beside the notebook ({', '.join(copied)}), "
+            "named by the variables"]
 
 
 def _code_cell(cell_id: str, source: str, tags: list[str] | None = None) -> dict[str, Any]:

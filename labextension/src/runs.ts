@@ -16,6 +16,7 @@ import { Widget } from '@lumino/widgets';
 
 import { ApiError, BlockRun, RunDetail, RunSummary, getBlockLogs, getRun, listRuns } from './api';
 import { formatRows, formatSeconds } from './describe';
+import { element } from './dom';
 import { attemptLabel, blockLine, blockTime, describeTrigger, lastAttempts, summarizeBlocks } from './history';
 import { logsButtonLabel, logsView } from './logs';
 import { NotebookBlocksModel } from './model';
@@ -317,17 +318,6 @@ function row(cellTag: 'td' | 'th', cells: string[]): HTMLTableRowElement {
     tr.append(cell);
   }
   return tr;
-}
-
-function element<K extends keyof HTMLElementTagNameMap>(
-  tag: K,
-  className: string,
-  text: string
-): HTMLElementTagNameMap[K] {
-  const node = document.createElement(tag);
-  node.className = className;
-  node.textContent = text;
-  return node;
 }
 
 function blockName(block: BlockRun): string {

@@ -13,6 +13,7 @@
 import { DocumentRegistry } from '@jupyterlab/docregistry';
 
 import { ApiError, getSchedule } from './api';
+import { element } from './dom';
 import { NotebookBlocksModel } from './model';
 import {
   BACKFILLS_SHOWN,
@@ -240,17 +241,4 @@ function backfillItem(backfill: BackfillInfo): HTMLLIElement {
     element('div', 'jp-BlocksSchedule-progress', progress.text)
   );
   return item;
-}
-
-function element<K extends keyof HTMLElementTagNameMap>(
-  tag: K,
-  className: string,
-  text: string
-): HTMLElementTagNameMap[K] {
-  const node = document.createElement(tag);
-  node.className = className;
-  if (text) {
-    node.textContent = text;
-  }
-  return node;
 }

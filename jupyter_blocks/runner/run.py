@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from jupyter_blocks.cache import Cache
+from jupyter_blocks.core.files import check_state_folder
 from jupyter_blocks.core.graph import Dag
 from jupyter_blocks.core.pipeline import Pipeline
 from jupyter_blocks.runner.capture import OutputCapture
@@ -141,6 +142,9 @@ def run(request: RunRequest, subscribers: Iterable[Subscriber] = ()) -> Finished
     covered = pipeline.dag.upstream_of(targets) if targets is not None else pipeline.dag
     covered.validate()
     _check_languages(covered, analyses)
+    cache = request.cache if request.cache is not None else Cache.beside(pipeline.directory)
+    if cache.location is not None:
+        check_state_folder(cache.location, "cache")
     done: dict[str, str] = {}
     if selection.skip_done_side_effects and store is not None:
         targets, done = done_side_effects(store, pipeline.name, pipeline.dag, targets,
@@ -161,9 +165,7 @@ def run(request: RunRequest, subscribers: Iterable[Subscriber] = ()) -> Finished
     ours = isinstance(request.executor, str)
     executor = make_executor(request.executor, request.workers, request.scheduler) \
         if isinstance(request.executor, str) else request.executor
-    runner = Runner(request.cache if request.cache is not None else
-                    Cache.beside(pipeline.directory),
-                    executor, listeners, namespace, pipeline.directory, analyses)
+    runner = Runner(cache, executor, listeners, namespace, pipeline.directory, analyses)
     folder = working_folder(pipeline.directory) if request.chdir else contextlib.nullcontext()
     try:
         with folder:

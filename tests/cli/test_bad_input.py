@@ -1,0 +1,89 @@
+"""Bad input to the CLI: one ``error:`` line, exit code 2, nothing written."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from jupyter_blocks.cli import cli
+
+NOTEBOOKS = Path(__file__).parents[1] / "notebooks"
+
+
+def invoke(*args: str):  # type: ignore[no-untyped-def]
+    return CliRunner().invoke(cli, list(args), catch_exceptions=False)
+
+
+def tree(folder: Path) -> dict[str, bytes | None]:
+    """Every path under ``folder`` with its content (None for a folder)."""
+    return {str(path.relative_to(folder)): None if path.is_dir() else path.read_bytes()
+            for path in sorted(folder.rglob("*"))}
+
+
+def one_error_line(result, *words: str) -> None:  # type: ignore[no-untyped-def]
+    assert result.exit_code == 2, result.output
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
+    for word in words:
+        assert word in lines[0], lines[0]
+
+
+@pytest.fixture
+def chain(tmp_path: Path) -> Path:
+    notebook = tmp_path / "chain.ipynb"
+    shutil.copy(NOTEBOOKS / "chain.ipynb", notebook)
+    return notebook
+
+
+def test_export_onto_a_file(tmp_path, chain):
+    (tmp_path / "afile").write_text("mine")
+    before = tree(tmp_path)
+    result = invoke("export", str(chain), "--project", str(tmp_path / "afile"))
+    one_error_line(result, "--project", str(tmp_path / "afile"), "is a file")
+    assert tree(tmp_path) == before
+
+
+@pytest.mark.parametrize("folder", ["transformers", "pipelines", "pipelines/chain"])
+def test_export_into_a_project_whose_folder_is_a_file(tmp_path, chain, folder):
+    project = tmp_path / "p"
+    (project / folder).parent.mkdir(parents=True, exist_ok=True)
+    (project / folder).write_text("mine")
+    before = tree(tmp_path)
+    result = invoke("export", str(chain), "--project", str(project))
+    one_error_line(result, str(project / folder), "is a file")
+    assert tree(tmp_path) == before
+
+
+@pytest.fixture
+def project(tmp_path: Path, chain: Path) -> Path:
+    exported = invoke("export", str(chain), "--project", str(tmp_path / "proj"))
+    assert exported.exit_code == 0, exported.output
+    return tmp_path / "proj"
+
+
+def test_import_onto_a_folder(tmp_path, project):
+    (tmp_path / "out").mkdir()
+    before = tree(tmp_path)
+    result = invoke("import", str(project), "-o", str(tmp_path / "out"))
+    one_error_line(result, "-o", str(tmp_path / "out"), "is a folder")
+    assert tree(tmp_path) == before
+
+
+def test_import_under_a_file(tmp_path, project):
+    (tmp_path / "afile").write_text("mine")
+    before = tree(tmp_path)
+    result = invoke("import", str(project), "-o", str(tmp_path / "afile" / "chain.ipynb"))
+    one_error_line(result, str(tmp_path / "afile"), "is a file")
+    assert tree(tmp_path) == before
+
+
+def test_run_where_the_state_folder_is_a_file(tmp_path, chain):
+    (tmp_path / ".jupyter_blocks").write_text("mine")
+    before = tree(tmp_path)
+    result = invoke("run", str(chain))
+    one_error_line(result, str(tmp_path / ".jupyter_blocks"), "is a file")
+    assert "load" not in result.stdout
+    assert tree(tmp_path) == before

@@ -87,3 +87,56 @@ def test_run_where_the_state_folder_is_a_file(tmp_path, chain):
     one_error_line(result, str(tmp_path / ".jupyter_blocks"), "is a file")
     assert "load" not in result.stdout
     assert tree(tmp_path) == before
+
+
+SQL_ON_POSTGRES = (
+    '%%block load\nimport pandas as pd\nprint("load ran")\npd.DataFrame({"a": [1, 2]})',
+    '%%block doubled --upstream load\nprint("doubled ran")\nload * 2',
+    "%%block total --lang sql --profile {profile} --connector postgres --upstream doubled\n"
+    "SELECT SUM(a) AS s FROM doubled",
+)
+
+PROFILES_OK = "dev:\n  POSTGRES_HOST: 127.0.0.1\n  POSTGRES_PORT: 5432\n"
+
+
+@pytest.mark.parametrize(("profile", "config", "words"), [
+    ("dev", "dev:\n  POSTGRES_HOST: [127.0.0.1\n", ["is not valid YAML at line 3", "profile 'dev'"]),
+    ("dve", PROFILES_OK, ["profile 'dve' is not in", "did you mean `dev`?"]),
+    ("dev", PROFILES_OK + "  POSTGRES_PASSWORD: \"{{ env_var('JB_TEST_UNSET_PASSWORD') }}\"\n",
+     ["dev.POSTGRES_PASSWORD", "JB_TEST_UNSET_PASSWORD is not set"]),
+    ("dev", "dev:\n  POSTGRES_HOST: 127.0.0.1\n  POSTGRES_PORT: abc\n",
+     ["dev.POSTGRES_PORT: expected an integer, got 'abc'"]),
+])
+def test_a_profile_problem_is_found_before_any_block_runs(tmp_path, monkeypatch, profile,
+                                                          config, words):
+    from tests.helpers.notebooks import write_notebook
+
+    monkeypatch.delenv("JB_TEST_UNSET_PASSWORD", raising=False)
+    (tmp_path / "io_config.yaml").write_text(config)
+    notebook = write_notebook(tmp_path / "sql.ipynb", *SQL_ON_POSTGRES[:2],
+                              SQL_ON_POSTGRES[2].format(profile=profile))
+    result = invoke("run", str(notebook))
+    one_error_line(result, "block `total` (cell 3)", str(tmp_path / "io_config.yaml"), *words)
+    assert "ran" not in result.stdout
+
+
+def test_a_profile_problem_is_a_usage_error_in_the_notebook(tmp_path, monkeypatch):
+    from IPython.core.error import UsageError
+    from IPython.testing import globalipapp
+
+    import jupyter_blocks
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "io_config.yaml").write_text(PROFILES_OK)
+    globalipapp.start_ipython()
+    shell = globalipapp.get_ipython()
+    shell.reset(new_session=False)
+    jupyter_blocks._session = None
+    jupyter_blocks.load_ipython_extension(shell)
+    try:
+        shell.run_cell_magic("block", "load", "[1, 2]")
+        with pytest.raises(UsageError, match=r"profile 'dve' is not in .*did you mean `dev`"):
+            shell.run_cell_magic("block", "total --lang sql --profile dve --connector postgres "
+                                 "-u load", "SELECT 1")
+    finally:
+        jupyter_blocks._session = None

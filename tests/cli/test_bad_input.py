@@ -140,3 +140,36 @@ def test_a_profile_problem_is_a_usage_error_in_the_notebook(tmp_path, monkeypatc
                                  "-u load", "SELECT 1")
     finally:
         jupyter_blocks._session = None
+
+
+@pytest.mark.parametrize(("args", "named"), [
+    (["--var", "facter=3"], "--var facter"),
+    (["-p", "facter", "3"], "-p facter"),
+    (["--runtime-vars", '{"facter": 3}'], "--runtime-vars facter"),
+    (["--output", "out.ipynb", "-p", "facter", "3"], "-p facter"),
+])
+def test_a_variable_no_block_reads_is_an_error(tmp_path, chain, monkeypatch, args, named):
+    monkeypatch.chdir(tmp_path)
+    before = tree(tmp_path)
+    result = invoke("run", str(chain), *args)
+    one_error_line(result, f"{named}: no block of `chain` reads it (did you mean `factor`?)",
+                   "--allow-unused-vars")
+    assert tree(tmp_path) == before
+
+
+def test_unused_variables_run_when_allowed_and_built_ins_are_read(tmp_path, chain):
+    allowed = invoke("run", str(chain), "--var", "facter=3", "--allow-unused-vars", "-q")
+    assert allowed.exit_code == 0, allowed.output
+    built_in = invoke("run", str(chain), "--var", "execution_date=2020-10-01", "-p", "factor",
+                      "3", "-q")
+    assert built_in.exit_code == 0, built_in.output
+
+
+def test_backfill_checks_variables_the_same_way(tmp_path, chain):
+    args = ["backfill", str(chain), "--start", "2020-10-01", "--end", "2020-10-02",
+            "--interval", "day", "--var", "facter=3"]
+    one_error_line(invoke(*args), "--var facter: no block of `chain` reads it "
+                   "(did you mean `factor`?)", "--allow-unused-vars")
+    allowed = invoke(*args, "--allow-unused-vars")
+    assert allowed.exit_code == 0, allowed.output
+

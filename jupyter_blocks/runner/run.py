@@ -117,12 +117,12 @@ def run(request: RunRequest, subscribers: Iterable[Subscriber] = ()) -> Finished
     Everything that can be checked is checked before any block runs.
 
     Raises:
-        BlocksError: Bad input (exit code 2): a bad DAG, an unknown block, an unknown run to
-            resume, a failing scratch-cell import, a store that cannot be opened, a profile a
-            SQL block names that does not load.
+        BlocksError: Bad input (exit code 2): no block, a bad DAG, an unknown block, an
+            unknown run to resume, a failing scratch-cell import, a store that cannot be
+            opened, a profile a SQL block names that does not load.
         KeyboardInterrupt: After the runner's ``run_finished`` event with status interrupted.
     """
-    pipeline = request.pipeline
+    pipeline = request.pipeline.require_blocks()
     analyses = request.analyses if request.analyses is not None else Analyses()
     store = _store(request)
     values = {**pipeline.defaults, **request.variables}

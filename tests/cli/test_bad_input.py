@@ -173,3 +173,23 @@ def test_backfill_checks_variables_the_same_way(tmp_path, chain):
     allowed = invoke(*args, "--allow-unused-vars")
     assert allowed.exit_code == 0, allowed.output
 
+
+def test_dag_of_a_cycle(tmp_path):
+    shutil.copy(NOTEBOOKS / "cycle.ipynb", tmp_path / "cycle.ipynb")
+    before = tree(tmp_path)
+    result = invoke("dag", str(tmp_path / "cycle.ipynb"), "-o", str(tmp_path / "dag.svg"),
+                    "--format", "svg")
+    one_error_line(result, "cycle between blocks a (cell 2) -> b (cell 3) -> c (cell 4) -> a")
+    assert tree(tmp_path) == before
+
+
+@pytest.mark.parametrize("command", ["dag", "run"])
+def test_a_notebook_without_blocks(tmp_path, command):
+    from tests.helpers.notebooks import write_notebook
+
+    notebook = write_notebook(tmp_path / "scratch.ipynb", "import pandas as pd", "x = 1")
+    before = tree(tmp_path)
+    result = invoke(command, str(notebook))
+    one_error_line(result, f"{notebook} has no %%block cell", "%%block NAME")
+    assert result.stdout == ""
+    assert tree(tmp_path) == before

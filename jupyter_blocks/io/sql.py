@@ -1,10 +1,10 @@
 """SQL blocks: run a block's SQL on DuckDB (default) or a profile's database, get a DataFrame.
 
 What belongs here: :func:`run_sql_block`, the function the runner calls for ``--lang sql``
-blocks, :func:`sql_profile`, the profile a block runs with (which a run loads before any block
-runs, so a profile problem stops it at once), :func:`referenced_variables`, which the cache
-uses to key a SQL block on the variables it reads, and :func:`referenced_upstreams`, which picks
-the upstream outputs a block's SQL reads.
+blocks, :func:`engine_and_profile`, the engine and profile a block runs with (which a run loads
+before any block runs, so a profile problem stops it at once), :func:`referenced_variables`,
+which the cache uses to key a SQL block on the variables it reads, and
+:func:`referenced_upstreams`, which picks the upstream outputs a block's SQL reads.
 Rendering (``{{ x }}`` → bound parameters) lives in ``_templating``.
 
 On every engine an upstream output that is a table (a pandas or polars DataFrame, an Arrow
@@ -80,8 +80,7 @@ def run_sql_block(
         ConfigError: Unknown connector or profile, or a template problem.
         ConnectorError: The engine failed (the message names the engine and profile).
     """
-    engine = (connector or "duckdb").lower()
-    settings = sql_profile(profile, connector, directory)
+    engine, settings = engine_and_profile(profile, connector, directory)
     upstream_names = list(upstreams)
     if engine == "duckdb":
         rendered = _templating.render_sql(source, variables, DUCKDB, upstream_names)
@@ -109,9 +108,9 @@ def run_sql_block(
     return bigquery.query_with_upstreams(rendered.sql, rendered.params, tables)
 
 
-def sql_profile(profile: str | None, connector: str | None,
-                directory: Path | None) -> Profile | None:
-    """The profile a SQL block runs with; None for DuckDB in memory (no profile named).
+def engine_and_profile(profile: str | None, connector: str | None,
+                       directory: Path | None) -> tuple[str, Profile | None]:
+    """The engine a SQL block runs on and its profile (None for DuckDB without a profile).
 
     A block on PostgreSQL or BigQuery that names no profile uses ``default``.
 
@@ -126,8 +125,8 @@ def sql_profile(profile: str | None, connector: str | None,
             f"{did_you_mean(engine, CONNECTORS)}"
         )
     if profile or engine != "duckdb":
-        return load_profile(profile, directory=directory)
-    return None
+        return engine, load_profile(profile, directory=directory)
+    return engine, None
 
 
 def referenced_upstreams(source: str, upstreams: Mapping[str, Any]) -> dict[str, Any]:

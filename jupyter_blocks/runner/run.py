@@ -233,12 +233,12 @@ def _check_profiles(dag: Dag, directory: Path) -> None:
     sql_blocks = [spec for spec in dag if spec.lang == "sql"]
     if not sql_blocks:
         return
-    from jupyter_blocks.io.sql import sql_profile
+    from jupyter_blocks.io.sql import engine_and_profile
 
     problems: dict[str, list[str]] = {}
     for spec in sql_blocks:
         try:
-            sql_profile(spec.profile, spec.connector, directory)
+            engine_and_profile(spec.profile, spec.connector, directory)
         except ConfigError as exc:
             problems.setdefault(str(exc), []).append(spec.label)
     if problems:

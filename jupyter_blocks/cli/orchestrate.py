@@ -211,7 +211,7 @@ def backfill_start(target: str, pipeline: str | None, start: str, end: str, ever
 
     first, last = as_datetime(start, "--start"), as_datetime(end, "--end")
     variables = parse_assignments(var)
-    loaded = load_pipeline(target, pipeline)
+    loaded = load_pipeline(target, pipeline).require_blocks()
     check_given_variables(loaded, {name: f"--var {name}" for name in variables},
                           allow_unused_vars)
     _run_backfill(loaded, first, last, every, variables, include_end=include_end,

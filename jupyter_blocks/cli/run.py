@@ -92,10 +92,11 @@ def run(target: str, pipeline: str | None, var: tuple[str, ...],
         if executor != "inline":
             raise click.UsageError(f"--executor {executor} runs headless blocks; --output runs "
                                    "the notebook's cells in order in a kernel: drop one of them")
-        if given and not allow_unused_vars:
-            from jupyter_blocks.project.loading import load_pipeline
+        from jupyter_blocks.project.loading import load_pipeline
 
-            check_given_variables(load_pipeline(target, pipeline, check=False), given, False)
+        # Not every check of a headless run: in a kernel, blocks may read scratch cells' names.
+        notebook = load_pipeline(target, pipeline, check=False).require_blocks()
+        check_given_variables(notebook, given, allow_unused_vars)
         if when is not None:
             variables["execution_date"] = when
         written = run_in_kernel(target, output, variables, progress=not quiet and not as_json)

@@ -183,13 +183,16 @@ def test_dag_of_a_cycle(tmp_path):
     assert tree(tmp_path) == before
 
 
-@pytest.mark.parametrize("command", ["dag", "run"])
-def test_a_notebook_without_blocks(tmp_path, command):
+@pytest.mark.parametrize("command", [
+    ["dag"], ["run"], ["run", "--output", "out.ipynb"],
+    ["backfill", "--start", "2020-10-01", "--end", "2020-10-03", "--interval", "day"]])
+def test_a_notebook_without_blocks(tmp_path, monkeypatch, command):
     from tests.helpers.notebooks import write_notebook
 
+    monkeypatch.chdir(tmp_path)
     notebook = write_notebook(tmp_path / "scratch.ipynb", "import pandas as pd", "x = 1")
     before = tree(tmp_path)
-    result = invoke(command, str(notebook))
+    result = invoke(command[0], str(notebook), *command[1:])
     one_error_line(result, f"{notebook} has no %%block cell", "%%block NAME")
     assert result.stdout == ""
     assert tree(tmp_path) == before

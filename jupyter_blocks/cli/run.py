@@ -96,6 +96,7 @@ def run(target: str, pipeline: str | None, var: tuple[str, ...],
 
         # Not every check of a headless run: in a kernel, blocks may read scratch cells' names.
         notebook = load_pipeline(target, pipeline, check=False).require_blocks()
+        notebook.dag.validate()
         check_given_variables(notebook, given, allow_unused_vars)
         if when is not None:
             variables["execution_date"] = when

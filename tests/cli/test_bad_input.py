@@ -174,6 +174,16 @@ def test_backfill_checks_variables_the_same_way(tmp_path, chain):
     assert allowed.exit_code == 0, allowed.output
 
 
+@pytest.mark.parametrize("command", [["run"], ["run", "--output", "out.ipynb"]])
+def test_runs_of_a_cycle(tmp_path, monkeypatch, command):
+    monkeypatch.chdir(tmp_path)
+    shutil.copy(NOTEBOOKS / "cycle.ipynb", tmp_path / "cycle.ipynb")
+    before = tree(tmp_path)
+    result = invoke(command[0], str(tmp_path / "cycle.ipynb"), *command[1:])
+    one_error_line(result, "cycle between blocks a (cell 2) -> b (cell 3) -> c (cell 4) -> a")
+    assert tree(tmp_path) == before
+
+
 def test_dag_of_a_cycle(tmp_path):
     shutil.copy(NOTEBOOKS / "cycle.ipynb", tmp_path / "cycle.ipynb")
     before = tree(tmp_path)

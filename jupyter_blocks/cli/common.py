@@ -16,6 +16,23 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
 
+#: ``--allow-unused-vars``, on every command that takes variables.
+allow_unused_vars = click.option(
+    "--allow-unused-vars", is_flag=True,
+    help="Run even when a variable given is read by no block (nor named by the parameters "
+    "cell or the pipeline's variables): by default that is an error, most often a typo.")
+
+
+def check_given_variables(pipeline: Any, given: dict[str, str], allowed: bool) -> None:
+    """Bad input when a variable given (name -> ``--var name``) is read by no block of ``pipeline``.
+
+    Nothing is checked with ``--allow-unused-vars`` (``allowed``).
+    """
+    if given and not allowed:
+        from jupyter_blocks.runner.plan import check_variables_read
+
+        check_variables_read(pipeline, given, hint="--allow-unused-vars runs anyway")
+
 
 def errors_as_exit_codes(function: F) -> F:
     """Turn ``BlocksError`` into one stderr line and its exit code, Ctrl-C into 130."""

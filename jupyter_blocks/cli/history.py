@@ -86,11 +86,24 @@ def store_for(target: str | None, url: str | None = None) -> Any:
     Raises:
         ConfigError: No such store (nothing is created).
     """
+    return store_and_folder(target, url)[0]
+
+
+def store_and_folder(target: str | None, url: str | None = None) -> tuple[Any, Path]:
+    """The run store to read, and the folder whose runs it holds (whose secrets they may show).
+
+    With a store URL, that folder is the target's, or the current one.
+
+    Raises:
+        ConfigError: No such store (nothing is created).
+    """
     from jupyter_blocks.history.store import STORE_ENV, RunStore
 
     if url or os.environ.get(STORE_ENV):
-        return RunStore.existing(Path.cwd(), url)
-    return RunStore.existing(found_folder(target, STORE_FILE, "run store"))
+        folder = folder_of(target) if target is not None else Path.cwd()
+        return RunStore.existing(Path.cwd(), url), folder
+    folder = found_folder(target, STORE_FILE, "run store")
+    return RunStore.existing(folder), folder
 
 
 def cache_for(target: str | None) -> Any:
@@ -166,8 +179,8 @@ def runs_logs(run_id: str, block: str, target: str | None, store: str | None) ->
     """Print what a block printed and logged in a run (known secrets shown as ***)."""
     from jupyter_blocks.history.redact import Redactor
 
-    logs = store_for(target, store).block_logs(run_id, block)
-    folder = folder_of(target) if target is not None else Path.cwd()
+    found, folder = store_and_folder(target, store)
+    logs = found.block_logs(run_id, block)
     click.echo(Redactor.for_directory(folder).text(logs), nl=False)
 
 

@@ -22,6 +22,8 @@ from jupyter_blocks.cli.common import (
     EXIT_FAILED,
     EXIT_OK,
     DefaultGroup,
+    allow_unused_vars,
+    check_given_variables,
     console,
     errors_as_exit_codes,
 )
@@ -195,12 +197,13 @@ def _backfill_options(function: Any) -> Any:
               "as Mage does.")
 @click.option("--var", "var", multiple=True, metavar="NAME=VALUE",
               help="A variable of every run (value read as YAML). Repeatable.")
+@allow_unused_vars
 @_backfill_options
 @errors_as_exit_codes
 def backfill_start(target: str, pipeline: str | None, start: str, end: str, every: str,
                    include_end: bool, var: tuple[str, ...], parallel: int, in_processes: bool,
                    as_json: bool, store: str | None, executor: str, workers: int | None,
-                   dask_scheduler: str | None) -> None:
+                   dask_scheduler: str | None, allow_unused_vars: bool) -> None:
     """Run TARGET once per interval from --start to --end."""
     from jupyter_blocks.project.loading import load_pipeline
     from jupyter_blocks.runner.values import parse_assignments
@@ -208,8 +211,9 @@ def backfill_start(target: str, pipeline: str | None, start: str, end: str, ever
 
     first, last = as_datetime(start, "--start"), as_datetime(end, "--end")
     variables = parse_assignments(var)
-    loaded = load_pipeline(target, pipeline)
-    _check_unread(loaded, variables)
+    loaded = load_pipeline(target, pipeline).require_blocks()
+    check_given_variables(loaded, {name: f"--var {name}" for name in variables},
+                          allow_unused_vars)
     _run_backfill(loaded, first, last, every, variables, include_end=include_end,
                   parallel=parallel, in_processes=in_processes, as_json=as_json, store=store,
                   executor=executor, workers=workers, dask_scheduler=dask_scheduler)
@@ -300,16 +304,6 @@ def _backfill_record(backfill_id: str, target: str, store: str | None) -> dict[s
         raise ConfigError(f"no backfill `{backfill_id}` in the run store of {target}"
                           + did_you_mean(backfill_id, known))
     return found
-
-
-def _check_unread(pipeline: Any, variables: dict[str, Any]) -> None:
-    from jupyter_blocks.core.errors import did_you_mean
-    from jupyter_blocks.runner.plan import unread_variables
-
-    unread = unread_variables(pipeline.dag, variables, pipeline.defaults)
-    if unread:
-        raise ConfigError(f"--var {unread[0]}: no block of `{pipeline.name}` reads it"
-                          + did_you_mean(unread[0], list(pipeline.defaults)))
 
 
 def _run_backfill(pipeline: Any, start: dt.datetime, end: dt.datetime, every: str,

@@ -22,11 +22,16 @@ def dag(target: str, pipeline: str | None, fmt: str, output: str | None) -> None
     """Print or write the DAG of a notebook or a project pipeline (Mermaid, dot or SVG)."""
     from jupyter_blocks.cli import pictures
     from jupyter_blocks.core.body import analyze, resolve_type
-    from jupyter_blocks.core.errors import BlocksError
+    from jupyter_blocks.core.errors import BlocksError, GraphError
     from jupyter_blocks.project.loading import is_notebook_target, load_pipeline
 
-    # A notebook is drawn as written, problems included; a project pipeline must load.
-    graph = load_pipeline(target, pipeline, check=not is_notebook_target(target)).dag
+    # A notebook is drawn as written, problems included (but not a cycle, which has no order,
+    # nor no block at all); a project pipeline must load.
+    graph = load_pipeline(target, pipeline,
+                          check=not is_notebook_target(target)).require_blocks().dag
+    cycles = [problem for problem in graph.problems() if problem.kind == "cycle"]
+    if cycles:
+        raise GraphError(cycles)
     types: dict[str, str | None] = {}
     for spec in graph:
         try:

@@ -16,6 +16,8 @@ import click
 from jupyter_blocks.cli.common import (
     EXIT_FAILED,
     EXIT_OK,
+    allow_unused_vars,
+    check_given_variables,
     collect_from_run_start,
     console,
     errors_as_exit_codes,
@@ -54,13 +56,14 @@ from jupyter_blocks.cli.common import (
               "(default: the CPUs).")
 @click.option("--scheduler", envvar="DASK_SCHEDULER_ADDRESS", metavar="ADDRESS",
               help="With --executor dask: the scheduler (default: a local cluster for the run).")
+@allow_unused_vars
 @errors_as_exit_codes
 def run(target: str, pipeline: str | None, var: tuple[str, ...],
         parameters: tuple[tuple[str, str], ...], runtime_vars: str | None,
         execution_date: str | None, only: str | None,
         start: str | None, incremental: bool, as_json: bool, quiet: bool, store: str | None,
         resume: str | None, output: str | None, executor: str, workers: int | None,
-        scheduler: str | None) -> None:
+        scheduler: str | None, allow_unused_vars: bool) -> None:
     """Run a notebook or a project pipeline headless, in this process.
 
     TARGET is a notebook, a project folder (with --pipeline) or a pipeline folder.
@@ -68,9 +71,15 @@ def run(target: str, pipeline: str | None, var: tuple[str, ...],
     from jupyter_blocks.runner.values import parse_assignments, parse_json_object, parse_value
     from jupyter_blocks.runner.variables import as_datetime
 
-    variables = parse_json_object(runtime_vars, "--runtime-vars") if runtime_vars else {}
-    variables.update(parse_assignments(var))
-    variables.update((name, parse_value(value)) for name, value in parameters)
+    variables: dict[str, Any] = {}
+    given: dict[str, str] = {}  # each variable as the message names it: `--var months`
+    for option, values in (
+            ("--runtime-vars",
+             parse_json_object(runtime_vars, "--runtime-vars") if runtime_vars else {}),
+            ("--var", parse_assignments(var)),
+            ("-p", {name: parse_value(value) for name, value in parameters})):
+        variables.update(values)
+        given.update((name, f"{option} {name}") for name in values)
     source = click.get_current_context().get_parameter_source("scheduler")
     if scheduler and executor != "dask" and source == click.core.ParameterSource.COMMANDLINE:
         raise click.UsageError("--scheduler: a Dask scheduler's address goes with --executor dask")
@@ -83,6 +92,12 @@ def run(target: str, pipeline: str | None, var: tuple[str, ...],
         if executor != "inline":
             raise click.UsageError(f"--executor {executor} runs headless blocks; --output runs "
                                    "the notebook's cells in order in a kernel: drop one of them")
+        from jupyter_blocks.project.loading import load_pipeline
+
+        # Not every check of a headless run: in a kernel, blocks may read scratch cells' names.
+        notebook = load_pipeline(target, pipeline, check=False).require_blocks()
+        notebook.dag.validate()
+        check_given_variables(notebook, given, allow_unused_vars)
         if when is not None:
             variables["execution_date"] = when
         written = run_in_kernel(target, output, variables, progress=not quiet and not as_json)
@@ -94,6 +109,7 @@ def run(target: str, pipeline: str | None, var: tuple[str, ...],
     from jupyter_blocks.runner.selection import Selection
 
     loaded = load_pipeline(target, pipeline)
+    check_given_variables(loaded, given, allow_unused_vars)
     request = RunRequest(
         loaded, Selection.for_command(loaded.dag, only=only, start=start,
                                       incremental=incremental),

@@ -7,6 +7,10 @@ target, named so :func:`is_temporary` recognises it, and is renamed into place. 
 permissions a plain ``open`` would give (the umask applies), not the private ones of a temporary
 file.
 
+:func:`check_writable` says, before the first file of a set is written, whether every one of them
+can be: none is an existing folder and none lies under a file, so a writer stops with one line
+instead of leaving half its files behind.
+
 A temporary name (:func:`temporary_name`, also used for the lake's staging folders) carries its
 writer: a tag of the machine and the process id. :func:`remove_stale_temporaries` removes what a
 killed writer left: temporaries of this machine whose process is gone, and any older than
@@ -22,9 +26,11 @@ import os
 import shutil
 import socket
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import IO, Any
+
+from jupyter_blocks.core.errors import ConfigError
 
 TEMPORARY_SUFFIX = ".tmp"
 
@@ -34,6 +40,60 @@ STALE_AFTER = 24 * 3600.0
 _FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
 _counter = itertools.count()
 _HOST = hashlib.sha1(socket.gethostname().encode()).hexdigest()[:6]
+
+
+def blocking(path: str | Path, *, folder: bool = False) -> tuple[Path, str] | None:
+    """What stops ``path`` being written (as a file, or created as a folder), and why.
+
+    A folder where a file is to go, a file where a folder is to go or where one of its
+    folders should be, or a folder that cannot be written into; None when nothing does.
+    """
+    path = Path(path)
+    if path.is_dir() and not folder:
+        return path, "is a folder"
+    if path.exists() and not path.is_dir() and folder:
+        return path, "is a file, not a folder"
+    for parent in path.parents:
+        if parent.is_dir():
+            return None if os.access(parent, os.W_OK) else (parent, "is not writable")
+        if parent.exists() or parent.is_symlink():
+            return parent, "is a file, not a folder"
+    return None
+
+
+def check_writable(paths: Iterable[str | Path], advice: str, *, folders: bool = False,
+                   what: str = "") -> None:
+    """Raise one error naming every path that stops one of ``paths`` being written.
+
+    Args:
+        paths: The files to write (or, with ``folders``, the folders to create).
+        advice: What to do about it, ending the message.
+        folders: Whether ``paths`` are folders to create.
+        what: What the paths are, starting the message (an option: ``--project DIR``).
+
+    Raises:
+        ConfigError: Some path cannot be written; nothing has been written by this check.
+    """
+    found: dict[Path, str] = {}
+    for path in paths:
+        problem = blocking(path, folder=folders)
+        if problem is not None:
+            found.setdefault(*problem)
+    if found:
+        listed = "; ".join(f"{path} {why}" for path, why in found.items())
+        raise ConfigError(f"{what + ': ' if what else ''}cannot write there: {listed}: "
+                          f"{advice}")
+
+
+def check_state_folder(folder: str | Path, what: str) -> None:
+    """Raise when ``folder`` (the cache's or run store's, in ``.jupyter_blocks/``) cannot be made.
+
+    Raises:
+        ConfigError: It, or a folder above it, is a file (or cannot be written into).
+    """
+    check_writable([folder], "move it aside: jupyter-blocks keeps its cache and run store in "
+                   "a folder of that name beside the notebook or project", folders=True,
+                   what=what)
 
 
 def is_temporary(name: str) -> bool:

@@ -148,10 +148,15 @@ class Dag:
                         + did_you_mean(parent, known),
                         (block.name,), block.origin or None, parent, closest(parent, known)))
         for cycle in self.cycles():
-            path = " -> ".join([*cycle, cycle[0]])
+            path = " -> ".join([*(self._named(name) for name in cycle), cycle[0]])
             found.append(Problem("cycle", f"cycle between blocks {path}", cycle,
                                  self[cycle[0]].origin or None))
         return found
+
+    def _named(self, name: str) -> str:
+        """``a (cell 2)``: a block and where it is, as a cycle's path shows it."""
+        origin = self[name].origin
+        return f"{name} ({origin})" if origin else name
 
     def _on_problems(self, block: BlockSpec) -> list[Problem]:
         """``--on`` is for callbacks and conditions; a callback is nobody's upstream."""

@@ -18,6 +18,7 @@ from typing import Any
 
 from jupyter_blocks.core.block import BlockSpec
 from jupyter_blocks.core.body import assigned_names, imported_names
+from jupyter_blocks.core.errors import GraphError
 from jupyter_blocks.core.graph import Dag
 from jupyter_blocks.core.problems import Problem
 
@@ -86,6 +87,24 @@ class Pipeline:
     def blocks(self) -> tuple[BlockSpec, ...]:
         """The block specs, in order."""
         return self.dag.blocks
+
+    def require_blocks(self) -> Pipeline:
+        """Return self when it has a block; a pipeline of none is bad input (nothing to do).
+
+        Raises:
+            GraphError: A problem of kind ``no_blocks`` saying how to write a block.
+        """
+        if self.blocks:
+            return self
+        if self.project is not None:
+            root, name = self.project
+            message = (f"pipeline `{name}` has no blocks: list them under `blocks:` in "
+                       f"{root / 'pipelines' / name / 'metadata.yaml'}")
+        else:
+            message = (f"{self.target or self.name} has no %%block cell: a block is a code cell "
+                       "whose first line is `%%block NAME` (e.g. `%%block load --type "
+                       "data_loader`, `%%block clean --upstream load`)")
+        raise GraphError([Problem("no_blocks", message)])
 
     @cached_property
     def parameter_names(self) -> tuple[str, ...]:

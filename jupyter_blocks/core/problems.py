@@ -1,7 +1,8 @@
 """Problems: what is wrong with a pipeline's structure or a block's spec, as typed records.
 
 What belongs here: :class:`Problem`, the record every check reports (the DAG's duplicates,
-self-dependencies, unknown upstreams and cycles; cells whose ``%%block`` line does not parse),
+self-dependencies, unknown upstreams and cycles; a pipeline with no block; cells whose
+``%%block`` line does not parse),
 so callers decide by ``kind`` and the blocks involved, never by matching message text. The
 message is the one line a person reads; ``suggestion`` is the near name when there is one.
 """
@@ -11,7 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 #: The kinds of problem the checks report.
-KINDS = ("duplicate_name", "self_upstream", "unknown_upstream", "cycle", "bad_line", "invalid")
+KINDS = ("duplicate_name", "self_upstream", "unknown_upstream", "cycle", "bad_on", "bad_line",
+         "no_blocks", "invalid")
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from jupyter_blocks.core.errors import ConfigError, did_you_mean
-from jupyter_blocks.core.files import process_alive
+from jupyter_blocks.core.files import check_state_folder, process_alive
 from jupyter_blocks.history.database import (
     BLOCK_RUNS,
     PIPELINE_RUNS,
@@ -91,6 +91,7 @@ class RunStore:
         url = url or os.environ.get(STORE_ENV)
         if not url:
             path = Path(directory).resolve() / STORE_FILE
+            check_state_folder(path.parent, "run store")
             path.parent.mkdir(parents=True, exist_ok=True)
             url = f"sqlite:///{path}"
         return cls(url)

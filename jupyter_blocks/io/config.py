@@ -155,7 +155,11 @@ def load_profile(
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = f" at line {mark.line + 1}" if mark is not None else ""
-        raise ConfigError(f"{path} is not valid YAML{line}") from None
+        problem = getattr(exc, "problem", None)
+        # The problem only: its context quotes the text, which may hold a secret.
+        said = f" ({problem})" if problem else ""
+        raise ConfigError(f"{path} is not valid YAML{line}{said}: profile '{name}' cannot be "
+                          "read; fix the file") from None
     profiles = _profiles(document, path)
     if name not in profiles:
         known = ", ".join(sorted(profiles)) or "none"

@@ -1,8 +1,10 @@
 """SQL blocks: run a block's SQL on DuckDB (default) or a profile's database, get a DataFrame.
 
 What belongs here: :func:`run_sql_block`, the function the runner calls for ``--lang sql``
-blocks, :func:`referenced_variables`, which the cache uses to key a SQL block on the variables
-it reads, and :func:`referenced_upstreams`, which picks the upstream outputs a block's SQL reads.
+blocks, :func:`engine_and_profile`, the engine and profile a block runs with (which a run loads
+before any block runs, so a profile problem stops it at once), :func:`referenced_variables`,
+which the cache uses to key a SQL block on the variables it reads, and
+:func:`referenced_upstreams`, which picks the upstream outputs a block's SQL reads.
 Rendering (``{{ x }}`` → bound parameters) lives in ``_templating``.
 
 On every engine an upstream output that is a table (a pandas or polars DataFrame, an Arrow
@@ -79,18 +81,12 @@ def run_sql_block(
         ConfigError: Unknown connector or profile, or a template problem.
         ConnectorError: The engine failed (the message names the engine and profile).
     """
-    engine = (connector or "duckdb").lower()
-    if engine not in CONNECTORS:
-        raise ConfigError(
-            f"--connector: expected one of {', '.join(CONNECTORS)}, got {connector!r}"
-            f"{did_you_mean(engine, CONNECTORS)}"
-        )
-    settings = load_profile(profile, directory=directory) if profile else None
+    engine, settings = engine_and_profile(profile, connector, directory)
     upstream_names = list(upstreams)
     if engine == "duckdb":
         rendered = _templating.render_sql(source, variables, DUCKDB, upstream_names)
         return _run_duckdb(rendered, upstreams, settings)
-    settings = settings or load_profile(None, directory=directory)
+    assert settings is not None
     tables = referenced_upstreams(source, upstreams)
     if engine == "postgres":
         from jupyter_blocks.io.postgres import Postgres
@@ -111,6 +107,27 @@ def run_sql_block(
     if not tables:
         return bigquery.load(rendered.sql, rendered.params)
     return bigquery.query_with_upstreams(rendered.sql, rendered.params, tables)
+
+
+def engine_and_profile(profile: str | None, connector: str | None,
+                       directory: Path | None) -> tuple[str, Profile | None]:
+    """The engine a SQL block runs on and its profile (None for DuckDB without a profile).
+
+    A block on PostgreSQL or BigQuery that names no profile uses ``default``.
+
+    Raises:
+        ConfigError: Unknown connector; the profile file is missing or malformed, the profile
+            unknown, an ``env_var`` unset or a value of the wrong type.
+    """
+    engine = (connector or "duckdb").lower()
+    if engine not in CONNECTORS:
+        raise ConfigError(
+            f"--connector: expected one of {', '.join(CONNECTORS)}, got {connector!r}"
+            f"{did_you_mean(engine, CONNECTORS)}"
+        )
+    if profile or engine != "duckdb":
+        return engine, load_profile(profile, directory=directory)
+    return engine, None
 
 
 def referenced_upstreams(source: str, upstreams: Mapping[str, Any]) -> dict[str, Any]:

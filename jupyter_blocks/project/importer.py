@@ -20,6 +20,7 @@ from typing import Any
 
 import yaml
 
+from jupyter_blocks.core.files import check_writable
 from jupyter_blocks.core.grammar import render_magic_line
 from jupyter_blocks.project.carry import carried_files
 from jupyter_blocks.project.mage import body_of_block_file
@@ -44,6 +45,9 @@ def import_project(project: str | Path, pipeline: str | None, output: str | Path
     root, name = find_pipeline(project, pipeline)
     loaded = load_project_pipeline(project, pipeline)
     output = Path(output)
+    advice = (f"give -o the notebook to write, such as {output / (name + '.ipynb')}"
+              if output.is_dir() else "move it aside, or give -o a notebook path outside it")
+    check_writable([output], advice, what=f"import to {output}")
     result = ImportResult(output)
     cells = [_code_cell("load-ext", "%load_ext jupyter_blocks")]
     settings = loaded.settings

@@ -22,7 +22,7 @@ from typing import Any
 
 from jupyter_blocks.core.body import analyze, resolve_type
 from jupyter_blocks.core.errors import ConfigError, SharedFilesError
-from jupyter_blocks.core.files import write_atomic
+from jupyter_blocks.core.files import check_writable, write_atomic
 from jupyter_blocks.core.pipeline import Pipeline
 from jupyter_blocks.project.carry import Carried, carried_files, io_config_text, with_mage_database
 from jupyter_blocks.project.export_notes import export_notes, unknown_kept_blocks
@@ -79,11 +79,15 @@ def export_notebook(notebook: str | Path, project: str | Path | None = None,
         SharedFilesError: A block file another pipeline uses has different content, and
             neither ``detach`` nor ``force`` was given (nothing is written then).
         BlocksError: A bad block or an outside name (nothing is written then).
+        ConfigError: A file to write is a folder, or lies under a file (nothing is written).
     """
     source = load_pipeline(notebook)
     root = Path(project) if project is not None else source.directory
     name = pipeline or source.name
     plan = _plan(source, root, name, detach=detach, force=force)
+    check_writable([root / relative for relative in [*plan.files, *plan.copies]],
+                   "move it aside, or export to another folder (--project)",
+                   what=f"export to {root}")
     result = ExportResult(root, name, detached=plan.detached, notes=plan.notes)
     for relative, text in plan.files.items():
         path = root / relative

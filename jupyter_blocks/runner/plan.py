@@ -2,8 +2,9 @@
 
 What belongs here: :class:`Analyses`, the memo that makes sure a block body is analysed once
 however many times it is planned (a kernel session keeps one for its life, so a cell run and the
-freshness shown after it share one analysis per body), :func:`plan`, and :func:`block_variables`,
-the ``kwargs`` each block receives.
+freshness shown after it share one analysis per body), :func:`plan`, :func:`block_variables`,
+the ``kwargs`` each block receives, and :func:`check_variables_read`, the one check that every
+variable a run is given (``--var``, ``-p``, a backfill's, the API's) is read by some block.
 """
 
 from __future__ import annotations
@@ -18,7 +19,13 @@ from jupyter_blocks.cache.keys import KeyParts, block_key
 from jupyter_blocks.core import body
 from jupyter_blocks.core.block import BlockSpec
 from jupyter_blocks.core.body import BodyInfo
+from jupyter_blocks.core.errors import ConfigError, did_you_mean
 from jupyter_blocks.core.graph import Dag
+from jupyter_blocks.core.pipeline import Pipeline
+
+#: What a run or a block sets besides the derived variables; given a value, it is not unread.
+BUILT_IN = frozenset({"env", "repo_path", "run_id", "block", "block_uuid", "logger", "retry",
+                      "configuration"})
 
 
 @dataclass(frozen=True)
@@ -110,20 +117,55 @@ def block_variables(variables: Mapping[str, Any], block: str, attempt: int = 1, 
     return values
 
 
+def read_variables(dag: Dag, analyses: Analyses | None = None) -> frozenset[str] | None:
+    """The variables the blocks of ``dag`` read, or None when one reads them dynamically."""
+    analyses = analyses if analyses is not None else Analyses()
+    read: set[str] = set()
+    for spec in dag:
+        variables = analyses(spec).info.variables
+        if variables is None:
+            return None
+        read |= variables
+    return frozenset(read)
+
+
 def unread_variables(dag: Dag, names: Iterable[str], defaults: Iterable[str] = (),
                      analyses: Analyses | None = None) -> list[str]:
     """The ``names`` no block of ``dag`` reads, in the order given.
 
     ``[]`` when a block reads its variables dynamically (which it reads cannot be known). Names
-    with a default in the pipeline (``defaults``) and the derived run variables count as read.
+    with a default in the pipeline (``defaults``) and the built-in run variables count as read.
     """
     from jupyter_blocks.runner.variables import DERIVED
 
-    analyses = analyses if analyses is not None else Analyses()
-    read: set[str] = set(defaults) | set(DERIVED)
-    for spec in dag:
-        variables = analyses(spec).info.variables
-        if variables is None:
-            return []
-        read |= variables
-    return [name for name in names if name not in read]
+    read = read_variables(dag, analyses)
+    if read is None:
+        return []
+    known = read | set(defaults) | DERIVED | BUILT_IN
+    return [name for name in names if name not in known]
+
+
+def check_variables_read(pipeline: Pipeline, given: Mapping[str, str], *, hint: str = "",
+                         analyses: Analyses | None = None) -> None:
+    """Raise when a variable given to a run of ``pipeline`` is read by no block.
+
+    A variable counts as read when a block reads it, the pipeline has a default for it (its
+    ``parameters`` cell, its ``variables``) or the run sets it (``execution_date``, ...).
+
+    Args:
+        pipeline: The pipeline to run.
+        given: Each given variable's name -> how the message names it (``--var months``).
+        hint: Added to the message: how to run anyway (``--allow-unused-vars runs anyway``).
+        analyses: A memo of body analyses to reuse.
+
+    Raises:
+        ConfigError: Naming every unread variable, with the near name of each.
+    """
+    unread = unread_variables(pipeline.dag, given, pipeline.defaults, analyses)
+    if not unread:
+        return
+    known = sorted(set(pipeline.defaults) | (read_variables(pipeline.dag, analyses) or set()))
+    problems = "; ".join(f"{given[name]}: no block of `{pipeline.name}` reads it"
+                         + did_you_mean(name, known)
+                         for name in unread)
+    raise ConfigError(problems + (f"; {hint}" if hint else ""))

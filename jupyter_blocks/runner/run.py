@@ -21,6 +21,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from jupyter_blocks.cache import Cache
+from jupyter_blocks.core.errors import ConfigError
+from jupyter_blocks.core.files import check_state_folder
 from jupyter_blocks.core.graph import Dag
 from jupyter_blocks.core.pipeline import Pipeline
 from jupyter_blocks.runner.capture import OutputCapture
@@ -122,11 +124,12 @@ def run(request: RunRequest, subscribers: Iterable[Subscriber] = ()) -> Finished
     Everything that can be checked is checked before any block runs.
 
     Raises:
-        BlocksError: Bad input (exit code 2): a bad DAG, an unknown block, an unknown run to
-            resume, a failing scratch-cell import, a store that cannot be opened.
+        BlocksError: Bad input (exit code 2): no block, a bad DAG, an unknown block, an
+            unknown run to resume, a failing scratch-cell import, a store that cannot be
+            opened, a profile a SQL block names that does not load.
         KeyboardInterrupt: After the runner's ``run_finished`` event with status interrupted.
     """
-    pipeline = request.pipeline
+    pipeline = request.pipeline.require_blocks()
     analyses = request.analyses if request.analyses is not None else Analyses()
     store = _store(request)
     values = {**pipeline.defaults, **request.variables}
@@ -156,6 +159,10 @@ def run(request: RunRequest, subscribers: Iterable[Subscriber] = ()) -> Finished
     covered = pipeline.dag.upstream_of(targets) if targets is not None else pipeline.dag
     covered.validate()
     _check_languages(covered, analyses)
+    _check_profiles(covered, pipeline.directory)
+    cache = request.cache if request.cache is not None else Cache.beside(pipeline.directory)
+    if cache.location is not None:
+        check_state_folder(cache.location, "cache")
     done: dict[str, str] = {}
     if selection.skip_done_side_effects and store is not None:
         targets, done = done_side_effects(store, pipeline.name, pipeline.dag, targets,
@@ -176,9 +183,7 @@ def run(request: RunRequest, subscribers: Iterable[Subscriber] = ()) -> Finished
     ours = isinstance(request.executor, str)
     executor = make_executor(request.executor, request.workers, request.scheduler) \
         if isinstance(request.executor, str) else request.executor
-    runner = Runner(request.cache if request.cache is not None else
-                    Cache.beside(pipeline.directory),
-                    executor, listeners, namespace, pipeline.directory, analyses)
+    runner = Runner(cache, executor, listeners, namespace, pipeline.directory, analyses)
     folder = working_folder(pipeline.directory) if request.chdir else contextlib.nullcontext()
     try:
         with folder:
@@ -236,6 +241,24 @@ def _check_languages(dag: Dag, analyses: Analyses) -> None:
         from jupyter_blocks.io.r import require_r
 
         require_r()
+
+
+def _check_profiles(dag: Dag, directory: Path) -> None:
+    """The profiles the run's SQL blocks name load, before any block runs (every problem)."""
+    sql_blocks = [spec for spec in dag if spec.lang == "sql"]
+    if not sql_blocks:
+        return
+    from jupyter_blocks.io.sql import engine_and_profile
+
+    problems: dict[str, list[str]] = {}
+    for spec in sql_blocks:
+        try:
+            engine_and_profile(spec.profile, spec.connector, directory)
+        except ConfigError as exc:
+            problems.setdefault(str(exc), []).append(spec.label)
+    if problems:
+        raise ConfigError("; ".join(f"{', '.join(labels)}: {message}"
+                                    for message, labels in problems.items()))
 
 
 def _store(request: RunRequest) -> RunStore | None:

@@ -142,7 +142,7 @@ def api_launch(pipeline: Pipeline, target: str, project_name: str | None, body: 
 
 
 def _check_variables(pipeline: Pipeline, variables: Mapping[str, Any]) -> None:
-    from jupyter_blocks.runner.plan import unread_variables
+    from jupyter_blocks.runner.plan import check_variables_read
     from jupyter_blocks.runner.variables import as_datetime
 
     if "execution_date" in variables:
@@ -150,21 +150,10 @@ def _check_variables(pipeline: Pipeline, variables: Mapping[str, Any]) -> None:
             as_datetime(variables["execution_date"])
         except BlocksError as exc:
             raise ApiProblem(400, f"variables.{exc}") from None
-    unread = unread_variables(pipeline.dag, variables, pipeline.defaults)
-    if unread:
-        known = sorted(set(pipeline.defaults) | _read_names(pipeline))
-        raise ApiProblem(400, f"variable `{unread[0]}` is not read by any block of "
-                         f"`{pipeline.name}`" + did_you_mean(unread[0], known))
-
-
-def _read_names(pipeline: Pipeline) -> set[str]:
-    from jupyter_blocks.runner.plan import Analyses
-
-    analyses = Analyses()
-    names: set[str] = set()
-    for spec in pipeline.dag:
-        names |= analyses(spec).info.variables or set()
-    return names
+    try:
+        check_variables_read(pipeline, {name: f"variables.{name}" for name in variables})
+    except BlocksError as exc:
+        raise ApiProblem(400, str(exc)) from None
 
 
 def run_status(store: Any, pipeline: str, run_id: str, redact: Callable[[str], str] = str

@@ -97,7 +97,7 @@ def test_dag_formats(tmp_path):
     dot = invoke("dag", str(path), "--format", "dot")
     assert '"clean" -> "total";' in dot.output
     cycle = invoke("dag", str(copy(tmp_path, "cycle.ipynb")))
-    assert cycle.exit_code == 0
+    assert cycle.exit_code == 2 and cycle.stdout == ""
 
 
 def test_cache_ls_and_clear(tmp_path):

@@ -131,3 +131,21 @@ def test_an_explicit_store_url_is_read_whatever_the_folder(tmp_path, monkeypatch
     assert missing.exit_code == 2 and "no run store at" in missing.stderr
     assert list((tmp_path / "empty").iterdir()) == []
     assert not (tmp_path / "nothing.sqlite").exists()
+
+
+def test_logs_without_a_target_hide_the_secrets_of_the_folder_whose_store_they_read(
+        tmp_path, monkeypatch):
+    from tests.helpers.notebooks import write_notebook
+
+    folder = tmp_path / "nb"
+    folder.mkdir()
+    notebook = write_notebook(folder / "talk.ipynb", "%%block talk\nprint('token hunter22')\n1")
+    result = invoke("run", str(notebook), "--json")
+    assert result.exit_code == 0, result.output
+    run_id = result.output.split('"run_id": "')[1].split('"')[0]
+    # The password is set after the run: what the store holds is hidden when it is shown.
+    (folder / "io_config.yaml").write_text("dev:\n  POSTGRES_PASSWORD: hunter22\n")
+    monkeypatch.chdir(tmp_path)
+    logs = invoke("runs", "logs", run_id, "talk")
+    assert logs.exit_code == 0, logs.output
+    assert "token ***" in logs.output and "hunter22" not in logs.output

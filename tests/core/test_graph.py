@@ -41,12 +41,12 @@ PROBLEM_CASES = [
      [("duplicate_name", ("a",), None,
        "duplicate block name `a`: cell 1 and cell 2 both define it; rename one")]),
     ("cycle", ["a: c", "b: a", "c: b"],
-     [("cycle", ("a", "b", "c"), None, "cycle between blocks a -> b -> c -> a")]),
+     [("cycle", ("a", "b", "c"), None, "cycle between blocks a (cell 1) -> b (cell 2) -> c (cell 3) -> a")]),
     ("two cycles and a missing upstream, all at once",
      ["a: b", "b: a", "c: d", "d: c", "e: nope"],
      [("unknown_upstream", ("e",), None, "block `e` (cell 5) has unknown upstream `nope`"),
-      ("cycle", ("a", "b"), None, "cycle between blocks a -> b -> a"),
-      ("cycle", ("c", "d"), None, "cycle between blocks c -> d -> c")]),
+      ("cycle", ("a", "b"), None, "cycle between blocks a (cell 1) -> b (cell 2) -> a"),
+      ("cycle", ("c", "d"), None, "cycle between blocks c (cell 3) -> d (cell 4) -> c")]),
 ]
 
 

@@ -74,7 +74,7 @@ def test_fan_out_fan_in_list_and_dag(tmp_path):
 def test_cycle_is_a_one_line_usage_error_naming_every_member(tmp_path):
     cells = execute(copy_notebook("cycle", tmp_path)).cells
     error = usage_error(cells[1])
-    assert error == "UsageError: cycle between blocks a -> b -> c -> a"
+    assert error == "UsageError: cycle between blocks a (cell 2) -> b (cell 3) -> c (cell 4) -> a"
 
 
 def test_failing_block_points_at_its_cell_line_and_marks_downstream(tmp_path):

@@ -4,9 +4,9 @@ What belongs here: :func:`import_project`, which writes the notebook: a ``%%pipe
 the pipeline's settings (triggers, Mage's pipeline keys, ``mage_block_keys``: whatever an export
 needs to write the same ``metadata.yaml`` and ``triggers.yaml`` back), the ``parameters`` cell,
 then one cell per block, its file's body without the decorator guards and the export's Mage
-adapter. The project's ``io_config.yaml`` is copied beside the notebook when none is there, and the data
-files its variables name (as an export carried them), so the notebook's blocks find the same
-profiles and files. What the notebook cannot hold (Mage's markdown and
+adapter. The project's ``io_config.yaml`` is copied beside the notebook when none is there,
+and the data files its variables name (as an export carried them), so the notebook's blocks
+find the same profiles and files. What the notebook cannot hold (Mage's markdown and
 scratchpad blocks) is named in the notes, never dropped silently.
 """
 

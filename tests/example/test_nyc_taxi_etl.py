@@ -51,6 +51,22 @@ def check_default_outputs(folder: Path, clean: pd.DataFrame) -> None:
     assert wh_days == len(days)
     assert columns[:3] == ["vendor_id", "lpep_pickup_datetime", "lpep_dropoff_datetime"]
     assert {"ratecode_id", "pu_location_id", "do_location_id", "lpep_pickup_date"} <= set(columns)
+    check_parquet_file(folder / "lake" / "nyc_taxi_data.parquet", clean)
+
+
+def check_parquet_file(path: Path | bytes, clean: pd.DataFrame) -> None:
+    """The unpartitioned export: one Parquet file holding every clean row, typed."""
+    import io
+
+    import pyarrow.parquet as pq
+
+    source = io.BytesIO(path) if isinstance(path, bytes) else path
+    data = pq.read_table(source).to_pandas()
+    assert len(data) == len(clean)
+    assert str(data.vendor_id.dtype) == "Int64" and str(data.passenger_count.dtype) == "Int64"
+    assert str(data.lpep_pickup_datetime.dtype) == "datetime64[us]"
+    assert data.total_amount.sum() == pytest.approx(clean.total_amount.sum())
+    assert sorted(data.lpep_pickup_datetime.astype(str)) == sorted(clean.lpep_pickup_datetime)
 
 
 @pytest.mark.kernel
@@ -184,7 +200,8 @@ def test_dev_profile_exports_to_postgres_gcs_and_bigquery(
         monkeypatch.setenv(name, value)
     for name in ("GOOGLE_APPLICATION_CREDENTIALS", "STORAGE_EMULATOR_HOST"):
         monkeypatch.delenv(name, raising=False)
-    prefix = f"gs://{gcs_emulator.bucket}/example-{uuid.uuid4().hex[:8]}/green_taxi"
+    folder = f"example-{uuid.uuid4().hex[:8]}"
+    prefix = f"gs://{gcs_emulator.bucket}/{folder}/green_taxi"
     dataset = f"nyc_taxi_{uuid.uuid4().hex[:8]}"
     monkeypatch.chdir(example_dir)
     code, output = run_cli(
@@ -197,6 +214,8 @@ def test_dev_profile_exports_to_postgres_gcs_and_bigquery(
         f"postgres_table={pg_schema}.green_taxi",
         "--var",
         f"gcs_path={prefix}",
+        "--var",
+        f"gcs_file=gs://{gcs_emulator.bucket}/{folder}/nyc_taxi_data.parquet",
         # The emulator's `*` does not cross `/`; real BigQuery takes the default (gcs_path/*).
         "--var",
         f"bigquery_source={prefix}/**",
@@ -213,8 +232,14 @@ def test_dev_profile_exports_to_postgres_gcs_and_bigquery(
         rows = connection.execute(f'SELECT count(*) FROM "{pg_schema}".green_taxi').fetchone()
     assert rows is not None and rows[0] == len(clean)
 
-    lake = GoogleCloudStorage(endpoint=gcs_emulator.endpoint).load(prefix)
+    storage = GoogleCloudStorage(endpoint=gcs_emulator.endpoint)
+    lake = storage.load(prefix)
     assert len(lake) == len(clean) and lake.lpep_pickup_date.nunique() == days
+    # The unpartitioned step wrote one object, beside the dataset's folder.
+    bucket = storage.client.bucket(gcs_emulator.bucket)
+    beside = sorted(blob.name for blob in bucket.list_blobs(prefix=f"{folder}/", delimiter="/"))
+    assert beside == [f"{folder}/nyc_taxi_data.parquet"]
+    check_parquet_file(bucket.blob(beside[0]).download_as_bytes(), clean)
 
     bigquery = BigQuery(project=bigquery_emulator.project, endpoint=bigquery_emulator.endpoint)
     counted = bigquery.load(

@@ -121,10 +121,11 @@ def test_on_postgres_cloud_storage_and_bigquery(example_dir, monkeypatch, postgr
         monkeypatch.setenv(name, value)
     for name in ("GOOGLE_APPLICATION_CREDENTIALS", "STORAGE_EMULATOR_HOST"):
         monkeypatch.delenv(name, raising=False)
-    prefix = f"gs://{gcs_emulator.bucket}/example-{uuid.uuid4().hex[:8]}/green_taxi"
+    folder = f"gs://{gcs_emulator.bucket}/example-{uuid.uuid4().hex[:8]}"
+    prefix = f"{folder}/green_taxi"
     dataset = f"nyc_taxi_{uuid.uuid4().hex[:8]}"
     options = ["--var", "profile=dev", "--var", f"postgres_table={pg_schema}.green_taxi",
-               "--var", f"gcs_path={prefix}",
+               "--var", f"gcs_path={prefix}", "--var", f"gcs_file={folder}/nyc_taxi_data.parquet",
                # The emulator's `*` does not cross `/`; real BigQuery takes gcs_path/*.
                "--var", f"bigquery_source={prefix}/**",
                "--var", f"warehouse_table={dataset}.green_taxi"]

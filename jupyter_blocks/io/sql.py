@@ -25,6 +25,13 @@ table, a DuckDB relation) is visible to the SQL as a table named after its block
   datasets of their own.
 
 A block that names no tabular upstream runs its SQL as it stands on every engine.
+
+**Choosing the engine by variable.** ``--profile "{{ profile }}"`` runs the block on the profile
+the run's ``profile`` variable holds, and a block without ``--connector`` runs on the engine its
+profile's ``SQL_CONNECTOR`` names (DuckDB when it names none). So one ``--var profile=dev`` moves
+a notebook's SQL blocks to BigQuery along with its Python blocks, while ``--var
+profile=default`` keeps them on DuckDB. The choice is made here, where the variables are known
+(the ``%%block`` line is parsed before any run); the cache keys such a block on that variable.
 """
 
 from __future__ import annotations
@@ -35,6 +42,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from jupyter_blocks.core.block import option_variable
 from jupyter_blocks.core.errors import ConfigError, did_you_mean
 from jupyter_blocks.io import templating as _templating
 from jupyter_blocks.io.config import Profile, load_profile
@@ -70,21 +78,27 @@ def run_sql_block(
             they stand in code, escaped where they stand inside quotes).
         upstreams: Upstream outputs by block name, in declared order.
         variables: Runtime variables (``execution_date``, ...).
-        profile: Profile of ``io_config.yaml`` to use, or None.
-        connector: ``duckdb`` (default), ``postgres`` or ``bigquery``.
+        profile: Profile of ``io_config.yaml`` to use, ``{{ name }}`` for the profile the
+            variable ``name`` holds, or None.
+        connector: ``duckdb``, ``postgres`` or ``bigquery``; None: the profile's
+            ``SQL_CONNECTOR``, else ``duckdb``.
         directory: Project or notebook folder, where the search for ``io_config.yaml`` starts.
 
     Raises:
         ConfigError: Unknown connector or profile, or a template problem.
         ConnectorError: The engine failed (the message names the engine and profile).
     """
-    engine = (connector or "duckdb").lower()
+    profile = sql_profile(profile, variables)
+    settings = load_profile(profile, directory=directory) if profile else None
+    chosen = connector or (settings.SQL_CONNECTOR if settings is not None else None)
+    engine = (chosen or "duckdb").lower()
     if engine not in CONNECTORS:
+        where = ("--connector" if connector or settings is None
+                 else f"{settings.describe()}: SQL_CONNECTOR")
         raise ConfigError(
-            f"--connector: expected one of {', '.join(CONNECTORS)}, got {connector!r}"
+            f"{where}: expected one of {', '.join(CONNECTORS)}, got {chosen!r}"
             f"{did_you_mean(engine, CONNECTORS)}"
         )
-    settings = load_profile(profile, directory=directory) if profile else None
     upstream_names = list(upstreams)
     if engine == "duckdb":
         rendered = _templating.render_sql(source, variables, DUCKDB, upstream_names)
@@ -110,6 +124,27 @@ def run_sql_block(
     if not tables:
         return bigquery.load(rendered.sql, rendered.params)
     return bigquery.query_with_upstreams(rendered.sql, rendered.params, tables)
+
+
+def sql_profile(profile: str | None, variables: Mapping[str, Any]) -> str | None:
+    """The profile a SQL block runs on: ``profile``, or the value of the variable it names.
+
+    Raises:
+        ConfigError: ``{{ name }}`` names a variable the run does not have, or one that holds
+            no profile name.
+    """
+    name = option_variable(profile)
+    if name is None:
+        return profile
+    if name not in variables:
+        raise ConfigError(f"--profile {profile}: the run has no variable `{name}`"
+                          f"{did_you_mean(name, variables)}")
+    value = variables[name]
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        raise ConfigError(f"--profile {profile}: `{name}` is {value!r}, not a profile name")
+    return value
 
 
 def referenced_upstreams(source: str, upstreams: Mapping[str, Any]) -> dict[str, Any]:

@@ -52,6 +52,28 @@ def check_default_outputs(folder: Path, clean: pd.DataFrame) -> None:
     assert columns[:3] == ["vendor_id", "lpep_pickup_datetime", "lpep_dropoff_datetime"]
     assert {"ratecode_id", "pu_location_id", "do_location_id", "lpep_pickup_date"} <= set(columns)
     check_parquet_file(folder / "lake" / "nyc_taxi_data.parquet", clean)
+    with duckdb.connect(str(folder / "warehouse.duckdb"), read_only=True) as connection:
+        check_file_table(connection.execute("SELECT * FROM nyc_taxi.green_taxi_trips").df(), clean)
+
+
+#: The columns of the SQL step's table (trips_with_tips), in order.
+FILE_TABLE_COLUMNS = [
+    "vendor_id", "lpep_pickup_datetime", "lpep_dropoff_datetime", "pickup_date",
+    "pu_location_id", "do_location_id", "passenger_count", "trip_distance", "payment_type",
+    "fare_amount", "tip_amount", "total_amount", "tip_percent"]
+
+
+def check_file_table(table: pd.DataFrame, clean: pd.DataFrame) -> None:
+    """The SQL step's table: every clean row, its columns, each tip as a share of the fare."""
+    assert list(table.columns) == FILE_TABLE_COLUMNS
+    assert len(table) == len(clean)
+    assert table.fare_amount.sum() == pytest.approx(clean.fare_amount.sum())
+    paid = clean[clean.fare_amount > 0]
+    shares = (100 * paid.tip_amount / paid.fare_amount).round(1)
+    assert table.tip_percent.notna().sum() == len(paid)
+    assert table.tip_percent.sum() == pytest.approx(shares.sum(), abs=0.05 * len(paid))
+    assert sorted(str(day)[:10] for day in table.pickup_date) == sorted(
+        clean.lpep_pickup_datetime.str[:10])
 
 
 def check_parquet_file(path: Path | bytes, clean: pd.DataFrame) -> None:
@@ -221,6 +243,8 @@ def test_dev_profile_exports_to_postgres_gcs_and_bigquery(
         f"bigquery_source={prefix}/**",
         "--var",
         f"warehouse_table={dataset}.green_taxi",
+        "--var",
+        f"file_table={dataset}.green_taxi_trips",
     )
     assert code == 0, output
     clean = expected(("2020-10",))
@@ -247,5 +271,12 @@ def test_dev_profile_exports_to_postgres_gcs_and_bigquery(
         f"FROM `{bigquery_emulator.project}.{dataset}.green_taxi`"
     )
     assert counted.n[0] == len(clean) and counted.days[0] == days
+    # The SQL step's table, made on BigQuery from the Parquet object.
+    check_file_table(bigquery.load(
+        f"SELECT * FROM `{bigquery_emulator.project}.{dataset}.green_taxi_trips`"), clean)
+    # Both SQL blocks ran on BigQuery: their upstream frames went to its scratch dataset.
+    for upstream in ("load_parquet_file", "transform_taxi"):
+        loaded = bigquery.load(f"SELECT count(*) AS n FROM jupyter_blocks_scratch.{upstream}")
+        assert loaded.n[0] == len(clean), upstream
     assert not (example_dir / "warehouse.duckdb").exists()  # nothing went to the embedded ones
     assert f"wrote {len(clean):,} rows to {pg_schema}.green_taxi in PostgreSQL" in output

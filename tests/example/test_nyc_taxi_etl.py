@@ -280,3 +280,22 @@ def test_dev_profile_exports_to_postgres_gcs_and_bigquery(
         assert loaded.n[0] == len(clean), upstream
     assert not (example_dir / "warehouse.duckdb").exists()  # nothing went to the embedded ones
     assert f"wrote {len(clean):,} rows to {pg_schema}.green_taxi in PostgreSQL" in output
+
+
+@pytest.mark.parametrize(("vendor", "message"), [
+    ("5", "vendor_id values not among [1, 2, 6, 7]: [5]"),
+    ("", "1 trips without vendor_id"),
+])
+def test_the_vendor_test_fails_on_a_vendor_id_not_in_the_column(example_dir, monkeypatch,
+                                                                vendor, message):
+    trips = pd.read_csv(EXAMPLE / "data" / "green_tripdata_2020-10.csv.gz", dtype=str,
+                        keep_default_na=False)
+    kept = trips.index[(trips.passenger_count.replace("", "0").astype(float) > 0)
+                       & (trips.trip_distance.astype(float) > 0)]
+    trips.loc[kept[0], "VendorID"] = vendor  # a trip the transformer keeps
+    trips.to_csv(example_dir / "changed.csv", index=False)
+    monkeypatch.chdir(example_dir)
+    code, output = run_cli(NOTEBOOK, "--only", "transform_taxi", "--var", "source=changed.csv")
+    assert code == 1, output
+    assert ("test `vendor_id_is_one_of_the_existing_values` failed: AssertionError: "
+            + message) in output

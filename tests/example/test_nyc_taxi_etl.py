@@ -17,6 +17,7 @@ from click.testing import CliRunner
 from jupyter_blocks.cli import cli
 from tests.example.conftest import EXAMPLE, NOTEBOOK, REPO_ROOT
 from tests.helpers.kernels import error_of, execute, text_of
+from tests.helpers.services import unavailable
 
 SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
 YELLOW = SHARED_DATA / "yellow_tripdata_2021-01_head.csv"
@@ -104,6 +105,10 @@ def test_notebook_runs_in_a_kernel_on_the_default_profile(example_dir):
     summary = text_of(sql)
     assert "trips_per_day · ran" in summary and "2020-10-01" in summary
     assert f"{clean.lpep_pickup_datetime.str[:10].nunique()} rows × 5 cols" in summary
+    sql_step = next(c for c in notebook.cells if c.source.startswith("%%block trips_with_tips"))
+    assert f"{len(clean):,} rows × 13 cols" in text_of(sql_step)
+    r_cell = next(c for c in notebook.cells if c.source.startswith("%%block payments_in_r"))
+    assert "payments_in_r · ran" in text_of(r_cell) and "rows × 4 cols" in text_of(r_cell)
 
 
 def test_headless_run_from_the_parent_folder(example_dir, monkeypatch):
@@ -299,3 +304,33 @@ def test_the_vendor_test_fails_on_a_vendor_id_not_in_the_column(example_dir, mon
     assert code == 1, output
     assert ("test `vendor_id_is_one_of_the_existing_values` failed: AssertionError: "
             + message) in output
+
+
+def test_the_r_summary_is_pandas_groupby_of_the_clean_trips(example_dir):
+    from jupyter_blocks.core.errors import MissingDependencyError
+    from jupyter_blocks.io.r import require_r
+    from jupyter_blocks.runner.run import run_target
+
+    try:
+        require_r()
+    except MissingDependencyError:
+        unavailable("R with jsonlite", "apt-get install r-base-core r-cran-jsonlite")
+    finished = run_target(str(example_dir / NOTEBOOK), echo=False)
+    assert finished.result.ok, [o.error for o in finished.result.failed]
+    clean = finished.result.outputs["transform_taxi"]
+    by_pandas = clean.groupby("payment_type").agg(
+        trips=("fare_amount", "size"), mean_fare=("fare_amount", "mean"),
+        mean_total=("total_amount", "mean")).reset_index()
+    by_r = finished.result.outputs["payments_in_r"]
+    assert list(by_r.columns) == ["payment_type", "trips", "mean_fare", "mean_total"]
+    assert by_r.trips.sum() == clean.payment_type.notna().sum()
+    pd.testing.assert_frame_equal(by_r, by_pandas, check_dtype=False, rtol=1e-12)
+
+
+def test_without_r_the_r_summary_is_skipped_with_its_reason(example_dir, monkeypatch):
+    monkeypatch.setenv("JUPYTER_BLOCKS_RSCRIPT", str(example_dir / "no" / "Rscript"))
+    monkeypatch.chdir(example_dir)
+    code, output = run_cli(NOTEBOOK)
+    assert code == 0, output
+    assert "payments_in_r is skipped: R is not installed: apt-get install r-base-core" in output
+    assert "payments_in_r skipped: condition r_is_installed@payments_in_r returned False" in output

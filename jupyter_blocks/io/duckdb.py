@@ -60,20 +60,23 @@ def open_database(path: str, timeout: float = LOCK_TIMEOUT) -> Any:
             delay = min(delay * 2, 0.5)
 
 
-_WRITERS: dict[str, threading.Lock] = {}
+_WRITERS: dict[str, threading.RLock] = {}
 _WRITERS_LOCK = threading.Lock()
 
 
-def _writer_lock(path: str) -> threading.Lock:
-    """The lock that writes to one database file from this process take in turn.
+def writer_lock(path: str) -> threading.RLock:
+    """The lock that connections to one database file from this process take in turn.
 
     DuckDB lets one process open a file many times, but two transactions creating or
-    replacing tables at once conflict ("Catalog write-write conflict"): runs at once in one
-    process (a backfill's intervals) write one after the other instead.
+    replacing tables at once conflict ("Catalog write-write conflict"), and a connection opened
+    while another thread closes the file's last one can miss the functions that scan pandas
+    frames ("Table Function with name pandas_scan does not exist"): runs at once in one process
+    (a backfill's intervals) use the file one after the other instead. Reentrant, so a
+    connection's own writes take it again.
     """
     key = path if path == ":memory:" else str(Path(path).resolve())
     with _WRITERS_LOCK:
-        return _WRITERS.setdefault(key, threading.Lock())
+        return _WRITERS.setdefault(key, threading.RLock())
 
 
 def _is_new_file(path: str) -> bool:
@@ -148,10 +151,17 @@ class DuckDB(Connector):
     @contextmanager
     def connect(self) -> Iterator[Any]:
         """Open a connection (creating the file's folder), closed when the block ends."""
+        if self.path == ":memory:":
+            # Each in-memory connection is a database of its own: nothing to take turns on.
+            yield from self._connection()
+            return
+        Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        with writer_lock(self.path):
+            yield from self._connection()
+
+    def _connection(self) -> Iterator[Any]:
         import duckdb
 
-        if self.path != ":memory:":
-            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         try:
             connection = open_database(self.path, self.lock_timeout)
         except duckdb.Error as exc:
@@ -245,7 +255,7 @@ class DuckDB(Connector):
     ) -> int:
         schema = schema or self.schema
         target = f"{quote_identifier(schema)}.{quote_identifier(table)}"
-        with _writer_lock(self.path):
+        with writer_lock(self.path):
             return self._write_locked(connection, select, schema, target, table, mode)
 
     def _write_locked(self, connection: Any, select: str, schema: str, target: str,

@@ -36,6 +36,7 @@ profile=default`` keeps them on DuckDB. The choice is made here, where the varia
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
 from collections.abc import Mapping
@@ -191,10 +192,7 @@ def _as_table(output: Any) -> Any:
 def _run_duckdb(
     rendered: _templating.RenderedSQL, upstreams: Mapping[str, Any], settings: Profile | None
 ) -> pd.DataFrame:
-    import duckdb
-
-    from jupyter_blocks.io.connector import arrow_to_pandas
-    from jupyter_blocks.io.duckdb import fetch_arrow, open_database
+    from jupyter_blocks.io.duckdb import writer_lock
 
     path = settings.duckdb_file if settings is not None else None
     where = f"duckdb ({path})" if path else "duckdb (in memory)"
@@ -202,6 +200,20 @@ def _run_duckdb(
         where += f" profile '{settings.name}'"
     if path is not None:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
+    # Blocks on one database file take turns in this process (a backfill runs intervals at
+    # once): DuckDB fails frames registered on two of its connections at the same time
+    # ("pandas_scan does not exist"), as it fails two transactions replacing tables.
+    with writer_lock(str(path)) if path is not None else contextlib.nullcontext():
+        return _query_duckdb(rendered, upstreams, path, where)
+
+
+def _query_duckdb(rendered: _templating.RenderedSQL, upstreams: Mapping[str, Any],
+                  path: Path | None, where: str) -> pd.DataFrame:
+    import duckdb
+
+    from jupyter_blocks.io.connector import arrow_to_pandas
+    from jupyter_blocks.io.duckdb import fetch_arrow, open_database
+
     try:
         connection = open_database(str(path)) if path else duckdb.connect(":memory:")
     except duckdb.Error as exc:

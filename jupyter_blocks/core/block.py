@@ -1,13 +1,15 @@
 """Block specs: one pipeline block as written in a cell or a block file.
 
 What belongs here: the frozen :class:`BlockSpec` value and the constants that describe blocks
-(types, languages, connectors, defaults). The ``%%block`` line grammar that produces a spec is
+(types, languages, connectors, defaults), and :func:`option_variable`, which reads an option
+value that names a runtime variable. The ``%%block`` line grammar that produces a spec is
 :mod:`jupyter_blocks.core.grammar`.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,6 +29,7 @@ OVER_MAX_POLICIES = ("fail", "limit")
 RESERVED_NAMES = frozenset({"kwargs", "args"})
 #: Seconds before a block's first retry when ``--retry-delay`` (Mage's ``delay``) is not given.
 DEFAULT_RETRY_DELAY = 5.0
+_VARIABLE_VALUE = re.compile(r"^\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}$")
 #: Seconds between a sensor's calls when ``--poke-interval`` is not given (Mage's minute).
 DEFAULT_POKE_INTERVAL = 60.0
 
@@ -40,7 +43,8 @@ class BlockSpec:
         type: Block type, or None when neither ``--type`` nor a decorator says it.
         upstream: Upstream block names in declared order (the order of positional arguments).
         lang: ``python``, ``sql`` or ``r``.
-        profile: ``io_config.yaml`` profile for SQL blocks and connectors.
+        profile: ``io_config.yaml`` profile for SQL blocks and connectors, or ``{{ name }}``:
+            the profile the runtime variable ``name`` holds (see :func:`option_variable`).
         connector: Database a SQL block runs on (``duckdb`` by default).
         retries: Extra attempts after a failure.
         retry_delay: Seconds before the first retry.
@@ -105,3 +109,13 @@ class BlockSpec:
             "dynamic": self.dynamic,
             "reduce": self.reduce,
         }
+
+
+def option_variable(value: str | None) -> str | None:
+    """The runtime variable an option value names (``{{ profile }}`` names ``profile``), or None.
+
+    A SQL block's ``--profile "{{ profile }}"`` runs on the profile the run's ``profile``
+    variable holds, so one variable switches Python and SQL blocks between profiles together.
+    """
+    match = _VARIABLE_VALUE.match(value.strip()) if value else None
+    return match.group(1) if match else None

@@ -33,6 +33,9 @@ defaults and emulators:
   after each load (default ``jupyter_blocks_scratch``, created when missing). Set it when the
   account may not create datasets, or to keep runs at the same time apart.
 
+- ``SQL_CONNECTOR``: the engine SQL blocks on this profile run on when they give no
+  ``--connector`` (``duckdb``, ``postgres`` or ``bigquery``; default ``duckdb``).
+
 ``{{ env_var('MAGE_REPO_PATH') }}`` is the profile file's folder unless the environment sets
 it: ``mage run`` sets it to the project folder, which holds the profile file, so an exported
 project's ``DUCKDB_DATABASE: "{{ env_var('MAGE_REPO_PATH') }}/warehouse.duckdb"`` names the same
@@ -98,6 +101,7 @@ class Profile(BaseModel):
     GCS_ENDPOINT: str | None = None
     BIGQUERY_ENDPOINT: str | None = None
     BIGQUERY_SCRATCH_DATASET: str | None = None
+    SQL_CONNECTOR: str | None = None
 
     DUCKDB_PATH: Path | None = None
     DUCKDB_DATABASE: Path | None = None

@@ -1,14 +1,12 @@
 """DuckDB: the embedded warehouse, a database file written and queried like the other databases.
 
 What belongs here: :class:`DuckDB` (export, load, load from the local lake), opening a database
-file that another process may hold (:func:`open_database`, :func:`connected`) and the Arrow →
-pandas conversion shared by DuckDB results. A connection is opened per call and closed after,
-so no lock on the file is held between blocks; a block that finds the file locked by another
-process (blocks in worker processes, another run) waits for it, as SQLite's busy timeout does.
-Threads of one process open and close connections to a file in turn (they share one database
-instance). A new database file is created in DuckDB 1.0's storage format
-(``storage_compatibility_version``), so other DuckDB releases can open it: an exported
-project's warehouse is read by Mage's DuckDB too
+file that another process may hold (:func:`open_database`) and the Arrow → pandas conversion
+shared by DuckDB results. A connection is opened per call and closed after, so no lock on the
+file is held between blocks; a block that finds the file locked by another process (blocks in
+worker processes, another run) waits for it, as SQLite's busy timeout does. A new database
+file is created in DuckDB 1.0's storage format (``storage_compatibility_version``), so other
+DuckDB releases can open it: an exported project's warehouse is read by Mage's DuckDB too
 (Mage 0.9.80 pins 1.4.3, which cannot read a file DuckDB 2 created in its own format).
 """
 
@@ -18,7 +16,7 @@ import logging
 import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import ExitStack, contextmanager
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -62,51 +60,23 @@ def open_database(path: str, timeout: float = LOCK_TIMEOUT) -> Any:
             delay = min(delay * 2, 0.5)
 
 
-_WRITERS: dict[str, threading.Lock] = {}
+_WRITERS: dict[str, threading.RLock] = {}
 _WRITERS_LOCK = threading.Lock()
 
 
-def _writer_lock(path: str) -> threading.Lock:
-    """The lock that writes to one database file from this process take in turn.
+def writer_lock(path: str) -> threading.RLock:
+    """The lock that connections to one database file from this process take in turn.
 
     DuckDB lets one process open a file many times, but two transactions creating or
-    replacing tables at once conflict ("Catalog write-write conflict"): runs at once in one
-    process (a backfill's intervals) write one after the other instead.
+    replacing tables at once conflict ("Catalog write-write conflict"), and a connection opened
+    while another thread closes the file's last one can miss the functions that scan pandas
+    frames ("Table Function with name pandas_scan does not exist"): runs at once in one process
+    (a backfill's intervals) use the file one after the other instead. Reentrant, so a
+    connection's own writes take it again.
     """
     key = path if path == ":memory:" else str(Path(path).resolve())
     with _WRITERS_LOCK:
-        return _WRITERS.setdefault(key, threading.Lock())
-
-
-@contextmanager
-def connected(path: str, timeout: float = LOCK_TIMEOUT) -> Iterator[Any]:
-    """A connection to ``path`` (see :func:`open_database`), closed when the context ends.
-
-    Raises:
-        duckdb.Error: The database cannot be opened.
-    """
-    with _instance_lock(path):
-        connection = open_database(path, timeout)
-    try:
-        yield connection
-    finally:
-        with _instance_lock(path):
-            connection.close()
-
-
-_INSTANCES: dict[str, threading.Lock] = {}
-
-
-def _instance_lock(path: str) -> threading.Lock:
-    """The lock opening and closing connections to one database file take in turn.
-
-    The connections of one process to a file share one database instance, set up by the
-    first and torn down by the last: a connection opened while another thread closes the
-    last one gets an instance without the pandas scan, and its next export fails.
-    """
-    key = path if path == ":memory:" else str(Path(path).resolve())
-    with _WRITERS_LOCK:
-        return _INSTANCES.setdefault(key, threading.Lock())
+        return _WRITERS.setdefault(key, threading.RLock())
 
 
 def _is_new_file(path: str) -> bool:
@@ -181,17 +151,25 @@ class DuckDB(Connector):
     @contextmanager
     def connect(self) -> Iterator[Any]:
         """Open a connection (creating the file's folder), closed when the block ends."""
+        if self.path == ":memory:":
+            # Each in-memory connection is a database of its own: nothing to take turns on.
+            yield from self._connection()
+            return
+        Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        with writer_lock(self.path):
+            yield from self._connection()
+
+    def _connection(self) -> Iterator[Any]:
         import duckdb
 
-        if self.path != ":memory:":
-            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-        opened = ExitStack()
         try:
-            connection = opened.enter_context(connected(self.path, self.lock_timeout))
+            connection = open_database(self.path, self.lock_timeout)
         except duckdb.Error as exc:
             raise self._error("cannot open the database", exc) from exc
-        with opened:
+        try:
             yield connection
+        finally:
+            connection.close()
 
     def load(
         self, query: str, params: Mapping[str, Any] | Sequence[Any] | None = None
@@ -277,7 +255,7 @@ class DuckDB(Connector):
     ) -> int:
         schema = schema or self.schema
         target = f"{quote_identifier(schema)}.{quote_identifier(table)}"
-        with _writer_lock(self.path):
+        with writer_lock(self.path):
             return self._write_locked(connection, select, schema, target, table, mode)
 
     def _write_locked(self, connection: Any, select: str, schema: str, target: str,

@@ -1,10 +1,8 @@
 """SQL blocks: run a block's SQL on DuckDB (default) or a profile's database, get a DataFrame.
 
 What belongs here: :func:`run_sql_block`, the function the runner calls for ``--lang sql``
-blocks, :func:`engine_and_profile`, the engine and profile a block runs with (which a run loads
-before any block runs, so a profile problem stops it at once), :func:`referenced_variables`,
-which the cache uses to key a SQL block on the variables it reads, and
-:func:`referenced_upstreams`, which picks the upstream outputs a block's SQL reads.
+blocks, :func:`referenced_variables`, which the cache uses to key a SQL block on the variables
+it reads, and :func:`referenced_upstreams`, which picks the upstream outputs a block's SQL reads.
 Rendering (``{{ x }}`` → bound parameters) lives in ``_templating``.
 
 On every engine an upstream output that is a table (a pandas or polars DataFrame, an Arrow
@@ -27,17 +25,25 @@ table, a DuckDB relation) is visible to the SQL as a table named after its block
   datasets of their own.
 
 A block that names no tabular upstream runs its SQL as it stands on every engine.
+
+**Choosing the engine by variable.** ``--profile "{{ profile }}"`` runs the block on the profile
+the run's ``profile`` variable holds, and a block without ``--connector`` runs on the engine its
+profile's ``SQL_CONNECTOR`` names (DuckDB when it names none). So one ``--var profile=dev`` moves
+a notebook's SQL blocks to BigQuery along with its Python blocks, while ``--var
+profile=default`` keeps them on DuckDB. The choice is made here, where the variables are known
+(the ``%%block`` line is parsed before any run); the cache keys such a block on that variable.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
 from collections.abc import Mapping
-from contextlib import ExitStack, closing
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from jupyter_blocks.core.block import option_variable
 from jupyter_blocks.core.errors import ConfigError, did_you_mean
 from jupyter_blocks.io import templating as _templating
 from jupyter_blocks.io.config import Profile, load_profile
@@ -73,15 +79,17 @@ def run_sql_block(
             they stand in code, escaped where they stand inside quotes).
         upstreams: Upstream outputs by block name, in declared order.
         variables: Runtime variables (``execution_date``, ...).
-        profile: Profile of ``io_config.yaml`` to use, or None.
-        connector: ``duckdb`` (default), ``postgres`` or ``bigquery``.
+        profile: Profile of ``io_config.yaml`` to use, ``{{ name }}`` for the profile the
+            variable ``name`` holds, or None.
+        connector: ``duckdb``, ``postgres`` or ``bigquery``; None: the profile's
+            ``SQL_CONNECTOR``, else ``duckdb``.
         directory: Project or notebook folder, where the search for ``io_config.yaml`` starts.
 
     Raises:
         ConfigError: Unknown connector or profile, or a template problem.
         ConnectorError: The engine failed (the message names the engine and profile).
     """
-    engine, settings = engine_and_profile(profile, connector, directory)
+    engine, settings = engine_and_profile(profile, connector, directory, variables)
     upstream_names = list(upstreams)
     if engine == "duckdb":
         rendered = _templating.render_sql(source, variables, DUCKDB, upstream_names)
@@ -109,25 +117,54 @@ def run_sql_block(
     return bigquery.query_with_upstreams(rendered.sql, rendered.params, tables)
 
 
-def engine_and_profile(profile: str | None, connector: str | None,
-                       directory: Path | None) -> tuple[str, Profile | None]:
+def engine_and_profile(profile: str | None, connector: str | None, directory: Path | None,
+                       variables: Mapping[str, Any]) -> tuple[str, Profile | None]:
     """The engine a SQL block runs on and its profile (None for DuckDB without a profile).
 
-    A block on PostgreSQL or BigQuery that names no profile uses ``default``.
+    The engine is ``connector``, else the profile's ``SQL_CONNECTOR``, else DuckDB; a block on
+    PostgreSQL or BigQuery that names no profile uses ``default``. The one place both the run
+    and the check before it choose them.
 
     Raises:
-        ConfigError: Unknown connector; the profile file is missing or malformed, the profile
-            unknown, an ``env_var`` unset or a value of the wrong type.
+        ConfigError: Unknown connector; ``{{ name }}`` names no variable of the run; the
+            profile file is missing or malformed, the profile unknown, an ``env_var`` unset or
+            a value of the wrong type.
     """
-    engine = (connector or "duckdb").lower()
+    name = sql_profile(profile, variables)
+    settings = load_profile(name, directory=directory) if name else None
+    chosen = connector or (settings.SQL_CONNECTOR if settings is not None else None)
+    engine = (chosen or "duckdb").lower()
     if engine not in CONNECTORS:
+        where = ("--connector" if connector or settings is None
+                 else f"{settings.describe()}: SQL_CONNECTOR")
         raise ConfigError(
-            f"--connector: expected one of {', '.join(CONNECTORS)}, got {connector!r}"
+            f"{where}: expected one of {', '.join(CONNECTORS)}, got {chosen!r}"
             f"{did_you_mean(engine, CONNECTORS)}"
         )
-    if profile or engine != "duckdb":
-        return engine, load_profile(profile, directory=directory)
-    return engine, None
+    if settings is None and engine != "duckdb":
+        settings = load_profile(None, directory=directory)
+    return engine, settings
+
+
+def sql_profile(profile: str | None, variables: Mapping[str, Any]) -> str | None:
+    """The profile a SQL block runs on: ``profile``, or the value of the variable it names.
+
+    Raises:
+        ConfigError: ``{{ name }}`` names a variable the run does not have, or one that holds
+            no profile name.
+    """
+    name = option_variable(profile)
+    if name is None:
+        return profile
+    if name not in variables:
+        raise ConfigError(f"--profile {profile}: the run has no variable `{name}`"
+                          f"{did_you_mean(name, variables)}")
+    value = variables[name]
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        raise ConfigError(f"--profile {profile}: `{name}` is {value!r}, not a profile name")
+    return value
 
 
 def referenced_upstreams(source: str, upstreams: Mapping[str, Any]) -> dict[str, Any]:
@@ -174,9 +211,7 @@ def _as_table(output: Any) -> Any:
 def _run_duckdb(
     rendered: _templating.RenderedSQL, upstreams: Mapping[str, Any], settings: Profile | None
 ) -> pd.DataFrame:
-    import duckdb
-
-    from jupyter_blocks.io.duckdb import connected
+    from jupyter_blocks.io.duckdb import writer_lock
 
     path = settings.duckdb_file if settings is not None else None
     where = f"duckdb ({path})" if path else "duckdb (in memory)"
@@ -184,23 +219,24 @@ def _run_duckdb(
         where += f" profile '{settings.name}'"
     if path is not None:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
-    opened = ExitStack()
-    try:
-        connection = opened.enter_context(connected(str(path)) if path
-                                          else closing(duckdb.connect(":memory:")))
-    except duckdb.Error as exc:
-        raise wrap_error(f"{where}: cannot open the database", exc) from exc
-    with opened:
-        return _query_duckdb(connection, rendered, upstreams, where)
+    # Blocks on one database file take turns in this process (a backfill runs intervals at
+    # once): DuckDB fails frames registered on two of its connections at the same time
+    # ("pandas_scan does not exist"), as it fails two transactions replacing tables.
+    with writer_lock(str(path)) if path is not None else contextlib.nullcontext():
+        return _query_duckdb(rendered, upstreams, path, where)
 
 
-def _query_duckdb(connection: Any, rendered: _templating.RenderedSQL, upstreams: Mapping[str, Any],
-                  where: str) -> pd.DataFrame:
+def _query_duckdb(rendered: _templating.RenderedSQL, upstreams: Mapping[str, Any],
+                  path: Path | None, where: str) -> pd.DataFrame:
     import duckdb
 
     from jupyter_blocks.io.connector import arrow_to_pandas
-    from jupyter_blocks.io.duckdb import fetch_arrow
+    from jupyter_blocks.io.duckdb import fetch_arrow, open_database
 
+    try:
+        connection = open_database(str(path)) if path else duckdb.connect(":memory:")
+    except duckdb.Error as exc:
+        raise wrap_error(f"{where}: cannot open the database", exc) from exc
     try:
         for name, output in upstreams.items():
             if _is_tabular(output):
@@ -219,6 +255,8 @@ def _query_duckdb(connection: Any, rendered: _templating.RenderedSQL, upstreams:
         return arrow_to_pandas(fetch_arrow(relation))
     except duckdb.Error as exc:
         raise wrap_error(f"{where}: SQL block failed", exc) from exc
+    finally:
+        connection.close()
 
 
 def _is_tabular(value: Any) -> bool:

@@ -18,7 +18,7 @@ from typing import Any
 
 from IPython.core import magic_arguments
 from IPython.core.error import UsageError
-from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
+from IPython.core.magic import Magics, cell_magic, line_magic, magics_class, no_var_expand
 from IPython.display import display
 
 from jupyter_blocks.core.errors import BlockFailed, BlocksError, BlockSpecError, did_you_mean
@@ -66,6 +66,7 @@ class BlockMagics(Magics):
         self.session = session
 
     @cell_magic
+    @no_var_expand  # the line means what it means headless: `{{ profile }}` stays as written
     @_with_doc(help_text())
     def block(self, line: str, cell: str) -> Any:  # noqa: D102 (help set by _with_doc)
         try:

@@ -2,9 +2,10 @@
 
 What belongs here: the keys of a block's options that live in Mage's ``configuration`` mapping
 (``data_provider``, ``data_provider_profile``, ``dynamic``, ``reduce_output``, and ours that Mage
-ignores: ``no_cache``, ``poke_interval``, ``max_children``, ``over_max``, ``max_parallel``), so the
-exporter writes them, the reader reads them back, and a run passes the same mapping to blocks as
-Mage's ``kwargs['configuration']``. No pydantic here: the runner imports it.
+ignores: ``data_provider_profile_variable`` (a ``--profile "{{ name }}"``), ``no_cache``,
+``poke_interval``, ``max_children``, ``over_max``, ``max_parallel``), so the exporter writes them,
+the reader reads them back, and a run passes the same mapping to blocks as Mage's
+``kwargs['configuration']``. No pydantic here: the runner imports it.
 """
 
 from __future__ import annotations
@@ -12,13 +13,17 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from jupyter_blocks.core.block import DEFAULT_POKE_INTERVAL, BlockSpec
+from jupyter_blocks.core.block import DEFAULT_POKE_INTERVAL, BlockSpec, option_variable
 
 
 def configuration_of(spec: BlockSpec) -> dict[str, Any]:
     """The ``configuration`` mapping of a block's options (empty values left out)."""
     configuration: dict[str, Any] = {}
-    if spec.profile:
+    variable = option_variable(spec.profile)
+    if variable is not None:
+        # Mage reads data_provider_profile as a name; the variable is ours.
+        configuration["data_provider_profile_variable"] = variable
+    elif spec.profile:
         configuration["data_provider_profile"] = spec.profile
     if spec.connector:
         configuration["data_provider"] = spec.connector
@@ -41,8 +46,10 @@ def configuration_of(spec: BlockSpec) -> dict[str, Any]:
 
 def options_of(configuration: Mapping[str, Any]) -> dict[str, Any]:
     """The block options a ``configuration`` mapping holds (``BlockSpec`` field -> value)."""
+    variable = configuration.get("data_provider_profile_variable")
     options: dict[str, Any] = {
-        "profile": configuration.get("data_provider_profile"),
+        "profile": f"{{{{ {variable} }}}}" if variable else configuration.get(
+            "data_provider_profile"),
         "connector": configuration.get("data_provider"),
         "dynamic": bool(configuration.get("dynamic")),
         "reduce": bool(configuration.get("reduce_output")),

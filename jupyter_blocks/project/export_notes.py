@@ -16,7 +16,7 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from jupyter_blocks.core.block import DEFAULT_POKE_INTERVAL, BlockSpec
+from jupyter_blocks.core.block import DEFAULT_POKE_INTERVAL, BlockSpec, option_variable
 from jupyter_blocks.core.graph import Dag
 from jupyter_blocks.project.mage_shape import MageBlock, inputs_of
 from jupyter_blocks.project.settings import PipelineSettings
@@ -100,11 +100,18 @@ def _condition_parts(dag: Dag, block: MageBlock, conditions: frozenset[str]) -> 
 
 
 def _sql_parts(spec: BlockSpec) -> list[str]:
+    parts = []
+    variable = option_variable(spec.profile)
+    if variable is not None:
+        engine = f"`{spec.connector}`" if spec.connector else "DuckDB, not its SQL_CONNECTOR"
+        parts.append(f"Mage runs it on the profile `{variable}` defaults to and on {engine}, "
+                     f"whatever `{variable}` a run is given (data_provider_profile is a name)")
     dates = sorted(set(_TEMPLATE_NAME.findall(spec.source)) & _DATE_VARIABLES)
-    if not dates:
-        return []
-    shown = ", ".join(f"`{name}`" for name in dates)
-    return [f"it reads {shown}, which plain `mage run` does not pass (a trigger run does)"]
+    if dates:
+        shown = ", ".join(f"`{name}`" for name in dates)
+        parts.append(f"it reads {shown}, which plain `mage run` does not pass "
+                     "(a trigger run does)")
+    return parts
 
 
 def _pipeline_notes(placed: Sequence[MageBlock], settings: PipelineSettings | None

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -100,7 +101,7 @@ def _copy_io_config(root: Path, folder: Path) -> list[str]:
     return []
 
 
-def _copy_data_files(root: Path, defaults: dict[str, Any], folder: Path) -> list[str]:
+def _copy_data_files(root: Path, defaults: Mapping[str, Any], folder: Path) -> list[str]:
     """Copy the data files the variables name relative to the project, as an export carried them.
 
     A file already at its place beside the notebook is left as it is.

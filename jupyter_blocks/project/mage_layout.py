@@ -217,11 +217,16 @@ def uuids(placed: Sequence[MageBlock], kept: Mapping[str, Mapping[str, Any]]) ->
     return found
 
 
-def configuration_for(block: MageBlock, file_path: str | None = None) -> dict[str, Any]:
-    """A block's ``configuration`` from its options (and its own file, for a detached copy)."""
+def configuration_for(block: MageBlock, file_path: str | None = None,
+                      variables: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """A block's ``configuration`` from its options (and its own file, for a detached copy).
+
+    ``variables`` are the pipeline's defaults, for a SQL block whose profile a variable names.
+    """
     configuration = configuration_of(block.spec)
     if block.spec.lang == "sql":
-        configuration.update(sql_configuration(block.spec.connector, block.spec.profile))
+        configuration.update(sql_configuration(block.spec.connector, block.spec.profile,
+                                               variables))
     for key in ("poke_interval",):
         if key in configuration:
             configuration[key] = number(configuration[key])
@@ -231,8 +236,12 @@ def configuration_for(block: MageBlock, file_path: str | None = None) -> dict[st
 
 
 def documents_for(placed: Sequence[MageBlock], kept: Mapping[str, Mapping[str, Any]],
-                  file_paths: Mapping[str, str] | None = None) -> dict[str, list[dict[str, Any]]]:
-    """The ``blocks:``, ``conditionals:`` and ``callbacks:`` entries, kept keys applied."""
+                  file_paths: Mapping[str, str] | None = None,
+                  variables: Mapping[str, Any] | None = None) -> dict[str, list[dict[str, Any]]]:
+    """The ``blocks:``, ``conditionals:`` and ``callbacks:`` entries, kept keys applied.
+
+    ``variables``: the pipeline's defaults (see :func:`configuration_for`).
+    """
     uuid_of = uuids(placed, kept)
     sections: dict[str, list[dict[str, Any]]] = {"blocks": [], "conditionals": [],
                                                  "callbacks": []}
@@ -242,7 +251,8 @@ def documents_for(placed: Sequence[MageBlock], kept: Mapping[str, Mapping[str, A
             uuid=uuid_of[spec.name], name=uuid_of[spec.name], mage_type=block.mage_type,
             language=spec.lang, upstream=[uuid_of.get(u, u) for u in block.upstream],
             downstream=[uuid_of.get(d, d) for d in block.downstream],
-            configuration=configuration_for(block, (file_paths or {}).get(spec.name)),
+            configuration=configuration_for(block, (file_paths or {}).get(spec.name),
+                                            variables),
             retry_config=retry_document(spec), timeout=spec.timeout)
         sections[block.section].append(apply_kept(document, kept.get(spec.name) or {}))
     return sections

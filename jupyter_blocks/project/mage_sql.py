@@ -16,8 +16,10 @@ a name after a dot (``schema.transform_taxi`` is a table of the database).
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
+
+from jupyter_blocks.core.block import option_variable
 
 _TOKEN = re.compile(r"""
     (?P<skip>'(?:[^']|'')*'|"(?:[^"]|"")*"|--[^\n]*|/\*.*?\*/|\{\{.*?\}\}|\{%.*?%\}|\{\#.*?\#\})
@@ -58,8 +60,17 @@ def mage_references(sql: str, upstream: Sequence[str]) -> str:
     return "".join(out)
 
 
-def sql_configuration(connector: str | None, profile: str | None) -> dict[str, Any]:
-    """The configuration keys Mage reads to run a SQL block (ours decide provider and profile)."""
+def sql_configuration(connector: str | None, profile: str | None,
+                      variables: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The configuration keys Mage reads to run a SQL block (ours decide provider and profile).
+
+    A profile chosen by a variable (``{{ profile }}``) is that variable's default in
+    ``variables`` (the pipeline's): Mage's ``data_provider_profile`` is a fixed name.
+    """
+    variable = option_variable(profile)
+    if variable is not None:
+        value = (variables or {}).get(variable)
+        profile = value if isinstance(value, str) and value else None
     return {"data_provider": connector or DEFAULT_PROVIDER,
             "data_provider_profile": profile or DEFAULT_PROFILE,
             "export_write_policy": "replace"}

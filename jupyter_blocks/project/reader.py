@@ -87,7 +87,7 @@ def load_project_pipeline(path: str | Path, pipeline: str | None = None) -> Pipe
     document = yaml.safe_load(metadata.read_text(encoding="utf-8")) or {}
     settings = settings_from_metadata(document, read_triggers(
         root / "pipelines" / name / TRIGGERS_FILE), where=label)
-    kept = _kept_keys(dag, document)
+    kept = _kept_keys(dag, document, dict(meta.variables or {}))
     if kept:
         settings = settings.model_copy(update={"mage_block_keys": kept})
     return Pipeline(name=meta.name or name, directory=root.resolve(), dag=dag,
@@ -95,10 +95,12 @@ def load_project_pipeline(path: str | Path, pipeline: str | None = None) -> Pipe
                     project=(root.resolve(), name), files=files, settings=settings)
 
 
-def _kept_keys(dag: Dag, document: dict[str, Any]) -> dict[str, dict[str, Any]]:
+def _kept_keys(dag: Dag, document: dict[str, Any],
+               variables: dict[str, Any]) -> dict[str, dict[str, Any]]:
     """What each block's entry in ``document`` says beyond what its options make export write."""
     kinds = {spec.name: resolve_type(spec, analyze(spec)) for spec in dag}
-    ours = {entry["uuid"]: entry for section in documents_for(mage_blocks(dag, kinds), {})
+    ours = {entry["uuid"]: entry for section in documents_for(mage_blocks(dag, kinds), {},
+                                                                 variables=variables)
             .values() for entry in section}
     kept: dict[str, dict[str, Any]] = {}
     for section in ("blocks", "conditionals", "callbacks"):

@@ -35,6 +35,7 @@ from jupyter_blocks.project.mage_layout import (
     uuids,
 )
 from jupyter_blocks.project.mage_shape import MageBlock, mage_blocks
+from jupyter_blocks.project.mage_sql import sql_configuration
 from jupyter_blocks.project.metadata import block_file, read_metadata
 from jupyter_blocks.project.scratch import needed_imports
 from jupyter_blocks.project.settings import PipelineSettings
@@ -162,7 +163,7 @@ def _plan(source: Pipeline, root: Path, name: str, *, detach: bool, force: bool)
 
 def _metadata(source: Pipeline, name: str, placed: list[MageBlock],
               kept: dict[str, Any], file_paths: dict[str, str]) -> str:
-    sections = documents_for(placed, kept, file_paths)
+    sections = documents_for(placed, kept, file_paths, source.defaults)
     settings = metadata_part(source.settings) if source.settings is not None else {}
     return dump_mage_yaml(pipeline_document(name=name, variables=dict(source.defaults),
                                             settings=settings, **sections))
@@ -171,7 +172,8 @@ def _metadata(source: Pipeline, name: str, placed: list[MageBlock],
 def _carry(source: Pipeline, root: Path, placed: list[MageBlock], plan: _Plan, *,
            force: bool) -> None:
     """Plan ``io_config.yaml`` and the data files the variables name."""
-    sql_profiles = {b.spec.profile or "default" for b in placed
+    sql_profiles = {sql_configuration(b.spec.connector, b.spec.profile, source.defaults)
+                    ["data_provider_profile"] for b in placed
                     if b.spec.lang == "sql" and (b.spec.connector or "duckdb") == "duckdb"}
     text, origin, notes = io_config_text(source.directory)
     text, _, more = with_mage_database(text, sql_profiles)

@@ -17,7 +17,7 @@ from typing import Any
 
 from jupyter_blocks.cache.keys import KeyParts, block_key
 from jupyter_blocks.core import body
-from jupyter_blocks.core.block import BlockSpec
+from jupyter_blocks.core.block import BlockSpec, option_variable
 from jupyter_blocks.core.body import BodyInfo
 from jupyter_blocks.core.errors import ConfigError, did_you_mean
 from jupyter_blocks.core.graph import Dag
@@ -57,6 +57,10 @@ class Analyses:
                 from jupyter_blocks.io.sql import referenced_variables
 
                 names = referenced_variables(spec.source)
+                # ... and the variable that names its profile, when one does.
+                chosen_by = option_variable(spec.profile)
+                if names is not None and chosen_by is not None:
+                    names.add(chosen_by)
                 info = dataclasses.replace(
                     info, variables=frozenset(names) if names is not None else None)
             found = self._known[spec] = Analysed(info, body.resolve_type(spec, info))

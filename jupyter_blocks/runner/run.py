@@ -159,7 +159,7 @@ def run(request: RunRequest, subscribers: Iterable[Subscriber] = ()) -> Finished
     covered = pipeline.dag.upstream_of(targets) if targets is not None else pipeline.dag
     covered.validate()
     _check_languages(covered, analyses)
-    _check_profiles(covered, pipeline.directory)
+    _check_profiles(covered, pipeline.directory, variables)
     cache = request.cache if request.cache is not None else Cache.beside(pipeline.directory)
     if cache.location is not None:
         check_state_folder(cache.location, "cache")
@@ -243,7 +243,7 @@ def _check_languages(dag: Dag, analyses: Analyses) -> None:
         require_r()
 
 
-def _check_profiles(dag: Dag, directory: Path) -> None:
+def _check_profiles(dag: Dag, directory: Path, variables: Mapping[str, Any]) -> None:
     """The profiles the run's SQL blocks name load, before any block runs (every problem)."""
     sql_blocks = [spec for spec in dag if spec.lang == "sql"]
     if not sql_blocks:
@@ -253,7 +253,7 @@ def _check_profiles(dag: Dag, directory: Path) -> None:
     problems: dict[str, list[str]] = {}
     for spec in sql_blocks:
         try:
-            engine_and_profile(spec.profile, spec.connector, directory)
+            engine_and_profile(spec.profile, spec.connector, directory, variables)
         except ConfigError as exc:
             problems.setdefault(str(exc), []).append(spec.label)
     if problems:

@@ -17,6 +17,7 @@ from click.testing import CliRunner
 from jupyter_blocks.cli import cli
 from tests.example.conftest import EXAMPLE, NOTEBOOK, REPO_ROOT
 from tests.helpers.kernels import error_of, execute, text_of
+from tests.helpers.services import unavailable
 
 SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
 YELLOW = SHARED_DATA / "yellow_tripdata_2021-01_head.csv"
@@ -51,6 +52,44 @@ def check_default_outputs(folder: Path, clean: pd.DataFrame) -> None:
     assert wh_days == len(days)
     assert columns[:3] == ["vendor_id", "lpep_pickup_datetime", "lpep_dropoff_datetime"]
     assert {"ratecode_id", "pu_location_id", "do_location_id", "lpep_pickup_date"} <= set(columns)
+    check_parquet_file(folder / "lake" / "nyc_taxi_data.parquet", clean)
+    with duckdb.connect(str(folder / "warehouse.duckdb"), read_only=True) as connection:
+        check_file_table(connection.execute("SELECT * FROM nyc_taxi.green_taxi_trips").df(), clean)
+
+
+#: The columns of the SQL step's table (trips_with_tips), in order.
+FILE_TABLE_COLUMNS = [
+    "vendor_id", "lpep_pickup_datetime", "lpep_dropoff_datetime", "pickup_date",
+    "pu_location_id", "do_location_id", "passenger_count", "trip_distance", "payment_type",
+    "fare_amount", "tip_amount", "total_amount", "tip_percent"]
+
+
+def check_file_table(table: pd.DataFrame, clean: pd.DataFrame) -> None:
+    """The SQL step's table: every clean row, its columns, each tip as a share of the fare."""
+    assert list(table.columns) == FILE_TABLE_COLUMNS
+    assert len(table) == len(clean)
+    assert table.fare_amount.sum() == pytest.approx(clean.fare_amount.sum())
+    paid = clean[clean.fare_amount > 0]
+    shares = (100 * paid.tip_amount / paid.fare_amount).round(1)
+    assert table.tip_percent.notna().sum() == len(paid)
+    assert table.tip_percent.sum() == pytest.approx(shares.sum(), abs=0.05 * len(paid))
+    assert sorted(str(day)[:10] for day in table.pickup_date) == sorted(
+        clean.lpep_pickup_datetime.str[:10])
+
+
+def check_parquet_file(path: Path | bytes, clean: pd.DataFrame) -> None:
+    """The unpartitioned export: one Parquet file holding every clean row, typed."""
+    import io
+
+    import pyarrow.parquet as pq
+
+    source = io.BytesIO(path) if isinstance(path, bytes) else path
+    data = pq.read_table(source).to_pandas()
+    assert len(data) == len(clean)
+    assert str(data.vendor_id.dtype) == "Int64" and str(data.passenger_count.dtype) == "Int64"
+    assert str(data.lpep_pickup_datetime.dtype) == "datetime64[us]"
+    assert data.total_amount.sum() == pytest.approx(clean.total_amount.sum())
+    assert sorted(data.lpep_pickup_datetime.astype(str)) == sorted(clean.lpep_pickup_datetime)
 
 
 @pytest.mark.kernel
@@ -66,6 +105,10 @@ def test_notebook_runs_in_a_kernel_on_the_default_profile(example_dir):
     summary = text_of(sql)
     assert "trips_per_day · ran" in summary and "2020-10-01" in summary
     assert f"{clean.lpep_pickup_datetime.str[:10].nunique()} rows × 5 cols" in summary
+    sql_step = next(c for c in notebook.cells if c.source.startswith("%%block trips_with_tips"))
+    assert f"{len(clean):,} rows × 13 cols" in text_of(sql_step)
+    r_cell = next(c for c in notebook.cells if c.source.startswith("%%block payments_in_r"))
+    assert "payments_in_r · ran" in text_of(r_cell) and "rows × 4 cols" in text_of(r_cell)
 
 
 @pytest.mark.kernel
@@ -205,7 +248,8 @@ def test_dev_profile_exports_to_postgres_gcs_and_bigquery(
         monkeypatch.setenv(name, value)
     for name in ("GOOGLE_APPLICATION_CREDENTIALS", "STORAGE_EMULATOR_HOST"):
         monkeypatch.delenv(name, raising=False)
-    prefix = f"gs://{gcs_emulator.bucket}/example-{uuid.uuid4().hex[:8]}/green_taxi"
+    folder = f"example-{uuid.uuid4().hex[:8]}"
+    prefix = f"gs://{gcs_emulator.bucket}/{folder}/green_taxi"
     dataset = f"nyc_taxi_{uuid.uuid4().hex[:8]}"
     monkeypatch.chdir(example_dir)
     code, output = run_cli(
@@ -218,11 +262,15 @@ def test_dev_profile_exports_to_postgres_gcs_and_bigquery(
         f"postgres_table={pg_schema}.green_taxi",
         "--var",
         f"gcs_path={prefix}",
+        "--var",
+        f"gcs_file=gs://{gcs_emulator.bucket}/{folder}/nyc_taxi_data.parquet",
         # The emulator's `*` does not cross `/`; real BigQuery takes the default (gcs_path/*).
         "--var",
         f"bigquery_source={prefix}/**",
         "--var",
         f"warehouse_table={dataset}.green_taxi",
+        "--var",
+        f"file_table={dataset}.green_taxi_trips",
     )
     assert code == 0, output
     clean = expected(("2020-10",))
@@ -234,8 +282,14 @@ def test_dev_profile_exports_to_postgres_gcs_and_bigquery(
         rows = connection.execute(f'SELECT count(*) FROM "{pg_schema}".green_taxi').fetchone()
     assert rows is not None and rows[0] == len(clean)
 
-    lake = GoogleCloudStorage(endpoint=gcs_emulator.endpoint).load(prefix)
+    storage = GoogleCloudStorage(endpoint=gcs_emulator.endpoint)
+    lake = storage.load(prefix)
     assert len(lake) == len(clean) and lake.lpep_pickup_date.nunique() == days
+    # The unpartitioned step wrote one object, beside the dataset's folder.
+    bucket = storage.client.bucket(gcs_emulator.bucket)
+    beside = sorted(blob.name for blob in bucket.list_blobs(prefix=f"{folder}/", delimiter="/"))
+    assert beside == [f"{folder}/nyc_taxi_data.parquet"]
+    check_parquet_file(bucket.blob(beside[0]).download_as_bytes(), clean)
 
     bigquery = BigQuery(project=bigquery_emulator.project, endpoint=bigquery_emulator.endpoint)
     counted = bigquery.load(
@@ -243,5 +297,61 @@ def test_dev_profile_exports_to_postgres_gcs_and_bigquery(
         f"FROM `{bigquery_emulator.project}.{dataset}.green_taxi`"
     )
     assert counted.n[0] == len(clean) and counted.days[0] == days
+    # The SQL step's table, made on BigQuery from the Parquet object.
+    check_file_table(bigquery.load(
+        f"SELECT * FROM `{bigquery_emulator.project}.{dataset}.green_taxi_trips`"), clean)
+    # Both SQL blocks ran on BigQuery: their upstream frames went to its scratch dataset.
+    for upstream in ("load_parquet_file", "transform_taxi"):
+        loaded = bigquery.load(f"SELECT count(*) AS n FROM jupyter_blocks_scratch.{upstream}")
+        assert loaded.n[0] == len(clean), upstream
     assert not (example_dir / "warehouse.duckdb").exists()  # nothing went to the embedded ones
     assert f"wrote {len(clean):,} rows to {pg_schema}.green_taxi in PostgreSQL" in output
+
+
+@pytest.mark.parametrize(("vendor", "message"), [
+    ("5", "vendor_id values not among [1, 2, 6, 7]: [5]"),
+    ("", "1 trips without vendor_id"),
+])
+def test_the_vendor_test_fails_on_a_vendor_id_not_in_the_column(example_dir, monkeypatch,
+                                                                vendor, message):
+    trips = pd.read_csv(EXAMPLE / "data" / "green_tripdata_2020-10.csv.gz", dtype=str,
+                        keep_default_na=False)
+    kept = trips.index[(trips.passenger_count.replace("", "0").astype(float) > 0)
+                       & (trips.trip_distance.astype(float) > 0)]
+    trips.loc[kept[0], "VendorID"] = vendor  # a trip the transformer keeps
+    trips.to_csv(example_dir / "changed.csv", index=False)
+    monkeypatch.chdir(example_dir)
+    code, output = run_cli(NOTEBOOK, "--only", "transform_taxi", "--var", "source=changed.csv")
+    assert code == 1, output
+    assert ("test `vendor_id_is_one_of_the_existing_values` failed: AssertionError: "
+            + message) in output
+
+
+def test_the_r_summary_is_pandas_groupby_of_the_clean_trips(example_dir):
+    from jupyter_blocks.core.errors import MissingDependencyError
+    from jupyter_blocks.io.r import require_r
+    from jupyter_blocks.runner.run import run_target
+
+    try:
+        require_r()
+    except MissingDependencyError:
+        unavailable("R with jsonlite", "apt-get install r-base-core r-cran-jsonlite")
+    finished = run_target(str(example_dir / NOTEBOOK), echo=False)
+    assert finished.result.ok, [o.error for o in finished.result.failed]
+    clean = finished.result.outputs["transform_taxi"]
+    by_pandas = clean.groupby("payment_type").agg(
+        trips=("fare_amount", "size"), mean_fare=("fare_amount", "mean"),
+        mean_total=("total_amount", "mean")).reset_index()
+    by_r = finished.result.outputs["payments_in_r"]
+    assert list(by_r.columns) == ["payment_type", "trips", "mean_fare", "mean_total"]
+    assert by_r.trips.sum() == clean.payment_type.notna().sum()
+    pd.testing.assert_frame_equal(by_r, by_pandas, check_dtype=False, rtol=1e-12)
+
+
+def test_without_r_the_r_summary_is_skipped_with_its_reason(example_dir, monkeypatch):
+    monkeypatch.setenv("JUPYTER_BLOCKS_RSCRIPT", str(example_dir / "no" / "Rscript"))
+    monkeypatch.chdir(example_dir)
+    code, output = run_cli(NOTEBOOK)
+    assert code == 0, output
+    assert "payments_in_r is skipped: R is not installed: apt-get install r-base-core" in output
+    assert "payments_in_r skipped: condition r_is_installed@payments_in_r returned False" in output

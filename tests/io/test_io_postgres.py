@@ -616,3 +616,16 @@ def test_an_upstream_hides_a_table_of_the_same_name_for_its_query(postgres, pg_s
         assert postgres.load(f'SELECT count(*) AS n FROM public."{name}"')["n"].tolist() == [1]
     finally:
         postgres.execute(f'DROP TABLE IF EXISTS public."{name}"')
+
+
+def test_a_profiles_sql_connector_runs_its_sql_blocks_on_postgres(postgres, pg_schema, tmp_path):
+    (tmp_path / "io_config.yaml").write_text(
+        "default:\n  DUCKDB_PATH: w.duckdb\n"
+        "dev:\n  POSTGRES_HOST: 127.0.0.1\n  POSTGRES_PORT: 5432\n  POSTGRES_DBNAME: test\n"
+        "  POSTGRES_USER: postgres\n  SQL_CONNECTOR: postgres\n")
+    frame = pd.DataFrame({"n": [1, 2, 3]})
+    source = "SELECT version() LIKE 'PostgreSQL%' AS on_postgres, sum(n) AS total FROM up"
+    result = run_sql_block(source, {"up": frame}, {"profile": "dev"}, profile="{{ profile }}",
+                           connector=None, directory=tmp_path)
+    assert result.to_dict("list") == {"on_postgres": [True], "total": [6]}
+    assert not (tmp_path / "w.duckdb").exists()

@@ -184,3 +184,46 @@ def test_a_duckdb_1_4_relation_counts_as_a_table():
 
     relation = type("DuckDBPyRelation", (), {"__module__": "_duckdb", "columns": ["a"]})()
     assert _is_tabular(relation)
+
+
+def two_warehouses(folder):  # type: ignore[no-untyped-def]
+    """Profiles ``default`` and ``other``, each with a DuckDB file holding a table ``which``."""
+    (folder / "io_config.yaml").write_text(
+        "default:\n  DUCKDB_PATH: default.duckdb\nother:\n  DUCKDB_PATH: other.duckdb\n")
+    from jupyter_blocks.io import DuckDB
+
+    for name in ("default", "other"):
+        DuckDB.with_config(name, directory=folder).export(
+            pd.DataFrame({"profile": [name]}), "main", "which")
+
+
+@pytest.mark.parametrize("spelling", ["{{ profile }}", "{{profile}}"])
+def test_a_variable_chooses_the_profile(tmp_path, spelling):
+    two_warehouses(tmp_path)
+    for name in ("default", "other"):
+        result = run_sql_block("SELECT profile FROM which", {}, {"profile": name},
+                               profile=spelling, connector=None, directory=tmp_path)
+        assert result["profile"].tolist() == [name]
+
+
+def test_a_profile_variable_that_is_missing_or_not_a_name_is_one_error(tmp_path):
+    two_warehouses(tmp_path)
+    with pytest.raises(ConfigError, match=r"the run has no variable `profile`.*did you mean"):
+        run_sql_block("SELECT 1", {}, {"profiles": "other"}, profile="{{ profile }}",
+                      connector=None, directory=tmp_path)
+    with pytest.raises(ConfigError, match=r"`profile` is 3, not a profile name"):
+        run_sql_block("SELECT 1", {}, {"profile": 3}, profile="{{ profile }}",
+                      connector=None, directory=tmp_path)
+
+
+def test_the_profiles_sql_connector_is_the_engine_unless_the_block_names_one(tmp_path):
+    (tmp_path / "io_config.yaml").write_text(
+        "default:\n  DUCKDB_PATH: w.duckdb\n  SQL_CONNECTOR: postgre\n")
+    with pytest.raises(ConfigError, match=r"profile 'default' .*: SQL_CONNECTOR: expected one of "
+                                          r"duckdb, postgres, bigquery, got 'postgre'"):
+        run_sql_block("SELECT 1 AS n", {}, {}, profile="default", connector=None,
+                      directory=tmp_path)
+    # --connector wins over the profile's engine.
+    result = run_sql_block("SELECT 1 AS n", {}, {}, profile="default", connector="duckdb",
+                           directory=tmp_path)
+    assert result["n"].tolist() == [1]

@@ -38,6 +38,16 @@ def test_block_runs_binds_output_and_reuses_cache(ip):
     assert [s.state for s in session.states()] == ["fresh", "fresh"]
 
 
+def test_the_block_line_is_not_expanded_by_ipython(ip):
+    # IPython would turn `{{ profile }}` into `{ profile }` before the magic saw it.
+    cell(ip, "trips", "import pandas as pd\npd.DataFrame({'n': [1, 2]})")
+    with pytest.raises(BlockFailed, match=r"--profile \{\{ profile \}\}: the run has no "
+                                          r"variable `profile`"):
+        cell(ip, 'total --lang sql -u trips --profile "{{ profile }}"',
+             "SELECT sum(n) AS n FROM trips")
+    assert jupyter_blocks._session.notebook.registered["total"].profile == "{{ profile }}"
+
+
 def test_bad_input_registers_nothing(ip):
     for line in ("9lives", "x --upstrem a", "x --type loader", "x -u nowhere"):
         with pytest.raises(UsageError):

@@ -61,8 +61,26 @@ def test_the_example_runs_under_both_runners_from_another_folder(mage, tmp_path,
                                   check_dtype=False, check_exact=False, rtol=0, atol=0.101)
     assert len(ours.outputs["transform_taxi"]) == 4329
     assert mage_run.output("export_lake") == ours.outputs["export_lake"]
+    assert mage_run.output("export_parquet_file") == ours.outputs["export_parquet_file"]
+    # The SQL transformation of the Parquet file: the same rows (Mage keeps nanoseconds and
+    # plain int64 where we keep microseconds and Int64; round() as above).
+    by_mage, by_us = mage_run.output("trips_with_tips"), ours.outputs["trips_with_tips"]
+    assert list(by_mage.columns) == list(by_us.columns) and len(by_mage) == len(by_us)
+    exact = [c for c in by_us.columns if c != "tip_percent"]
+    pd.testing.assert_frame_equal(by_mage[exact].astype(str), by_us[exact].astype(str))
+    pd.testing.assert_series_equal(by_mage.tip_percent, by_us.tip_percent, check_dtype=False,
+                                   check_exact=False, rtol=0, atol=0.101)
+    # Mage runs R blocks where Rscript is on its PATH (here; its Docker image), with the
+    # condition before it, and hands data frames over as CSV: integers come back as int64,
+    # doubles as write.csv prints them (15 significant digits).
+    assert exported.notes.count("pipeline: plain `mage run` skips its conditionals; Mage's "
+                                "trigger runs (and `mage run --pipeline-run-id`) apply them") == 1
+    pd.testing.assert_frame_equal(mage_run.output("payments_in_r"), ours.outputs["payments_in_r"],
+                                  check_dtype=False, rtol=1e-13)
     # Both runners wrote the same warehouse tables in the project's DuckDB file.
     warehouse = DuckDB(project / "warehouse.duckdb")
     assert warehouse.load("SELECT count(*) AS n FROM nyc_taxi.green_taxi")["n"][0] == with_ours \
         == len(ours.outputs["transform_taxi"])
     assert warehouse.load("SELECT count(*) AS n FROM mage.green_taxi")["n"][0] == with_ours
+    assert warehouse.load("SELECT count(*) AS n FROM nyc_taxi.green_taxi_trips")["n"][0] == \
+        with_ours

@@ -348,3 +348,36 @@ def test_an_export_in_place_says_it_adds_duckdb_database(tmp_path):
     assert notes == ["io_config.yaml: added DUCKDB_DATABASE (what Mage reads for DUCKDB_PATH) "
                      "to the notebook's own profiles"]
     assert export_notebook(tmp_path / "chain.ipynb").notes == []
+
+
+def test_a_sql_profile_chosen_by_a_variable_exports_its_default_and_comes_back(tmp_path):
+    notebook = write_notebook(
+        tmp_path / "by_profile.ipynb", "%load_ext jupyter_blocks",
+        "%%block trips\nimport pandas as pd\npd.DataFrame({'n': [1, 2]})",
+        '%%block total --lang sql -u trips --profile "{{ profile }}"\n'
+        "SELECT sum(n) AS n FROM trips")
+    document = json.loads(notebook.read_text())
+    document["cells"].insert(1, {"cell_type": "code", "id": "p", "metadata": {
+        "tags": ["parameters"]}, "outputs": [], "execution_count": None,
+        "source": "profile = 'local'\n"})
+    notebook.write_text(json.dumps(document))
+    (tmp_path / "io_config.yaml").write_text("local:\n  DUCKDB_PATH: w.duckdb\n")
+    project = tmp_path / "proj"
+    exported = export_notebook(notebook, project)
+    assert exported.notes == [
+        "block `total` (cell 4): Mage runs it on the profile `profile` defaults to and on DuckDB, "
+        "not its SQL_CONNECTOR, whatever `profile` a run is given (data_provider_profile is a "
+        "name)"]
+    metadata = yaml.safe_load((project / "pipelines/by_profile/metadata.yaml").read_text())
+    # Mage runs it on the default's profile; ours keeps the variable beside it.
+    assert entry(metadata, "blocks", "total")["configuration"] == {
+        "data_provider": "duckdb", "data_provider_profile": "local",
+        "data_provider_profile_variable": "profile", "export_write_policy": "replace"}
+    assert "local:\n  DUCKDB_PATH: w.duckdb\n  DUCKDB_DATABASE:" in (
+        project / "io_config.yaml").read_text()
+    back = tmp_path / "back" / "by_profile.ipynb"
+    import_project(project, "by_profile", back)
+    total = next(cell for cell in ("".join(c["source"]) for c in json.loads(
+        back.read_text())["cells"]) if cell.startswith("%%block total"))
+    assert "--profile '{{ profile }}'" in total.splitlines()[0]
+    assert export_notebook(back, project).written == []

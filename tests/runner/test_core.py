@@ -134,3 +134,20 @@ def test_a_sql_block_is_keyed_on_the_variables_its_template_reads(tmp_path):
     assert {n: o.status for n, o in again.outcomes.items()} == {
         "trips": "cached", "total": "cached", "dated": "ran"}
     assert again.outputs["dated"].day[0] == "2020-10-02"
+
+
+def test_a_sql_block_whose_profile_a_variable_names_is_keyed_on_it(tmp_path):
+    (tmp_path / "io_config.yaml").write_text(
+        "default:\n  DUCKDB_PATH: a.duckdb\nother:\n  DUCKDB_PATH: b.duckdb\n")
+    dag = nb("%%block trips\nimport pandas as pd\npd.DataFrame({'n': [1, 2]})",
+             '%%block total --lang sql -u trips --profile "{{ profile }}"\n'
+             "SELECT sum(n) AS n, current_database() AS db FROM trips")
+    first = Runner(Cache.beside(tmp_path), directory=tmp_path).run(
+        dag, variables={"profile": "default", "other": 1})
+    same = Runner(Cache.beside(tmp_path), directory=tmp_path).run(
+        dag, variables={"profile": "default", "other": 2})
+    moved = Runner(Cache.beside(tmp_path), directory=tmp_path).run(
+        dag, variables={"profile": "other", "other": 2})
+    assert first.outputs["total"].db[0] == "a"
+    assert same.outcomes["total"].status == "cached"
+    assert moved.outcomes["total"].status == "ran" and moved.outputs["total"].db[0] == "b"

@@ -41,8 +41,9 @@ def test_block_runs_binds_output_and_reuses_cache(ip):
 def test_the_block_line_is_not_expanded_by_ipython(ip):
     # IPython would turn `{{ profile }}` into `{ profile }` before the magic saw it.
     cell(ip, "trips", "import pandas as pd\npd.DataFrame({'n': [1, 2]})")
-    with pytest.raises(BlockFailed, match=r"--profile \{\{ profile \}\}: the run has no "
-                                          r"variable `profile`"):
+    # A profile the run cannot resolve is bad input, found before any block runs.
+    with pytest.raises(UsageError, match=r"block `total`.*--profile \{\{ profile \}\}: the "
+                                         r"run has no variable `profile`"):
         cell(ip, 'total --lang sql -u trips --profile "{{ profile }}"',
              "SELECT sum(n) AS n FROM trips")
     assert jupyter_blocks._session.notebook.registered["total"].profile == "{{ profile }}"

@@ -9,7 +9,8 @@ a temp file renamed into place, so a reader sees a whole entry or none, and two 
 the same key leave one whole entry. A truncated or corrupt entry is a miss with a warning (and is
 removed), never an exception and never wrong data. Reads bump the file's mtime, which the size
 bound uses to evict the least recently used entries first. What a killed writer left (its
-temporary file) is removed by the next process that writes here and by ``clear``.
+temporary file) is removed by the next process that writes here and by ``clear``. Writing an
+entry that is already there with the same payload (a block run again) leaves the file in place.
 """
 
 from __future__ import annotations
@@ -100,17 +101,40 @@ class DiskStore:
         facts = codec.describe(value)
         view = memoryview(payload)
         algorithm, checksum = _checksum()
-        header = json.dumps({
-            "kind": kind, "size": view.nbytes, algorithm: checksum(payload),
-            "block": block, "rows": facts["rows"], "cols": facts["cols"],
-            "created": time.time(),
-        }).encode()
+        entry = {"kind": kind, "size": view.nbytes, algorithm: checksum(payload), "block": block,
+                 "rows": facts["rows"], "cols": facts["cols"]}
+        path = self.path(key)
+        kept = self._same_entry(path, entry)
+        if kept is not None:  # a run again of a block that gives the same bytes: nothing to write
+            return kept
+        header = json.dumps({**entry, "created": time.time()}).encode()
         prefix = len(MAGIC) + 4
         padding = -(prefix + len(header)) % ALIGN
         header += b" " * padding
-        write_atomic(self.path(key), (MAGIC + struct.pack("<I", len(header)) + header, view))
+        write_atomic(path, (MAGIC + struct.pack("<I", len(header)) + header, view))
         size = prefix + len(header) + view.nbytes
         self._account(size)
+        return size
+
+    def _same_entry(self, path: Path, facts: dict[str, Any]) -> int | None:
+        """The size of ``path`` when it is a whole entry of exactly these facts (marked used).
+
+        Replacing an entry costs a rename over an existing file, the dearest step of a small
+        write; an entry with the same payload checksum, size, kind and block is left in place.
+        """
+        try:
+            with path.open("rb") as handle:
+                prefix = handle.read(len(MAGIC) + 4)
+                header = self._header(prefix, handle)
+                start = handle.tell()
+                size = os.fstat(handle.fileno()).st_size
+        except (OSError, ValueError):
+            return None
+        if any(header.get(name) != value for name, value in facts.items()) \
+                or size != start + facts["size"]:
+            return None
+        with contextlib.suppress(OSError):
+            os.utime(path)
         return size
 
     def delete(self, key: str) -> None:

@@ -288,3 +288,24 @@ def test_a_live_writers_temporary_file_is_not_swept(tmp_path):
     os.utime(foreign, (day_ago, day_ago))
     assert remove_stale_temporaries(tmp_path) == (1, 0)
     assert live.exists() and not foreign.exists()
+
+
+def test_the_same_value_again_leaves_the_entry_in_place_and_a_new_one_replaces_it(tmp_path):
+    store = DiskStore(tmp_path)
+    frame = pd.DataFrame({"a": [1, 2, 3]})
+    size = store.put("k", frame, block="clean")
+    path = store.path("k")
+    before = path.stat()
+    os.utime(path, (before.st_atime - 60, before.st_mtime - 60))
+    assert store.put("k", frame.copy(), block="clean") == size
+    again = path.stat()
+    assert again.st_ino == before.st_ino  # not written again
+    assert again.st_mtime > before.st_mtime - 60  # but marked used, for the size bound
+    store.put("k", pd.DataFrame({"a": [1, 2, 4]}), block="clean")
+    assert path.stat().st_ino != before.st_ino
+    assert store.get("k")[1]["a"].tolist() == [1, 2, 4]
+    with path.open("r+b") as handle:  # a damaged entry of the same facts is written again
+        handle.seek(-1, os.SEEK_END)
+        handle.truncate()
+    store.put("k", pd.DataFrame({"a": [1, 2, 4]}), block="clean")
+    assert store.get("k")[1]["a"].tolist() == [1, 2, 4]

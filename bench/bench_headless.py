@@ -27,7 +27,9 @@ import time
 from pathlib import Path
 
 TARGET = 1.2
-DEFAULT_CSV = "/work/shared/data/yellow_tripdata_2021-01_head.csv"
+#: The shared data folder beside the checkout (``../shared/data``).
+DEFAULT_CSV = str(Path(__file__).resolve().parents[2] / "shared" / "data"
+                  / "yellow_tripdata_2021-01_head.csv")
 ROWS = 22_792
 
 CELLS = [

@@ -29,15 +29,16 @@ from jupyter_blocks.core.errors import BlockFailed
 from jupyter_blocks.core.graph import Dag
 from jupyter_blocks.runner import events as ev
 from jupyter_blocks.runner import isolate
-from jupyter_blocks.runner.attempt import run_task
+from jupyter_blocks.runner.attempt import executor_failure, run_task
 from jupyter_blocks.runner.events import Event, RunResult, Subscriber
 from jupyter_blocks.runner.execute import BlockTask, Executed
 from jupyter_blocks.runner.executors import Executor, InlineExecutor
 from jupyter_blocks.runner.fanout import fan_out
 from jupyter_blocks.runner.nodes import CACHED, DONE, FAILED, RAN, READY, RUNNING, SKIPPED, Node
+from jupyter_blocks.runner.outcomes import run_failed, run_outcomes
 from jupyter_blocks.runner.plan import Analyses, Planned, plan
 from jupyter_blocks.runner.retry import retry_wait
-from jupyter_blocks.runner.wiring import Wiring, executor_failure
+from jupyter_blocks.runner.wiring import Wiring
 
 logger = logging.getLogger(__name__)
 
@@ -134,7 +135,7 @@ class Runner:
         status = "interrupted"
         try:
             loop.run()
-            status = "failed" if loop.wiring.result_failed() else "success"
+            status = "failed" if run_failed(loop.wiring) else "success"
         except BaseException:
             isolate.stop_all()
             loop.interrupted()
@@ -143,7 +144,7 @@ class Runner:
             seconds = time.perf_counter() - started
             self.emit(ev.RunFinished(run_id=run_id, pipeline=pipeline, status=status,
                                      seconds=seconds))
-        outcomes, outputs = loop.wiring.results()
+        outcomes, outputs = run_outcomes(loop.wiring)
         return RunResult(run_id, status, outcomes, outputs, seconds)
 
 

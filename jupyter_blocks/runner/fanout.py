@@ -7,17 +7,22 @@ one list for its own downstream blocks; a dynamic child that is itself ``--dynam
 dimension. A block whose upstreams fan out differently (two unrelated dynamic blocks) is an
 error found before any block runs. Also here: the names of dynamic children (``block:<id>``,
 ``<id>`` the item's ``block_uuid`` metadata or its index) and how a dynamic block's output is
-read (a list, Mage's ``[items]`` and ``[items, metadata]``, or a DataFrame's rows).
+read (a list, Mage's ``[items]`` and ``[items, metadata]``, or a DataFrame's rows, at most
+``--max-children`` items), and how the outputs of a ``--reduce`` block's children are gathered.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from jupyter_blocks.core.errors import GraphError
+from jupyter_blocks.core.block import BlockSpec
+from jupyter_blocks.core.errors import BlockFailed, GraphError
 from jupyter_blocks.core.graph import Dag
 from jupyter_blocks.core.problems import Problem
+
+logger = logging.getLogger(__name__)
 
 
 def fan_out(dag: Dag) -> dict[str, tuple[str, ...]]:
@@ -98,6 +103,35 @@ def split_output(value: Any, label: str) -> tuple[list[Any], list[dict[str, Any]
             and all(isinstance(m, Mapping) for m in value[1])):
         return list(value[0]), [dict(m) for m in value[1]]
     return value, [{} for _ in value]
+
+
+def children_items(value: Any, spec: BlockSpec) -> tuple[list[Any], list[dict[str, Any]]]:
+    """The items and metadata a dynamic block's output fans out into (``--max-children``).
+
+    Raises:
+        BlockFailed: The output is not a list, or has too many items with ``--over-max fail``.
+    """
+    try:
+        items, metadata = split_output(value, spec.label)
+    except TypeError as exc:
+        raise BlockFailed(str(exc)) from None
+    if spec.max_children is not None and len(items) > spec.max_children:
+        if spec.over_max == "fail":
+            raise BlockFailed(f"{spec.label} returned {len(items)} items, more than "
+                              f"--max-children {spec.max_children}")
+        logger.warning("%s returned %d items; running the first %d (--max-children)",
+                       spec.label, len(items), spec.max_children)
+        items, metadata = items[: spec.max_children], metadata[: spec.max_children]
+    return items, metadata
+
+
+def gathered(values: list[Any]) -> Any:
+    """The outputs of a ``--reduce`` block's children: one frame if they are frames, else a list."""
+    if values and all(type(v).__name__ == "DataFrame" for v in values):
+        import pandas as pd
+
+        return pd.concat(values, ignore_index=True)
+    return list(values)
 
 
 def child_id(index: int, metadata: Mapping[str, Any]) -> str:

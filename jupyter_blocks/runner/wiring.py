@@ -6,13 +6,12 @@ has returned its items; a callback node when its parent has run or failed), know
 waits for and releases it when that is done, decides skips (an upstream failed, a condition
 answered false, nothing to fan out), builds each attempt's task and cache key, and turns nodes
 into the run's outcomes and outputs. It emits the events of these steps; when a node runs, and
-for how long, is the loop's business.
+for how long, is the loop's business; what the nodes add up to is ``outcomes``'.
 """
 
 from __future__ import annotations
 
 import hashlib
-import logging
 import pickle
 import time
 from collections.abc import Callable, Mapping
@@ -29,13 +28,17 @@ from jupyter_blocks.project.configuration import configuration_of
 from jupyter_blocks.runner import events as ev
 from jupyter_blocks.runner.attempt import run_task
 from jupyter_blocks.runner.capture import output_key
-from jupyter_blocks.runner.events import BlockOutcome, Event
+from jupyter_blocks.runner.events import Event
 from jupyter_blocks.runner.execute import BlockTask, Executed
-from jupyter_blocks.runner.fanout import child_id, child_name, split_output
+from jupyter_blocks.runner.fanout import (
+    child_id,
+    child_name,
+    children_items,
+    gathered,
+    split_output,
+)
 from jupyter_blocks.runner.nodes import CACHED, DONE, FAILED, RAN, SKIPPED, Node, Source
 from jupyter_blocks.runner.plan import Planned, block_variables
-
-logger = logging.getLogger(__name__)
 
 #: Block types whose output is never stored in the cache.
 _NEVER_CACHED = frozenset({"sensor", "callback"})
@@ -324,16 +327,17 @@ class Wiring:
 
     def _input(self, source: Source) -> Any:
         if source.kind == "gather":
-            values = [self.nodes[n].value for n in self._ordered(source.block)
+            values = [self.nodes[n].value for n in self.ordered(source.block)
                       if self.nodes[n].ok]
-            return _gathered(values)
+            return gathered(values)
         upstream = self.nodes[str(source.node)]
         if source.kind == "item":
             assert source.index is not None
             return self.items[upstream.name][0][source.index]
         return upstream.value
 
-    def _ordered(self, block: str) -> list[str]:
+    def ordered(self, block: str) -> list[str]:
+        """The nodes of ``block`` (its children, when it fanned out) in item order."""
         return sorted(self.instances[block], key=lambda n: self.nodes[n].path)
 
     def announce_start(self, node: Node) -> None:
@@ -390,18 +394,9 @@ class Wiring:
         value = executed.value
         if spec.dynamic and node.mode == "run":
             try:
-                items, metadata = split_output(value, spec.label)
-            except TypeError as exc:
-                raise BlockFailed(str(exc), output=executed.output) from None
-            if spec.max_children is not None and len(items) > spec.max_children:
-                if spec.over_max == "fail":
-                    raise BlockFailed(f"{spec.label} returned {len(items)} items, more than "
-                                      f"--max-children {spec.max_children}",
-                                      output=executed.output)
-                logger.warning("%s returned %d items; running the first %d (--max-children)",
-                               spec.label, len(items), spec.max_children)
-                items, metadata = items[: spec.max_children], metadata[: spec.max_children]
-            self.items[node.name] = (items, metadata)
+                self.items[node.name] = children_items(value, spec)
+            except BlockFailed as failure:
+                raise BlockFailed(failure.message, output=executed.output) from None
         answer = None
         if item.type == "condition":
             node.closed = not value
@@ -452,55 +447,6 @@ class Wiring:
                 self.fail(callback, BlockFailed(f"{callback.name} was interrupted: {exc!r}"))
                 return
 
-    # -- the result ---------------------------------------------------------------------------
-
-    def result_failed(self) -> bool:
-        """Whether a node other than a callback failed."""
-        return any(n.outcome == FAILED and n.mode == "run" for n in self.nodes.values())
-
-    def results(self) -> tuple[dict[str, BlockOutcome], dict[str, Any]]:
-        """Every node's outcome and the outputs of the nodes that ran, in run order.
-
-        A block that fanned out also gets an outcome of its own, before its children's, that
-        counts them; its output is the list of its children's outputs.
-        """
-        entries: list[tuple[tuple[Any, ...], BlockOutcome]] = []
-        outputs: dict[str, Any] = {}
-        for node in self.nodes.values():
-            if node.outcome is None:
-                continue
-            entries.append(((self.closure.position(node.block), node.path, node.name),
-                            BlockOutcome(
-                node.name, node.outcome, node.key, node.seconds, max(node.attempt, 0),
-                node.rows, node.cols, node.type_name, node.tests,
-                node.error if node.outcome == FAILED else node.reason, node.traceback,
-                node.cause, node.block, node.why, tuple(node.errors),
-                node.parent if node.mode == "callback" else None)))
-            if node.ok and node.mode == "run":
-                outputs[node.name] = node.value
-        for block, names in self.instances.items():
-            if not self.dims[block] or self.planned[block].type == "callback" or not names:
-                continue
-            nodes = [self.nodes[n] for n in self._ordered(block)]
-            if block not in outputs:
-                outputs[block] = [n.value for n in nodes if n.ok]
-            if len(nodes) == 1 and nodes[0].name == block:
-                continue  # a placeholder: its own outcome says why nothing fanned out
-            ran = sum(1 for n in nodes if n.ok)
-            failed = sum(1 for n in nodes if n.outcome == FAILED)
-            skipped = sum(1 for n in nodes if n.outcome == SKIPPED)
-            counted = [n.rows for n in nodes if n.ok]
-            rows = sum(r for r in counted if r is not None) \
-                if counted and None not in counted else None
-            entries.append(((self.closure.position(block), (), block), BlockOutcome(
-                block, FAILED if failed else (RAN if ran else SKIPPED), self.planned[block].key,
-                max(n.seconds for n in nodes), rows=rows, block=block,
-                children=(len(nodes), ran, failed, skipped),
-                error=next((n.error for n in nodes if n.outcome == FAILED), None))))
-        entries.sort(key=lambda entry: entry[0])
-        return {outcome.name: outcome for _, outcome in entries}, outputs
-
-
 def _propagated(upstream: Node) -> tuple[str, str | None, str | None]:
     """Why a node downstream of ``upstream`` (failed or skipped) is skipped."""
     if upstream.outcome == SKIPPED and upstream.reason:
@@ -508,23 +454,4 @@ def _propagated(upstream: Node) -> tuple[str, str | None, str | None]:
     return f"not run because {upstream.name} failed", upstream.name, "upstream_failed"
 
 
-def _gathered(values: list[Any]) -> Any:
-    """The outputs of a ``--reduce`` block's children: one frame if they are frames, else a list."""
-    if values and all(type(v).__name__ == "DataFrame" for v in values):
-        import pandas as pd
-
-        return pd.concat(values, ignore_index=True)
-    return list(values)
-
-
-def executor_failure(label: str, exc: BaseException) -> BlockFailed:
-    """A failure of the executor itself for a block (its values could not cross to a worker)."""
-    detail = " ".join(f"{type(exc).__name__}: {exc}".split())
-    hint = ""
-    if "pickl" in detail.lower() or isinstance(exc, pickle.PicklingError):
-        hint = ("; with worker processes or Dask a block's inputs and output must pickle: "
-                "run it with the inline or threads executor")
-    return BlockFailed(f"{label} could not run in the executor: {detail}{hint}")
-
-
-__all__ = ["Wiring", "executor_failure"]
+__all__ = ["Wiring"]

@@ -1,7 +1,7 @@
 """The scheduler: runs the due ticks of every active time trigger of its pipelines until stopped.
 
-What belongs here: :class:`Scheduler`: which pipelines it watches, one pass over their
-triggers, the runs it started and what became of them, stopping. The time it reads is
+What belongs here: :class:`Scheduler`: one pass over the triggers of the pipelines it watches
+(``watched``'s), the runs it started and what became of them, stopping. The time it reads is
 ``clock``'s, when a tick is due ``ticks``', starting a run ``launch``'s; the lines its log
 records become are the CLI's.
 
@@ -21,8 +21,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import hashlib
-import json
 import os
 import signal
 import socket
@@ -36,40 +34,19 @@ from pathlib import Path
 from typing import Any
 
 from jupyter_blocks.core.errors import BlocksError, ConfigError
-from jupyter_blocks.core.pipeline import Pipeline
 from jupyter_blocks.project.triggers import Trigger
 from jupyter_blocks.schedule import ticks
 from jupyter_blocks.schedule.clock import CLOCK_ENV, Clock
 from jupyter_blocks.schedule.launch import OUTCOMES, SKIPPED, SUCCESS, TIMED_OUT, Launch, spawn
+from jupyter_blocks.schedule.watched import (
+    Watched,
+    load_watched,
+    pipelines_of,
+    run_label,
+    trigger_fingerprint,
+)
 
 _UTC = dt.timezone.utc
-#: The keys of a trigger that make its schedule: editing one restarts it from its next tick.
-_SCHEDULE_KEYS = ("schedule_type", "schedule_interval", "start_time", "timezone", "status")
-
-
-@dataclass
-class Watched:
-    """A pipeline the scheduler watches, reloaded when its files change.
-
-    Attributes:
-        target: The notebook or project folder, as given.
-        name: The pipeline's name inside a project (None for a notebook).
-        pipeline: The pipeline as last loaded without problems.
-        files: The files its settings come from, with their modification times.
-        problem: Why its latest version could not be loaded (the previous one is scheduled).
-    """
-
-    target: str
-    name: str | None
-    pipeline: Pipeline
-    files: dict[Path, float]
-    problem: str | None = None
-
-    @property
-    def triggers(self) -> list[Trigger]:
-        """The pipeline's triggers (its ``%%pipeline`` cell's or ``triggers.yaml``'s)."""
-        settings = self.pipeline.settings
-        return list(settings.triggers) if settings is not None else []
 
 
 @dataclass
@@ -86,48 +63,6 @@ class Running:
     sla: dt.datetime | None
     started: float = field(default_factory=time.time)
     late: bool = False
-
-
-def pipelines_of(targets: Sequence[str]) -> list[tuple[str, str | None]]:
-    """``(target, pipeline name)`` of every pipeline the targets name.
-
-    A notebook is one pipeline; a project folder is each of its ``pipelines/*``; a pipeline
-    folder is that pipeline.
-
-    Raises:
-        ConfigError: A target is neither, or a project has no pipeline.
-    """
-    from jupyter_blocks.project.loading import is_notebook_target
-
-    found: list[tuple[str, str | None]] = []
-    for target in targets:
-        path = Path(target)
-        if is_notebook_target(path):
-            if not path.is_file():
-                raise ConfigError(f"{target}: no such notebook")
-            found.append((target, None))
-        elif (path / "metadata.yaml").is_file() and path.parent.name == "pipelines":
-            found.append((target, None))
-        elif path.is_dir():
-            names = sorted(p.parent.name for p in path.glob("pipelines/*/metadata.yaml"))
-            if not names:
-                raise ConfigError(f"{target} is neither a notebook nor a project folder with "
-                                  "pipelines/*/metadata.yaml")
-            found.extend((target, name) for name in names)
-        else:
-            raise ConfigError(f"{target}: no such notebook or project folder")
-    return found
-
-
-def trigger_fingerprint(trigger: Trigger) -> str:
-    """What identifies a trigger's schedule: the keys that decide when it fires."""
-    document = trigger.model_dump(include=set(_SCHEDULE_KEYS), mode="json")
-    return hashlib.sha256(json.dumps(document, sort_keys=True).encode()).hexdigest()[:16]
-
-
-def run_label(trigger: Trigger) -> str:
-    """How the run history names what started a scheduled run: ``schedule:<name>``."""
-    return f"schedule:{trigger.name}"
 
 
 class Scheduler:
@@ -163,7 +98,7 @@ class Scheduler:
         self.running: list[Running] = []
         self._lock = threading.RLock()
         self._stores: dict[Path, Any] = {}
-        self.watched = [self._load(target, name) for target, name in pipelines_of(targets)]
+        self.watched = [load_watched(target, name) for target, name in pipelines_of(targets)]
         names = [w.pipeline.name for w in self.watched]
         twice = sorted({name for name in names if names.count(name) > 1})
         if twice:
@@ -173,22 +108,13 @@ class Scheduler:
 
     # -- what is watched ----------------------------------------------------------------------
 
-    def _load(self, target: str, name: str | None) -> Watched:
-        from jupyter_blocks.project.loading import load_pipeline
-
-        files = _settings_files(target, name)
-        pipeline = load_pipeline(target, name)
-        return Watched(target, name, pipeline, {f: _mtime(f) for f in files})
-
     def reload(self) -> None:
         """Reload each pipeline whose files changed; a broken edit keeps the last good one."""
         for watched in self.watched:
-            stamps = {f: _mtime(f) for f in watched.files}
-            if stamps == watched.files:
+            if not watched.changed():
                 continue
-            watched.files = stamps
             try:
-                fresh = self._load(watched.target, watched.name)
+                fresh = load_watched(watched.target, watched.name)
             except BlocksError as exc:
                 if str(exc) != watched.problem:
                     watched.problem = str(exc)
@@ -482,21 +408,6 @@ class Scheduler:
         return Redactor.cached_for_directory(watched.pipeline.directory).text
 
 
-def _settings_files(target: str, name: str | None) -> list[Path]:
-    path = Path(target)
-    if path.is_file():
-        return [path]
-    folder = path / "pipelines" / name if name is not None else path
-    return [folder / "metadata.yaml", folder / "triggers.yaml"]
-
-
-def _mtime(path: Path) -> float:
-    try:
-        return path.stat().st_mtime_ns / 1e9
-    except OSError:
-        return -1.0
-
-
 def _kill(process: subprocess.Popen[bytes], signum: int) -> None:
     with contextlib.suppress(ProcessLookupError, PermissionError):
         if process.poll() is None:
@@ -512,5 +423,4 @@ def install_stop_signals(stop: threading.Event) -> None:
     signal.signal(signal.SIGINT, handler)
 
 
-__all__ = ["CLOCK_ENV", "Clock", "Running", "Scheduler", "Watched", "install_stop_signals",
-           "pipelines_of", "run_label", "trigger_fingerprint"]
+__all__ = ["CLOCK_ENV", "Clock", "Running", "Scheduler", "install_stop_signals"]

@@ -145,13 +145,15 @@ def test_skip_if_previous_running_skips_the_tick(tmp_path):
             "  start_time: 2024-01-01 00:00:00\n  status: active\n"
             "  variables:\n    pause: 4\n  settings:\n    skip_if_previous_running: true")
     notebook = scheduled_notebook(tmp_path / "taxi.ipynb", f"triggers:\n{cron}")
-    scheduler = Scheduler([str(notebook)], clock=clock_at("2024-01-15T04:58:59.5", speed=60),
+    # Half a clock minute is a second here: loading the notebook and registering the trigger
+    # may take that long on a busy machine without the trigger's first tick moving on.
+    scheduler = Scheduler([str(notebook)], clock=clock_at("2024-01-15T04:58:30", speed=30),
                           lead=0.0)
-    scheduler.step()  # registers the trigger
-    time.sleep(0.6)  # 05:00 on the clock: the 04:59 tick is due
+    scheduler.step()  # registers the trigger: its first tick is 04:59
+    time.sleep(1.5)  # 04:59:15 on the clock: the 04:59 tick is due
     first = scheduler.step()
     assert len(first) == 1
-    time.sleep(1.1)  # a minute later, the first run still sleeps: the next tick is skipped
+    time.sleep(2.2)  # a minute later, the first run still sleeps: the next tick is skipped
     second = scheduler.step()
     assert len(second) == 1
     scheduler.wait()

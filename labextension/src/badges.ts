@@ -15,7 +15,7 @@ import { PanelLayout, Widget } from '@lumino/widgets';
 import { describeState, describeStats, formatAgo } from './describe';
 import { NotebookBlocksModel } from './model';
 import { effectiveBlockType } from './parser';
-import { NEVER_RUN } from './state';
+import { NEVER_RUN } from './derive';
 import { cellLabel } from './sync';
 
 export const BADGE_CLASS = 'jp-BlocksBadge';

@@ -3,7 +3,7 @@
  * nodes and the Runs panel say of a state, its time, its rows and its age.
  */
 
-import { DerivedState } from './state';
+import { DerivedState } from './derive';
 
 /** Short human text for a state, as shown on badges and graph nodes. */
 export function describeState(state: DerivedState, now: number = Date.now()): string {

@@ -12,7 +12,7 @@ import { graphlib, layout as dagreLayout } from '@dagrejs/dagre';
 import { describeState, describeStats } from './describe';
 import { BlockGraph } from './graph';
 import { effectiveBlockType, firstLine } from './parser';
-import { DerivedState } from './state';
+import { DerivedState } from './derive';
 
 export type NodeKind = 'block' | 'invalid' | 'missing';
 

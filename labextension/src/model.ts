@@ -22,7 +22,8 @@ import { ISignal, Signal } from '@lumino/signaling';
 import { BlockGraph } from './graph';
 import { Execution, KernelLink, LinkMessage } from './kernel';
 import { isBlockSource, parseCellSource } from './parser';
-import { DerivedState, LiveStates, RunEvent, deriveStates } from './state';
+import { DerivedState, deriveStates } from './derive';
+import { LiveStates, RunEvent } from './state';
 import { NotebookCell, SyncMessage, syncMessage } from './sync';
 
 export interface ModelOptions {

@@ -1,6 +1,6 @@
 import { BlockGraph } from '../src/graph';
 import { fitText, layoutGraph, nodeLines } from '../src/layout';
-import { DerivedState } from '../src/state';
+import { DerivedState } from '../src/derive';
 
 describe('layoutGraph', () => {
   it('places upstreams above downstreams, one box per block cell and per unknown upstream', () => {

@@ -3,7 +3,8 @@ import * as path from 'path';
 
 import { describeState, describeStats } from '../src/describe';
 import { BlockGraph } from '../src/graph';
-import { KernelBlockState, KernelMessage, LiveStates, RunEvent, deriveStates } from '../src/state';
+import { deriveStates } from '../src/derive';
+import { KernelBlockState, KernelMessage, LiveStates, RunEvent } from '../src/state';
 import { NotebookCell, syncMessage } from '../src/sync';
 
 // The protocol vectors shared with the kernel's tests, read from the repository (never a copy).

@@ -6,7 +6,8 @@ import {
   formatSeconds
 } from '../src/describe';
 import { BlockGraph, CellSource } from '../src/graph';
-import { KernelBlockState, LiveStates, deriveStates } from '../src/state';
+import { deriveStates } from '../src/derive';
+import { KernelBlockState, LiveStates } from '../src/state';
 
 const SOURCES: Record<string, string> = {
   load: '%%block load\n1',

@@ -120,7 +120,8 @@ _routing = _Routing()
 class _Router(io.TextIOBase):
     """A stream that writes to the buffer of the writing thread's block, and echoes.
 
-    A block's output is echoed in whole lines (the rest when the block ends), so lines of
+    A block's output is echoed in whole lines, each ended by a newline or by the carriage
+    return of a progress bar redrawing its line (the rest when the block ends), so lines of
     blocks running at once and the run's progress lines never run into one another.
     """
 
@@ -139,11 +140,12 @@ class _Router(io.TextIOBase):
         if capture.echo:
             with self.lock:
                 pending = self.partial.pop(id(buffer), "") + text
-                whole, newline, rest = pending.rpartition("\n")
-                if rest:
-                    self.partial[id(buffer)] = rest
-                if newline:
-                    self._echo(capture, whole + newline)
+                # A line ends at \n, or at \r for a progress bar redrawing its line.
+                end = max(pending.rfind("\n"), pending.rfind("\r")) + 1
+                if end < len(pending):
+                    self.partial[id(buffer)] = pending[end:]
+                if end:
+                    self._echo(capture, pending[:end])
         return len(text)
 
     def end_line(self, found: tuple[OutputCapture, io.StringIO]) -> None:

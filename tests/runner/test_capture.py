@@ -146,3 +146,17 @@ def test_blocks_at_once_echo_whole_lines_between_the_run_s_own_lines(monkeypatch
         "wrote 4,329 rows from a", "wrote 4,329 rows from b",
         "no line end from a", "no line end from b"])
     assert capture.take("a") == "wrote 4,329 rows from a\nno line end from a"
+
+
+def test_a_progress_bar_redrawing_its_line_is_echoed_as_it_goes(monkeypatch):
+    terminal = FakeTerminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    capture = OutputCapture(echo=True)
+    capture(event("block_started", "a"))
+    with block_output("a"):
+        sys.stderr.write("\r 10%")
+        sys.stderr.write("\r 50%")
+        assert terminal.getvalue() == "\r 10%\r"  # shown up to the latest redraw
+        sys.stderr.write("\r100%\n")
+    assert terminal.getvalue() == "\r 10%\r 50%\r100%\n"
+    capture(event("block_finished", "a"))

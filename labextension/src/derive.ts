@@ -15,7 +15,7 @@
 
 import { BlockGraph } from './graph';
 import { BlockStateName, StaleReason } from './protocol';
-import { DONE, FROM_CODE, LiveStates } from './state';
+import { ChildTally, DONE, FROM_CODE, LiveStates } from './state';
 
 /** What a badge and a graph node show. `invalid` is local: the cell does not define a usable block. */
 export interface DerivedState {
@@ -38,13 +38,6 @@ export interface DerivedState {
   attempt?: number;
   /** A block that fans out: how many children, and how many ran, failed, were skipped. */
   children?: ChildTally;
-}
-
-export interface ChildTally {
-  total: number;
-  ran: number;
-  failed: number;
-  skipped: number;
 }
 
 /** States of a block that is no longer failed: what was skipped because of it is not any more. */

@@ -10,7 +10,6 @@
  * Pure: no JupyterLab imports.
  */
 
-import type { ChildTally } from './derive';
 import { BlockStateName, KernelBlockState, RunEvent, StaleReason } from './protocol';
 
 export type {
@@ -21,6 +20,14 @@ export type {
   RunEventName,
   StaleReason
 } from './protocol';
+
+/** A block that fans out: how many children, and how many ran, failed, were skipped. */
+export interface ChildTally {
+  total: number;
+  ran: number;
+  failed: number;
+  skipped: number;
+}
 
 /** The block a run node belongs to: `per_zone:3` and `notify@load` are nodes of blocks. */
 export function blockOfNode(name: string): string {

@@ -1,16 +1,24 @@
 """The disk cache layer: one checksummed file per entry, written atomically, LRU size-bounded.
 
 An entry file is ``MAGIC``, a 4-byte header length, a JSON header (kind, payload size, checksum,
-block name, shape) padded so the payload starts 64-byte aligned, then the payload. The checksum
-is CRC-32C (``crc32c``, computed in hardware by google-crc32c: a third of zlib's CRC-32 time,
-which was half the load of a large DataFrame); entries written with zlib's CRC-32 (``crc32``,
-older entries, or where google-crc32c has no compiled code) are checked with it. Writes go to
-a temp file renamed into place, so a reader sees a whole entry or none, and two processes writing
-the same key leave one whole entry. A truncated or corrupt entry is a miss with a warning (and is
-removed), never an exception and never wrong data. Reads bump the file's mtime, which the size
-bound uses to evict the least recently used entries first. What a killed writer left (its
-temporary file) is removed by the next process that writes here and by ``clear``. Writing an
-entry that is already there with the same payload (a block run again) leaves the file in place.
+block name, shape, and the payload's layout) padded so the payload starts 64-byte aligned, then
+the payload. The checksum is CRC-32C (``crc32c``, computed in hardware by google-crc32c: a third
+of zlib's CRC-32 time); entries written with zlib's CRC-32 (``crc32``, older entries, or where
+google-crc32c has no compiled code) are checked with it. Writes go to a temp file renamed into
+place, so a reader sees a whole entry or none, and two processes writing the same key leave one
+whole entry. A truncated or corrupt entry is a miss with a warning (and is removed), never an
+exception and never wrong data; an entry pickled under other library versions is a miss too
+(logged, and removed). Reads bump the file's mtime, which the size bound uses to evict the least
+recently used entries first. What a killed writer left (its temporary file) is removed by the
+next process that writes here and by ``clear``. Writing an entry that is already there with the
+same payload (a block run again) leaves the file in place.
+
+An entry with out-of-band buffers (a large DataFrame or array) is read through a private
+(copy-on-write) memory mapping, checked whole, and its buffers become the value's arrays: loading
+copies nothing, and the arrays are writable without touching the file. The mapping lives as long
+as the value; entries are only ever replaced by a rename or removed, never rewritten in place, so
+a mapped entry's pages stay valid. Other large entries are mapped too (an Arrow table's buffers
+are views of the mapping); small ones are read with one ``read``.
 """
 
 from __future__ import annotations
@@ -18,8 +26,10 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import mmap
 import os
 import struct
+import sys
 import time
 import zlib
 from collections.abc import Callable
@@ -77,8 +87,12 @@ class DiskStore:
         path = self.path(key)
         try:
             header, payload = self._read(path)
-            value = codec.decode(header["kind"], payload)
+            value = codec.decode(header["kind"], payload, header)
         except FileNotFoundError:
+            return False, None
+        except codec.StaleEntry as stale:
+            logger.info("cache entry %s is stale (%s); it will be recomputed", path.name, stale)
+            self._discard(path)
             return False, None
         except Exception as exc:  # any damage is a miss, never an error
             logger.warning("cache entry %s is unreadable (%s); it will be recomputed",
@@ -97,12 +111,11 @@ class DiskStore:
         """
         if not self._swept:
             self.sweep()
-        kind, payload = codec.encode(value)
+        payload = codec.encode(value)
         facts = codec.describe(value)
-        view = memoryview(payload)
         algorithm, checksum = _checksum()
-        entry = {"kind": kind, "size": view.nbytes, algorithm: checksum(payload), "block": block,
-                 "rows": facts["rows"], "cols": facts["cols"]}
+        entry = {"kind": payload.kind, "size": payload.size, algorithm: checksum(payload.chunks),
+                 "block": block, "rows": facts["rows"], "cols": facts["cols"], **payload.layout}
         path = self.path(key)
         kept = self._same_entry(path, entry)
         if kept is not None:  # a run again of a block that gives the same bytes: nothing to write
@@ -111,8 +124,8 @@ class DiskStore:
         prefix = len(MAGIC) + 4
         padding = -(prefix + len(header)) % ALIGN
         header += b" " * padding
-        write_atomic(path, (MAGIC + struct.pack("<I", len(header)) + header, view))
-        size = prefix + len(header) + view.nbytes
+        write_atomic(path, [MAGIC + struct.pack("<I", len(header)) + header, *payload.chunks])
+        size = prefix + len(header) + payload.size
         self._account(size)
         return size
 
@@ -183,23 +196,22 @@ class DiskStore:
         return found
 
     def _read(self, path: Path) -> tuple[dict[str, Any], Any]:
-        import pyarrow as pa
-
-        with pa.memory_map(str(path)) as mapped:
-            data = mapped.read_buffer()
-        view = memoryview(data)
-        if len(view) < len(MAGIC) + 4 or bytes(view[: len(MAGIC)]) != MAGIC:
-            raise ValueError("not a cache entry")
-        (length,) = struct.unpack("<I", view[len(MAGIC): len(MAGIC) + 4])
-        start = len(MAGIC) + 4 + length
-        header = json.loads(bytes(view[len(MAGIC) + 4: start]))
-        payload = data.slice(start)
-        if payload.size != header["size"]:
-            raise ValueError(f"truncated: {payload.size} of {header['size']} bytes")
+        """An entry's header and its checked payload (bytes, or a view of a private mapping)."""
+        with path.open("rb") as handle:
+            header = self._header(handle.read(len(MAGIC) + 4), handle)
+            start = handle.tell()
+            available = os.fstat(handle.fileno()).st_size - start
+            if available != header["size"]:
+                raise ValueError(f"truncated: {available} of {header['size']} bytes")
+            if header.get("buffers") or available >= codec.OUT_OF_BAND_BYTES:
+                mapping = _private_mapping(handle.fileno())
+                payload: Any = memoryview(mapping)[start:]
+            else:
+                payload = handle.read()
         if "crc32c" in header:
-            matches = _crc32c(payload) == header["crc32c"]
+            matches = _crc32c([payload]) == header["crc32c"]
         else:
-            matches = zlib.crc32(memoryview(payload)) == header["crc32"]
+            matches = _crc32([payload]) == header["crc32"]
         if not matches:
             raise ValueError("checksum mismatch")
         return header, payload
@@ -252,7 +264,14 @@ class DiskStore:
 _SWEPT: set[Path] = set()
 
 
-def _checksum() -> tuple[str, Callable[[Any], int]]:
+def _private_mapping(fileno: int) -> mmap.mmap:
+    """A copy-on-write mapping of the whole file; it keeps no descriptor open where it can."""
+    if sys.version_info >= (3, 13) and os.name == "posix":
+        return mmap.mmap(fileno, 0, access=mmap.ACCESS_COPY, trackfd=False)
+    return mmap.mmap(fileno, 0, access=mmap.ACCESS_COPY)
+
+
+def _checksum() -> tuple[str, Callable[[list[Any]], int]]:
     """The checksum new entries get: CRC-32C where it runs compiled, else zlib's CRC-32."""
     try:
         import google_crc32c
@@ -261,14 +280,26 @@ def _checksum() -> tuple[str, Callable[[Any], int]]:
     else:
         if google_crc32c.implementation == "c":
             return "crc32c", _crc32c
-    return "crc32", lambda payload: zlib.crc32(memoryview(payload))
+    return "crc32", _crc32
 
 
-def _crc32c(payload: Any) -> int:
+def _crc32c(chunks: list[Any]) -> int:
+    """CRC-32C of ``chunks`` one after another."""
     import google_crc32c
 
-    try:
-        value: int = google_crc32c.value(payload)
-    except TypeError:  # it takes read-only buffers (bytes, Arrow buffers), not memoryviews
-        value = google_crc32c.value(bytes(payload))
+    value: int = 0
+    for chunk in chunks:
+        if isinstance(chunk, memoryview):  # it reads only buffers that need no release
+            import pyarrow as pa
+
+            chunk = pa.py_buffer(chunk)
+        value = google_crc32c.extend(value, chunk)
+    return value
+
+
+def _crc32(chunks: list[Any]) -> int:
+    """The CRC-32 of zlib over ``chunks`` one after another."""
+    value = 0
+    for chunk in chunks:
+        value = zlib.crc32(memoryview(chunk), value)
     return value

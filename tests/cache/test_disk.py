@@ -14,8 +14,8 @@ import pyarrow as pa
 import pytest
 from click.testing import CliRunner
 
-from jupyter_blocks.cache import Cache, DiskStore
-from jupyter_blocks.cache.codec import ARROW_DATAFRAME, JSON, PICKLE, encode
+from jupyter_blocks.cache import Cache, DiskStore, codec
+from jupyter_blocks.cache.codec import JSON, PICKLE, encode
 from jupyter_blocks.cli import cli
 from jupyter_blocks.core.files import is_temporary
 
@@ -42,7 +42,96 @@ def test_dataframe_dtypes_round_trip_exactly(tmp_path):
     assert found
     pd.testing.assert_frame_equal(back, frame)
     assert dict(back.dtypes) == dict(frame.dtypes)
-    assert encode(frame)[0] == ARROW_DATAFRAME
+    assert encode(frame).kind == PICKLE
+
+
+def big_frame(rows=200_000):
+    rng = np.random.default_rng(1)
+    frame = taxi_like(rows)
+    frame["distance"] = rng.gamma(2.0, 1.5, rows)
+    return frame
+
+
+def _mapped(array) -> bool:
+    """Whether ``array``'s memory is a view of a memory mapping (no copy was made)."""
+    import mmap
+
+    base = array
+    while base is not None:
+        if isinstance(base, memoryview) and isinstance(base.obj, mmap.mmap):
+            return True
+        base = getattr(base, "base", None) if not isinstance(base, memoryview) else base.obj
+    return False
+
+
+def test_a_large_frame_loads_without_a_copy_and_stays_writable(tmp_path):
+    frame = big_frame()
+    store = DiskStore(tmp_path)
+    store.put("k", frame, block="load")
+    header = store.path("k").read_bytes()[:2000]
+    assert b'"buffers": [[' in header
+    on_disk = store.path("k").read_bytes()
+    found, back = DiskStore(tmp_path).get("k")
+    assert found
+    pd.testing.assert_frame_equal(back, frame, check_exact=True)
+    assert dict(back.dtypes) == dict(frame.dtypes)
+    assert _mapped(back["distance"].to_numpy()) and _mapped(back["fare"].to_numpy())
+    assert _mapped(back["vendor_id"].array._mask)
+    back.loc[0, "distance"] = -1.0  # writes go to this process's pages, not to the entry
+    back.loc[1, "vendor_id"] = 7
+    back["fare"] *= 2
+    back.loc[2, "flag"] = "Y"
+    assert back.loc[0, "distance"] == -1.0 and back.loc[1, "vendor_id"] == 7
+    assert store.path("k").read_bytes() == on_disk
+    pd.testing.assert_frame_equal(DiskStore(tmp_path).get("k")[1], frame, check_exact=True)
+
+
+def test_a_large_array_and_arrow_table_load_from_the_mapping(tmp_path):
+    store = DiskStore(tmp_path)
+    array = np.arange(300_000, dtype="float64").reshape(1000, 300)
+    store.put("a", {"weights": array, "note": "kept"})
+    back = DiskStore(tmp_path).get("a")[1]
+    assert back["note"] == "kept" and np.array_equal(back["weights"], array)
+    assert _mapped(back["weights"]) and back["weights"].flags.writeable
+    table = pa.table({"x": np.arange(400_000), "s": ["a", None] * 200_000})
+    store.put("t", table)
+    assert DiskStore(tmp_path).get("t")[1].equals(table)
+
+
+def test_a_damaged_out_of_band_buffer_is_a_miss(tmp_path, caplog):
+    store = DiskStore(tmp_path)
+    store.put("k", big_frame())
+    path = store.path("k")
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    path.write_bytes(bytes(data))
+    with caplog.at_level(logging.WARNING):
+        assert DiskStore(tmp_path).get("k") == (False, None)
+    assert "checksum mismatch" in caplog.text and not path.exists()
+
+
+def test_an_entry_pickled_under_other_library_versions_is_stale(tmp_path, caplog, monkeypatch):
+    store = DiskStore(tmp_path)
+    monkeypatch.setattr(pd, "__version__", "0.0.1")
+    store.put("k", taxi_like())
+    monkeypatch.undo()
+    with caplog.at_level(logging.INFO, logger="jupyter_blocks.cache.disk"):
+        assert store.get("k") == (False, None)
+    assert "written under pandas 0.0.1" in caplog.text and "WARNING" not in caplog.text
+    assert not store.path("k").exists()
+    store.put("k", taxi_like())
+    assert store.get("k")[0]
+
+
+def test_entries_written_as_arrow_ipc_frames_still_load(tmp_path, monkeypatch):
+    frame = taxi_like(30)
+    ipc = codec._arrow_ipc(pa.Table.from_pandas(frame))
+    store = DiskStore(tmp_path)
+    monkeypatch.setattr(codec, "encode", lambda value: codec.Payload(codec.ARROW_DATAFRAME, [ipc]))
+    store.put("old", frame)
+    monkeypatch.undo()
+    assert b'"kind": "arrow-pandas"' in store.path("old").read_bytes()[:200]
+    pd.testing.assert_frame_equal(DiskStore(tmp_path).get("old")[1], frame)
 
 
 def test_index_and_arrow_table_round_trip(tmp_path):
@@ -66,7 +155,7 @@ def test_index_and_arrow_table_round_trip(tmp_path):
 ])
 def test_other_values_round_trip(tmp_path, value, kind):
     store = DiskStore(tmp_path)
-    assert encode(value)[0] == kind
+    assert encode(value).kind == kind
     store.put("k", value)
     back = store.get("k")[1]
     if isinstance(value, pd.DataFrame):
@@ -100,12 +189,10 @@ def test_damaged_entry_is_a_miss_with_warning(tmp_path, caplog, damage):
 
 @pytest.mark.parametrize("flip", [False, True])
 def test_entries_checksummed_with_zlib_crc32_still_load_and_are_checked(tmp_path, flip, monkeypatch):
-    import zlib
 
     from jupyter_blocks.cache import disk
 
-    monkeypatch.setattr(disk, "_checksum",
-                        lambda: ("crc32", lambda payload: zlib.crc32(memoryview(payload))))
+    monkeypatch.setattr(disk, "_checksum", lambda: ("crc32", disk._crc32))
     frame = taxi_like(300)
     DiskStore(tmp_path).put("k", frame)
     monkeypatch.undo()

@@ -23,6 +23,7 @@ from functools import cached_property
 from typing import Any
 
 from jupyter_blocks.core.block import BlockSpec
+from jupyter_blocks.core.body import parse_tree
 
 #: Bump when the key recipe or the entry format changes: every old entry becomes a miss.
 CACHE_FORMAT_VERSION = 1
@@ -116,7 +117,7 @@ def normalise_source(source: str, lang: str = "python") -> str:
     """Source with comments and formatting removed, so cosmetic edits keep the key."""
     if lang == "python":
         try:
-            return ast.unparse(ast.parse(source))
+            return ast.unparse(parse_tree(source))
         except SyntaxError:
             pass
     lines = (line.strip() for line in source.splitlines())

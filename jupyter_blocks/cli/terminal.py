@@ -121,13 +121,13 @@ def summary_table(result: RunResult) -> Table:
 
 
 def cache_table(entries: Iterable[EntryInfo]) -> Table:
-    """Disk cache entries: key, block, kind, rows, size, last used."""
+    """Disk cache entries: key, block, the value's type, rows, size, last used."""
     table = Table()
-    for column in ("key", "block", "kind", "rows", "size", "last used"):
+    for column in ("key", "block", "type", "rows", "size", "last used"):
         table.add_column(column, justify="right" if column in ("rows", "size") else "left")
     for entry in entries:
         used = dt.datetime.fromtimestamp(entry.used).strftime("%Y-%m-%d %H:%M:%S")
-        table.add_row(entry.key[:12], entry.block or "", entry.kind,
+        table.add_row(entry.key[:12], entry.block or "", entry.type,
                       "" if entry.rows is None else f"{entry.rows:,}", _size(entry.size), used)
     return table
 

@@ -16,6 +16,7 @@ import builtins
 import linecache
 import re
 import symtable
+import threading
 import weakref
 from dataclasses import dataclass
 from functools import lru_cache
@@ -26,6 +27,11 @@ from jupyter_blocks.core.decorators import CALLBACK_DECORATORS, DECORATOR_TYPES,
 from jupyter_blocks.core.errors import BlockSpecError
 
 _R_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.]*")
+#: CPython keeps the AST constructor's recursion depth per interpreter, not per thread, so two
+#: threads turning source into trees (or trees into code) at once can fail with "SystemError: AST
+#: constructor recursion depth mismatch" (python/cpython#106905): blocks running in threads
+#: build their trees one at a time.
+_TREES = threading.Lock()
 _BUILTINS = frozenset(dir(builtins)) | {"__file__", "__name__", "display", "get_ipython"}
 
 
@@ -163,10 +169,11 @@ def _compile(source: str, filename: str, first_line: int) -> CompiledBody:
     if tree.body and isinstance(tree.body[-1], ast.Expr):
         last = tree.body[-1].value
         tree.body.pop()
-    statements = compile(tree, filename, "exec")
-    expression = None
-    if last is not None:
-        expression = compile(ast.Expression(last), filename, "eval")
+    with _TREES:
+        statements = compile(tree, filename, "exec")
+        expression = None
+        if last is not None:
+            expression = compile(ast.Expression(last), filename, "eval")
     return CompiledBody(filename, statements, expression)
 
 
@@ -177,10 +184,16 @@ def _parse(source: str, label: str, first_line: int) -> ast.Module:
     tree to add the offset.
     """
     try:
-        return ast.parse("\n" * (first_line - 1) + source)
+        return parse_tree("\n" * (first_line - 1) + source)
     except SyntaxError as exc:
         line = exc.lineno or first_line
         raise BlockSpecError(f"{label}, line {line}: syntax error: {exc.msg}", "syntax") from None
+
+
+def parse_tree(source: str) -> ast.Module:
+    """``ast.parse(source)``, safe to call from several threads at once."""
+    with _TREES:
+        return ast.parse(source)
 
 
 def _callback_status(decorator: ast.expr, name: str, label: str) -> str:
@@ -288,7 +301,7 @@ def assigned_names(source: str, *, definitions: bool = False) -> tuple[str, ...]
         definitions: Also count ``def`` and ``class`` names.
     """
     try:
-        tree = ast.parse(without_magics(source))
+        tree = parse_tree(without_magics(source))
     except SyntaxError:
         return ()
     names: list[str] = []
@@ -315,7 +328,7 @@ def imported_names(source: str) -> dict[str, str]:
 def _imported_names(source: str) -> tuple[tuple[str, str], ...]:
     # Cached: the kernel re-reads the same executed cells before every block run.
     try:
-        tree = ast.parse(without_magics(source))
+        tree = parse_tree(without_magics(source))
     except SyntaxError:
         return ()
     found: dict[str, str] = {}

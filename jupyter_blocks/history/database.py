@@ -25,11 +25,11 @@ import datetime as dt
 import functools
 import shlex
 import sqlite3
-import time
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any, Protocol, TypeVar
 
 from jupyter_blocks.core.errors import ConfigError
+from jupyter_blocks.core.sqlite import open_sqlite
 
 _T = TypeVar("_T")
 
@@ -179,34 +179,9 @@ class SQLiteDatabase:
             raise (damaged_error(self.path, exc) or exc) from None
 
     def _open(self) -> sqlite3.Connection:
-        connection = sqlite3.connect(self.path, timeout=30, isolation_level=None,
-                                     check_same_thread=False)
+        connection = open_sqlite(self.path)
         connection.row_factory = sqlite3.Row
-        connection.execute("PRAGMA busy_timeout=30000")
-        _write_ahead_logging(connection)
-        connection.execute("PRAGMA synchronous=NORMAL")
         return connection
-
-
-def _write_ahead_logging(connection: sqlite3.Connection, timeout: float = 30.0) -> None:
-    """Put the database in WAL mode, waiting while other connections hold it.
-
-    Switching a new database to WAL needs it to itself, and SQLite answers "database is locked"
-    at once, without the busy timeout, when several processes open a new store together: so
-    the switch is tried again until it succeeds (or another process made it first).
-    """
-    deadline = time.monotonic() + timeout
-    delay = 0.005
-    while True:
-        try:
-            if connection.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
-                connection.execute("PRAGMA journal_mode=WAL")
-            return
-        except sqlite3.OperationalError as exc:
-            if "locked" not in str(exc) or time.monotonic() + delay > deadline:
-                raise
-            time.sleep(delay)
-            delay = min(delay * 2, 0.2)
 
 
 def _damage_named(method: Callable[..., _T]) -> Callable[..., _T]:

@@ -184,7 +184,7 @@ class BlockMagics(Magics):
             total = sum(e.size for e in entries)
             print(f"{len(entries)} entries, {total / 1e6:.1f} MB in {cache.location or '-'}")
             for entry in entries:
-                shape = f"{entry.rows} rows" if entry.rows is not None else entry.kind
+                shape = f"{entry.rows} rows" if entry.rows is not None else entry.type
                 print(f"  {entry.key[:12]}  {entry.block or '?':<24} {shape:<14} "
                       f"{entry.size / 1e6:8.2f} MB")
         else:

@@ -130,7 +130,7 @@ def test_entries_written_as_arrow_ipc_frames_still_load(tmp_path, monkeypatch):
     monkeypatch.setattr(codec, "encode", lambda value: codec.Payload(codec.ARROW_DATAFRAME, [ipc]))
     store.put("old", frame)
     monkeypatch.undo()
-    assert b'"kind": "arrow-pandas"' in store.path("old").read_bytes()[:200]
+    assert stored_header(store, "old")["kind"] == "arrow-pandas"
     pd.testing.assert_frame_equal(DiskStore(tmp_path).get("old")[1], frame)
 
 
@@ -166,48 +166,75 @@ def test_other_values_round_trip(tmp_path, value, kind):
         assert back == value and type(back) is type(value)
 
 
-@pytest.mark.parametrize("damage", ["truncate", "flip", "garbage", "empty"])
-def test_damaged_entry_is_a_miss_with_warning(tmp_path, caplog, damage):
-    store = DiskStore(tmp_path)
-    store.put("k", taxi_like(300))
-    path = store.path("k")
-    data = bytearray(path.read_bytes())
+def stored_header(store, key):
+    """The header of ``key``'s entry, a row or a file."""
+    header = store.rows.header(key)
+    if header is None:
+        with store.path(key).open("rb") as handle:
+            header = store._header(handle.read(12), handle)
+    return header
+
+
+def _damaged(data: bytes, damage: str) -> bytes:
     if damage == "truncate":
-        data = data[: len(data) // 2]
-    elif damage == "flip":
-        data[-200] ^= 0xFF
-    elif damage == "garbage":
-        data = bytearray(b"not a cache entry at all")
-    else:
-        data = bytearray()
-    path.write_bytes(bytes(data))
+        return data[: len(data) // 2]
+    if damage == "flip":
+        flipped = bytearray(data)
+        flipped[-200] ^= 0xFF
+        return bytes(flipped)
+    return b"not a cache entry at all" if damage == "garbage" else b""
+
+
+def damage_entry(store, key, damage):
+    """Damage ``key``'s stored bytes the way a disk or a stray write would."""
+    if store.rows.header(key) is None:
+        path = store.path(key)
+        path.write_bytes(_damaged(path.read_bytes(), damage))
+        return
+    import sqlite3
+
+    with sqlite3.connect(store.rows.path) as database:
+        (payload,) = database.execute("SELECT payload FROM entries WHERE key = ?",
+                                      (key,)).fetchone()
+        database.execute("UPDATE entries SET payload = ? WHERE key = ?",
+                         (_damaged(payload, damage), key))
+        if damage == "garbage":
+            database.execute("UPDATE entries SET header = 'not a header' WHERE key = ?", (key,))
+
+
+@pytest.mark.parametrize("where", ["row", "file"])
+@pytest.mark.parametrize("damage", ["truncate", "flip", "garbage", "empty"])
+def test_damaged_entry_is_a_miss_with_warning(tmp_path, caplog, damage, where):
+    store = DiskStore(tmp_path)
+    store.put("k", taxi_like(300) if where == "row" else big_frame(20_000))
+    assert (store.rows.header("k") is not None) is (where == "row")
+    damage_entry(store, "k", damage)
     with caplog.at_level(logging.WARNING):
-        assert store.get("k") == (False, None)
+        assert DiskStore(tmp_path).get("k") == (False, None)
     assert "will be recomputed" in caplog.text
-    assert not path.exists()
+    assert "k" not in DiskStore(tmp_path) and not store.path("k").exists()
 
 
+@pytest.mark.parametrize("where", ["row", "file"])
 @pytest.mark.parametrize("flip", [False, True])
-def test_entries_checksummed_with_zlib_crc32_still_load_and_are_checked(tmp_path, flip, monkeypatch):
+def test_entries_checksummed_with_zlib_crc32_still_load_and_are_checked(tmp_path, flip, where,
+                                                                        monkeypatch):
+    from jupyter_blocks.cache import checksum
 
-    from jupyter_blocks.cache import disk
-
-    monkeypatch.setattr(disk, "_checksum", lambda: ("crc32", disk._crc32))
-    frame = taxi_like(300)
+    monkeypatch.setattr(checksum, "for_new_entries", lambda: ("crc32", checksum.crc32))
+    frame = taxi_like(300) if where == "row" else big_frame(20_000)
     DiskStore(tmp_path).put("k", frame)
     monkeypatch.undo()
-    path = DiskStore(tmp_path).path("k")
-    assert b'"crc32":' in path.read_bytes()[:200]
+    store = DiskStore(tmp_path)
+    assert "crc32" in stored_header(store, "k") and "crc32c" not in stored_header(store, "k")
     if flip:
-        data = bytearray(path.read_bytes())
-        data[-200] ^= 0xFF
-        path.write_bytes(bytes(data))
+        damage_entry(store, "k", "flip")
     found, back = DiskStore(tmp_path).get("k")
     assert found is not flip
     if not flip:
         pd.testing.assert_frame_equal(back, frame)
     DiskStore(tmp_path).put("k", frame)
-    assert b'"crc32c":' in path.read_bytes()[:200]
+    assert "crc32c" in stored_header(DiskStore(tmp_path), "k")
 
 
 def test_failed_write_leaves_no_entry_and_no_temp(tmp_path):
@@ -228,9 +255,10 @@ def _writer(root, value, rounds):
         store.put("same", value)
 
 
-def test_concurrent_writers_leave_one_whole_entry(tmp_path):
-    a = pd.DataFrame({"x": np.arange(20000)})
-    b = pd.DataFrame({"x": np.arange(20000) * 2})
+@pytest.mark.parametrize("rows", [20_000, 200])  # an entry file, a row
+def test_concurrent_writers_leave_one_whole_entry(tmp_path, rows):
+    a = pd.DataFrame({"x": np.arange(rows)})
+    b = pd.DataFrame({"x": np.arange(rows) * 2})
     ctx = multiprocessing.get_context("spawn")
     procs = [ctx.Process(target=_writer, args=(tmp_path, v, 30)) for v in (a, b)]
     for p in procs:
@@ -247,21 +275,38 @@ def test_concurrent_writers_leave_one_whole_entry(tmp_path):
         assert p.exitcode == 0
     found, value = store.get("same")
     assert found and (value.equals(a) or value.equals(b))
-    assert [p.name for p in tmp_path.iterdir()] == ["same.jbc"]
+    assert [e.key for e in store.entries()] == ["same"]
+    files = [p.name for p in tmp_path.iterdir() if not p.name.startswith("entries.sqlite")]
+    assert files == (["same.jbc"] if rows == 20_000 else [])
 
 
-def test_lru_eviction_keeps_recently_used(tmp_path):
-    payload = "x" * 1000
-    size = DiskStore(tmp_path / "probe").put("probe", payload + "a")
-    store = DiskStore(tmp_path / "cache", max_bytes=3 * size + 10)
-    for i, key in enumerate(["a", "b", "c"]):
-        store.put(key, payload + key)
-        os.utime(store.path(key), (time.time() - 100 + i, time.time() - 100 + i))
+def _used(store, key, when):
+    """Mark ``key``'s entry last used at ``when``."""
+    import sqlite3
+
+    if store.rows.header(key) is None:
+        os.utime(store.path(key), (when, when))
+    else:
+        with sqlite3.connect(store.rows.path) as database:
+            database.execute("UPDATE entries SET used = ? WHERE key = ?", (when, key))
+
+
+def test_lru_eviction_keeps_recently_used_rows_and_files(tmp_path):
+    small, large = "x" * 1000, np.arange(20_000)
+    probe = DiskStore(tmp_path / "probe")
+    row_size, file_size = probe.put("r", small + "a"), probe.put("f", large)
+    store = DiskStore(tmp_path / "cache", max_bytes=2 * row_size + file_size + 10)
+    for i, (key, value) in enumerate([("a", small + "a"), ("big", large), ("b", small + "b")]):
+        store.put(key, value)
+        _used(store, key, time.time() - 100 + i)
     assert store.get("a")[0]  # a becomes most recently used
-    store.put("d", payload + "d")
+    store.put("d", small + "d")
     keys = {e.key for e in store.entries()}
-    assert "a" in keys and "d" in keys and "b" not in keys
+    assert keys == {"a", "b", "d"} and not store.path("big").exists()
     assert sum(e.size for e in store.entries()) <= store.max_bytes
+    _used(store, "b", time.time() - 200)
+    store.put("big2", large + 1)
+    assert {e.key for e in store.entries()} == {"a", "d", "big2"}
 
 
 def test_entries_and_clear(tmp_path):
@@ -353,13 +398,15 @@ def test_cache_clear_removes_what_a_killed_writer_left(tmp_path):
     result = CliRunner().invoke(cli, ["cache", "clear", str(tmp_path)])
     assert result.exit_code == 0, result.output
     assert "removed 1 cache entry and 1 unfinished write (4.0 MB)" in result.output
-    assert list(root.iterdir()) == []
+    assert not [path for path in root.iterdir() if path.suffix == ".jbc" or is_temporary(path.name)]
+    assert DiskStore(root).entries() == []
 
 
 def test_the_next_writer_sweeps_what_a_killed_writer_left(tmp_path):
     _killed_during_a_write(tmp_path)
     DiskStore(tmp_path).put("next", [1])
-    assert [path.name for path in tmp_path.iterdir()] == ["next.jbc"]
+    assert not [path for path in tmp_path.iterdir() if is_temporary(path.name)]
+    assert DiskStore(tmp_path).get("next") == (True, [1])
 
 
 def test_a_live_writers_temporary_file_is_not_swept(tmp_path):
@@ -377,9 +424,9 @@ def test_a_live_writers_temporary_file_is_not_swept(tmp_path):
     assert live.exists() and not foreign.exists()
 
 
-def test_the_same_value_again_leaves_the_entry_in_place_and_a_new_one_replaces_it(tmp_path):
+def test_the_same_value_again_leaves_the_entry_file_in_place_and_a_new_one_replaces_it(tmp_path):
     store = DiskStore(tmp_path)
-    frame = pd.DataFrame({"a": [1, 2, 3]})
+    frame = pd.DataFrame({"a": np.arange(20_000)})
     size = store.put("k", frame, block="clean")
     path = store.path("k")
     before = path.stat()
@@ -388,11 +435,42 @@ def test_the_same_value_again_leaves_the_entry_in_place_and_a_new_one_replaces_i
     again = path.stat()
     assert again.st_ino == before.st_ino  # not written again
     assert again.st_mtime > before.st_mtime - 60  # but marked used, for the size bound
-    store.put("k", pd.DataFrame({"a": [1, 2, 4]}), block="clean")
+    store.put("k", frame + 1, block="clean")
     assert path.stat().st_ino != before.st_ino
-    assert store.get("k")[1]["a"].tolist() == [1, 2, 4]
+    assert store.get("k")[1]["a"].iloc[-1] == 20_000
     with path.open("r+b") as handle:  # a damaged entry of the same facts is written again
         handle.seek(-1, os.SEEK_END)
         handle.truncate()
+    store.put("k", frame + 1, block="clean")
+    assert store.get("k")[1]["a"].iloc[-1] == 20_000
+
+
+def test_the_same_small_value_again_leaves_the_row_in_place_and_a_new_one_replaces_it(tmp_path):
+    store = DiskStore(tmp_path)
+    frame = pd.DataFrame({"a": [1, 2, 3]})
+    size = store.put("k", frame, block="clean")
+    created = stored_header(store, "k")["created"]
+    _used(store, "k", time.time() - 60)
+    assert store.put("k", frame.copy(), block="clean") == size
+    assert stored_header(store, "k")["created"] == created  # not written again
+    assert store.entries()[0].used > time.time() - 30  # but marked used, for the size bound
+    store.put("k", pd.DataFrame({"a": [1, 2, 4]}), block="clean")
+    assert stored_header(store, "k")["created"] != created
+    assert store.get("k")[1]["a"].tolist() == [1, 2, 4]
+    damage_entry(store, "k", "truncate")  # a damaged row of the same facts is written again
     store.put("k", pd.DataFrame({"a": [1, 2, 4]}), block="clean")
     assert store.get("k")[1]["a"].tolist() == [1, 2, 4]
+
+
+def test_a_key_moves_between_row_and_file_as_its_value_grows_and_shrinks(tmp_path):
+    store = DiskStore(tmp_path)
+    store.put("k", [1, 2])
+    assert store.rows.header("k") is not None and not store.path("k").exists()
+    store.put("k", np.arange(100_000))
+    assert store.rows.header("k") is None and store.path("k").exists()
+    assert DiskStore(tmp_path).get("k")[1][-1] == 99_999
+    store.put("k", [3])
+    assert not store.path("k").exists() and DiskStore(tmp_path).get("k") == (True, [3])
+    assert [e.key for e in store.entries()] == ["k"]
+    store.delete("k")
+    assert "k" not in store and store.entries() == []

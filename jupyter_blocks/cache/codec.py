@@ -13,6 +13,7 @@ DataFrame as Arrow IPC) still load.
 
 from __future__ import annotations
 
+import importlib
 import json
 import pickle
 import sys
@@ -134,7 +135,7 @@ def _pickled(value: Any) -> Payload:
 def _check_versions(recorded: dict[str, str]) -> None:
     for name, version in recorded.items():
         try:
-            current = __import__(name).__version__
+            current = importlib.import_module(name).__version__
         except ImportError:
             current = None
         if current != version:

@@ -18,9 +18,9 @@ again) leaves it in place.
 An entry file with out-of-band buffers (a large DataFrame or array) is read through a private
 (copy-on-write) memory mapping, checked whole, and its buffers become the value's arrays: loading
 copies nothing, and the arrays are writable without touching the file. The mapping lives as long
-as the value; entry files are only ever replaced by a rename or removed, never rewritten in
-place, so a mapped entry's pages stay valid. Other large entries are mapped too (an Arrow
-table's buffers are views of the mapping).
+as the value (before Python 3.13 it also keeps the file open); entry files are only ever
+replaced by a rename or removed, never rewritten in place, so a mapped entry's pages stay valid.
+Other large entries are mapped too (an Arrow table's buffers are views of the mapping).
 """
 
 from __future__ import annotations

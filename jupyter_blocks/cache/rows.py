@@ -48,6 +48,7 @@ class RowStore:
         self.path = root / DATABASE
         self._connection: sqlite3.Connection | None = None
         self._pid = 0
+        self._inode = 0
         self._lock = threading.Lock()
 
     def get(self, key: str) -> tuple[dict[str, Any], bytes] | None:
@@ -121,10 +122,21 @@ class RowStore:
         raise AssertionError("unreachable")
 
     def _database(self, create: bool) -> sqlite3.Connection | None:
-        """This process's connection; None when there is no database and ``create`` is false."""
-        if self._connection is not None and self._pid == os.getpid():
+        """This process's connection; None when there is no database and ``create`` is false.
+
+        The connection is opened again when its file was removed or replaced (the cache folder
+        deleted to start afresh), so rows never go to a file no other process can see.
+        """
+        try:
+            inode = self.path.stat().st_ino
+        except FileNotFoundError:
+            inode = 0
+        if self._connection is not None and self._pid == os.getpid() and inode == self._inode:
             return self._connection
-        if not create and not self.path.exists():
+        if self._connection is not None and self._pid == os.getpid():
+            self._connection.close()
+        self._connection = None
+        if not create and not inode:
             return None
         self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
@@ -135,6 +147,7 @@ class RowStore:
             self._set_aside(exc)
             connection = _opened(self.path)
         self._connection, self._pid = connection, os.getpid()
+        self._inode = self.path.stat().st_ino
         return connection
 
     def _set_aside(self, exc: Exception) -> None:

@@ -36,3 +36,15 @@ def test_a_damaged_database_is_set_aside_with_a_warning_and_the_cache_goes_on(tm
     assert "unreadable" in caplog.text and "recomputed" in caplog.text
     store.put("k", pd.DataFrame({"a": [1]}))
     assert DiskStore(tmp_path).get("k")[1]["a"].tolist() == [1]
+
+
+def test_rows_written_after_the_cache_folder_was_deleted_reach_a_new_database(tmp_path):
+    import shutil
+
+    root = tmp_path / "cache"
+    store = DiskStore(root)
+    store.put("old", [1])
+    shutil.rmtree(root)
+    assert store.get("old") == (False, None) and store.entries() == []
+    store.put("new", [2])
+    assert DiskStore(root).get("new") == (True, [2])

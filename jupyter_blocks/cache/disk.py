@@ -13,7 +13,9 @@ pickled under other library versions is a miss too (logged, and removed). Reads 
 used (a file's mtime, a row's ``used``), and the size bound evicts the least recently used
 first. What a killed writer left (its temporary file) is removed by the next process that writes
 here and by ``clear``. Writing an entry that is already there with the same payload (a block run
-again) leaves it in place.
+again) leaves it in place. A row is marked used at most once a minute (``TOUCH_AFTER``): the
+size bound orders rows by the minute, and reading or writing again a row used a moment ago
+commits nothing.
 
 An entry file with out-of-band buffers (a large DataFrame or array) is read through a private
 (copy-on-write) memory mapping, checked whole, and its buffers become the value's arrays: loading
@@ -47,6 +49,8 @@ MAGIC = b"JBCACHE1"
 SUFFIX = ".jbc"
 ALIGN = 64
 DEFAULT_MAX_BYTES = 5 * 1024**3
+#: Seconds after which reading or rewriting an unchanged row marks it used again.
+TOUCH_AFTER = 60.0
 
 
 @dataclass(frozen=True)
@@ -97,7 +101,7 @@ class DiskStore:
         row = None
         try:
             row = self.rows.get(key)
-            header, payload = row if row is not None else self._read(self.path(key))
+            header, payload = row[:2] if row is not None else self._read(self.path(key))
             if len(payload) != header["size"]:
                 raise ValueError(f"truncated: {len(payload)} of {header['size']} bytes")
             if not checksum.matches(header, payload):
@@ -114,10 +118,10 @@ class DiskStore:
             self._forget(key)
             return False, None
         with contextlib.suppress(Exception):
-            if row is not None:
-                self.rows.touch(key)
-            else:
+            if row is None:
                 os.utime(self.path(key))
+            elif row[2] < time.time() - TOUCH_AFTER:
+                self.rows.touch(key)
         return True, value
 
     def put(self, key: str, value: Any, block: str | None = None) -> int:
@@ -156,17 +160,18 @@ class DiskStore:
         return prefix + len(text) + int(header["size"])
 
     def _same_row(self, key: str, facts: dict[str, Any]) -> int | None:
-        """The size of ``key``'s row when it holds exactly these facts (marked used)."""
+        """The size of ``key``'s row when it is whole and holds exactly these facts."""
         try:
             stored = self.rows.stored(key)
-        except ValueError:  # a damaged header
+        except ValueError:  # a damaged header: written again
             return None
         if stored is None or stored[1] != facts["size"]:
             return None
-        header = stored[0]
+        header, _, used = stored
         if any(header.get(name) != value for name, value in facts.items()):
             return None
-        self.rows.touch(key)
+        if used < time.time() - TOUCH_AFTER:
+            self.rows.touch(key)
         return len(json.dumps(header)) + int(facts["size"])
 
     def _same_file(self, path: Path, facts: dict[str, Any]) -> int | None:

@@ -51,20 +51,21 @@ class RowStore:
         self._inode = 0
         self._lock = threading.Lock()
 
-    def get(self, key: str) -> tuple[dict[str, Any], bytes] | None:
-        """The header and payload of ``key``'s row, or None."""
-        rows = self._execute("SELECT header, payload FROM entries WHERE key = ?", key)
-        return (json.loads(rows[0][0]), rows[0][1]) if rows else None
+    def get(self, key: str) -> tuple[dict[str, Any], bytes, float] | None:
+        """The header, payload and last use of ``key``'s row, or None."""
+        rows = self._execute("SELECT header, payload, used FROM entries WHERE key = ?", key)
+        return (json.loads(rows[0][0]), rows[0][1], rows[0][2]) if rows else None
 
     def header(self, key: str) -> dict[str, Any] | None:
-        """The header of ``key``'s row, or None."""
+        """The header of ``key``'s row, or None (the payload is not read)."""
         found = self.stored(key)
         return None if found is None else found[0]
 
-    def stored(self, key: str) -> tuple[dict[str, Any], int] | None:
-        """The header of ``key``'s row and its payload's length (the payload is not read)."""
-        rows = self._execute("SELECT header, length(payload) FROM entries WHERE key = ?", key)
-        return (dict(json.loads(rows[0][0])), int(rows[0][1])) if rows else None
+    def stored(self, key: str) -> tuple[dict[str, Any], int, float] | None:
+        """The header, payload length and last use of ``key``'s row (the payload is not read)."""
+        rows = self._execute("SELECT header, length(payload), used FROM entries WHERE key = ?",
+                             key)
+        return (dict(json.loads(rows[0][0])), int(rows[0][1]), rows[0][2]) if rows else None
 
     def __contains__(self, key: str) -> bool:
         return bool(self._execute("SELECT 1 FROM entries WHERE key = ?", key))

@@ -15,9 +15,11 @@ from __future__ import annotations
 import inspect
 import time
 import traceback
+import weakref
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from types import CodeType
 from typing import Any
 
 from jupyter_blocks.core.block import BlockSpec
@@ -226,20 +228,58 @@ def _call(function: Callable[..., Any], positional: list[Any], variables: Mappin
     ``lenient`` (sensors and callbacks, as Mage calls them) passes only the positional values
     the function has parameters for.
     """
+    shape = _parameters(function)
+    if shape is None:
+        return function(*positional, **variables)
+    if lenient and not shape.varargs:
+        positional = positional[: len(shape.positional)]
+    if shape.varkw:
+        return function(*positional, **variables)
+    taken = set(shape.positional[: len(positional)])
+    return function(*positional, **{k: v for k, v in variables.items()
+                                    if k in shape.named and k not in taken})
+
+
+@dataclass(frozen=True)
+class _Parameters:
+    positional: tuple[str, ...]
+    named: frozenset[str]
+    varargs: bool
+    varkw: bool
+
+
+def _parameters(function: Callable[..., Any]) -> _Parameters | None:
+    """What ``function`` takes; None when it has no signature to read.
+
+    A plain function's parameters are its code object's, so they are read once per code object
+    (a block's function is defined again on every run from the same compiled body); a wrapped
+    function or other callable is read each time.
+    """
+    code = getattr(function, "__code__", None)
+    plain = inspect.isfunction(function) and not hasattr(function, "__wrapped__")
+    if plain and code is not None:
+        found = _SHAPES.get(code)
+        if found is not None:
+            return found
     try:
         parameters = list(inspect.signature(function).parameters.values())
     except (TypeError, ValueError):
-        return function(*positional, **variables)
-    positional_names = [p.name for p in parameters
-                        if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
-    if lenient and not any(p.kind is p.VAR_POSITIONAL for p in parameters):
-        positional = positional[: len(positional_names)]
-    if any(p.kind is p.VAR_KEYWORD for p in parameters):
-        return function(*positional, **variables)
-    named = {p.name for p in parameters if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)}
-    taken = set(positional_names[: len(positional)])
-    return function(*positional, **{k: v for k, v in variables.items()
-                                    if k in named and k not in taken})
+        return None
+    kinds = inspect.Parameter
+    shape = _Parameters(
+        positional=tuple(p.name for p in parameters
+                         if p.kind in (kinds.POSITIONAL_ONLY, kinds.POSITIONAL_OR_KEYWORD)),
+        named=frozenset(p.name for p in parameters
+                        if p.kind in (kinds.KEYWORD_ONLY, kinds.POSITIONAL_OR_KEYWORD)),
+        varargs=any(p.kind is kinds.VAR_POSITIONAL for p in parameters),
+        varkw=any(p.kind is kinds.VAR_KEYWORD for p in parameters))
+    if plain and code is not None:
+        _SHAPES[code] = shape
+    return shape
+
+
+#: Parameters by code object, held weakly: an entry lives as long as its compiled body.
+_SHAPES: weakref.WeakKeyDictionary[CodeType, _Parameters] = weakref.WeakKeyDictionary()
 
 
 def format_user_traceback(exc: BaseException) -> str:

@@ -446,11 +446,13 @@ def test_the_same_value_again_leaves_the_entry_file_in_place_and_a_new_one_repla
 
 
 def test_the_same_small_value_again_leaves_the_row_in_place_and_a_new_one_replaces_it(tmp_path):
+    from jupyter_blocks.cache.disk import TOUCH_AFTER
+
     store = DiskStore(tmp_path)
     frame = pd.DataFrame({"a": [1, 2, 3]})
     size = store.put("k", frame, block="clean")
     created = stored_header(store, "k")["created"]
-    _used(store, "k", time.time() - 60)
+    _used(store, "k", time.time() - 2 * TOUCH_AFTER)
     assert store.put("k", frame.copy(), block="clean") == size
     assert stored_header(store, "k")["created"] == created  # not written again
     assert store.entries()[0].used > time.time() - 30  # but marked used, for the size bound
@@ -460,6 +462,20 @@ def test_the_same_small_value_again_leaves_the_row_in_place_and_a_new_one_replac
     damage_entry(store, "k", "truncate")  # a damaged row of the same facts is written again
     store.put("k", pd.DataFrame({"a": [1, 2, 4]}), block="clean")
     assert store.get("k")[1]["a"].tolist() == [1, 2, 4]
+
+
+def test_a_row_used_a_moment_ago_is_read_and_rewritten_without_a_commit(tmp_path):
+    from jupyter_blocks.cache.disk import TOUCH_AFTER
+
+    store = DiskStore(tmp_path)
+    store.put("k", [1, 2])
+    database = store.rows._connection
+    changes = database.total_changes
+    assert store.get("k") == (True, [1, 2]) and store.put("k", [1, 2]) > 0
+    assert database.total_changes == changes
+    _used(store, "k", time.time() - 2 * TOUCH_AFTER)
+    assert store.get("k") == (True, [1, 2])
+    assert store.entries()[0].used > time.time() - 30
 
 
 def test_a_key_moves_between_row_and_file_as_its_value_grows_and_shrinks(tmp_path):

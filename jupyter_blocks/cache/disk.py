@@ -138,7 +138,7 @@ class DiskStore:
         entry = {"kind": payload.kind, "size": payload.size, algorithm: check(payload.chunks),
                  "block": block, "type": facts["type"], "rows": facts["rows"],
                  "cols": facts["cols"], **payload.layout}
-        as_row = payload.size < ROW_BYTES
+        as_row = payload.size < ROW_BYTES and not payload.layout.get("buffers")
         kept = self._same_row(key, entry) if as_row else self._same_file(self.path(key), entry)
         if kept is not None:  # a run again of a block that gives the same bytes: nothing to write
             return kept

@@ -20,14 +20,15 @@ import time
 from pathlib import Path
 from typing import Any
 
+from jupyter_blocks.cache.codec import OUT_OF_BAND_BYTES
 from jupyter_blocks.core.sqlite import open_sqlite
 
 logger = logging.getLogger(__name__)
 
 DATABASE = "entries.sqlite"
-#: Entries smaller than this are rows; the out-of-band buffers of a pickle start at this size,
-#: so a row never holds one.
-ROW_BYTES = 1 << 16
+#: Entries smaller than this are rows: the size from which a pickle's buffers go out of band
+#: (they are mapped from an entry file on read, where a row's bytes would be read-only).
+ROW_BYTES = OUT_OF_BAND_BYTES
 
 _SCHEMA = """CREATE TABLE IF NOT EXISTS entries (
     key TEXT PRIMARY KEY,

@@ -27,8 +27,8 @@ from jupyter_blocks.cache import Cache
 from jupyter_blocks.core.block import SIDE_EFFECT_TYPES
 from jupyter_blocks.core.errors import BlockFailed
 from jupyter_blocks.core.graph import Dag
+from jupyter_blocks.runner import announce, isolate
 from jupyter_blocks.runner import events as ev
-from jupyter_blocks.runner import isolate
 from jupyter_blocks.runner.attempt import executor_failure, run_task
 from jupyter_blocks.runner.events import Event, RunResult, Subscriber
 from jupyter_blocks.runner.execute import BlockTask, Executed
@@ -236,7 +236,7 @@ class _Loop:
         if not runs_anyway and cache is not None and node.key is not None:
             hit = cache.get(node.key.digest)
             if hit is not None:
-                wiring.serve_cached(node, hit.value, hit.layer)
+                announce.served(wiring, node, hit.value, hit.layer)
                 self._settled(node)
                 return
         limit = item.spec.max_parallel
@@ -245,7 +245,7 @@ class _Loop:
             return
         node.attempt = 1
         self.in_flight[node.block] = self.in_flight.get(node.block, 0) + 1
-        wiring.announce_start(node)
+        announce.started(wiring, node)
         self._submit(name)
 
     def _submit(self, name: str) -> None:
@@ -253,7 +253,7 @@ class _Loop:
         node.state = RUNNING
         if name in self.retrying:
             self.retrying.discard(name)
-            self.wiring.announce_restart(node)
+            announce.restarted(self.wiring, node)
         task: BlockTask = self.wiring.task(node)
         try:
             future = self.runner.executor.submit(run_task, task)
@@ -278,19 +278,19 @@ class _Loop:
             self._poke_again(node, executed)
             return
         try:
-            wiring.finish(node, executed, self.runner.cache)
+            announce.finished(wiring, node, executed, self.runner.cache)
         except BlockFailed as failure:  # a dynamic block's output does not fan out
-            wiring.fail(node, failure)
+            announce.failed(wiring, node, failure)
         self._settled(node)
 
     def _attempt_failed(self, node: Node, failure: BlockFailed) -> None:
         spec = self.wiring.planned[node.block].spec
         wait = retry_wait(spec, node.attempt) if node.mode == "run" else None
         if wait is None:
-            self.wiring.fail(node, failure)
+            announce.failed(self.wiring, node, failure)
             self._settled(node)
             return
-        self.wiring.announce_retry(node, failure, wait)
+        announce.retrying(self.wiring, node, failure, wait)
         node.attempt += 1
         self.retrying.add(node.name)
         heapq.heappush(self.timers, (time.time() + wait, next(self.counter), node.name))
@@ -302,7 +302,7 @@ class _Loop:
         now = time.time()
         waited = now - node.started
         if spec.timeout is not None and waited >= spec.timeout:
-            self.wiring.fail(node, BlockFailed(
+            announce.failed(self.wiring, node, BlockFailed(
                 f"sensor {node.name} still false after {spec.timeout:g} s ({node.pokes} "
                 f"poke{'s' if node.pokes != 1 else ''})", output=executed.output))
             self._settled(node)
@@ -310,7 +310,7 @@ class _Loop:
         next_poke = now + spec.poke_interval
         if spec.timeout is not None:
             next_poke = min(next_poke, node.started + spec.timeout)
-        self.wiring.announce_waiting(node, next_poke, waited, executed)
+        announce.waiting(self.wiring, node, next_poke, waited)
         heapq.heappush(self.timers, (next_poke, next(self.counter), node.name))
 
     def _settled(self, node: Node) -> None:
@@ -328,7 +328,7 @@ class _Loop:
         """The run is being interrupted: call the cancelled callbacks of unfinished nodes."""
         for node in list(self.wiring.nodes.values()):
             if node.state in (RUNNING, READY) and node.mode == "run":
-                self.wiring.cancelled(node)
+                announce.cancelled(self.wiring, node)
 
 
 __all__ = ["CACHED", "FAILED", "RAN", "SKIPPED", "Runner"]

@@ -1,47 +1,38 @@
-"""The nodes of one run: created as dynamic blocks fan out, wired to their inputs, recorded.
+"""The nodes of one run: created as dynamic blocks fan out, wired to their inputs.
 
 What belongs here: :class:`Wiring`, the bookkeeping the runner core's loop drives. It creates a
 node per block at the start (a node per item for dynamic children, once their dynamic upstream
 has returned its items; a callback node when its parent has run or failed), knows what each node
 waits for and releases it when that is done, decides skips (an upstream failed, a condition
-answered false, nothing to fan out), builds each attempt's task and cache key, and turns nodes
-into the run's outcomes and outputs. It emits the events of these steps; when a node runs, and
-for how long, is the loop's business; what the nodes add up to is ``outcomes``'.
+answered false, nothing to fan out), and builds each attempt's task and cache key. When a node
+runs is the loop's business; how its steps are recorded and announced is ``announce``'s; what
+the nodes add up to is ``outcomes``'.
 """
 
 from __future__ import annotations
 
 import hashlib
 import pickle
-import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from jupyter_blocks.cache import Cache
-from jupyter_blocks.cache.codec import describe
 from jupyter_blocks.cache.keys import KeyParts, block_key, canonical
 from jupyter_blocks.core.block import GATE_TYPES
 from jupyter_blocks.core.errors import BlockFailed
 from jupyter_blocks.core.graph import Dag
 from jupyter_blocks.project.configuration import configuration_of
 from jupyter_blocks.runner import events as ev
-from jupyter_blocks.runner.attempt import run_task
 from jupyter_blocks.runner.capture import output_key
 from jupyter_blocks.runner.events import Event
-from jupyter_blocks.runner.execute import BlockTask, Executed
+from jupyter_blocks.runner.execute import BlockTask
 from jupyter_blocks.runner.fanout import (
     child_id,
     child_name,
-    children_items,
     gathered,
-    split_output,
 )
-from jupyter_blocks.runner.nodes import CACHED, DONE, FAILED, RAN, SKIPPED, Node, Source
+from jupyter_blocks.runner.nodes import DONE, FAILED, RAN, SKIPPED, Node, Source
 from jupyter_blocks.runner.plan import Planned, block_variables
-
-#: Block types whose output is never stored in the cache.
-_NEVER_CACHED = frozenset({"sensor", "callback"})
 
 
 class Wiring:
@@ -162,7 +153,7 @@ class Wiring:
                 ready += self._fan_out(node, child)
             if node.outcome in (RAN, FAILED):
                 for callback in self.callbacks_of[node.block]:
-                    ready += self._callback(node, callback,
+                    ready += self.callback(node, callback,
                                             "success" if node.outcome == RAN else "failure")
         ready += self._refresh(node.block)
         return ready
@@ -200,7 +191,8 @@ class Wiring:
                                      children=tuple(names)))
         return ready
 
-    def _callback(self, parent: Node, block: str, status: str) -> list[str]:
+    def callback(self, parent: Node, block: str, status: str) -> list[str]:
+        """Create the node of callback ``block`` for ``parent`` ended with ``status``."""
         name = f"{block}@{parent.name}"
         sources = [Source(parent.block, "value", node=parent.name)] if status == "success" else []
         node = Node(name, block, parent.path, parent.ids, sources, dict(parent.metadata),
@@ -340,112 +332,6 @@ class Wiring:
         """The nodes of ``block`` (its children, when it fanned out) in item order."""
         return sorted(self.instances[block], key=lambda n: self.nodes[n].path)
 
-    def announce_start(self, node: Node) -> None:
-        """``node``'s first attempt starts now."""
-        node.started = time.time()
-        self.emit(ev.BlockStarted(run_id=self.run_id, block=node.name, attempt=node.attempt,
-                                  type=self.planned[node.block].type))
-
-    def announce_retry(self, node: Node, failure: BlockFailed, wait: float) -> None:
-        """Attempt ``node.attempt`` failed; the next one starts after ``wait`` seconds."""
-        node.errors.append(failure.message)
-        self.emit(ev.BlockRetrying(run_id=self.run_id, block=node.name, attempt=node.attempt,
-                                   error=failure.message, traceback=failure.traceback or None,
-                                   seconds=failure.seconds, delay=wait,
-                                   type=self.planned[node.block].type,
-                                   output=failure.output or None))
-
-    def announce_restart(self, node: Node) -> None:
-        """A retry of ``node`` starts now."""
-        self.emit(ev.BlockStarted(run_id=self.run_id, block=node.name, attempt=node.attempt,
-                                  type=self.planned[node.block].type))
-
-    def announce_waiting(self, node: Node, next_poke: float, waited: float,
-                         executed: Executed) -> None:
-        """A sensor answered false; it is poked again at ``next_poke``."""
-        spec = self.planned[node.block].spec
-        self.emit(ev.BlockWaiting(run_id=self.run_id, block=node.name, poke=node.pokes,
-                                  next_poke=next_poke, waited=waited, timeout=spec.timeout))
-
-    def serve_cached(self, node: Node, value: Any, layer: str) -> None:
-        """``node``'s output comes from the cache."""
-        item = self.planned[node.block]
-        node.value = value
-        if item.spec.dynamic:
-            self.items[node.name] = split_output(value, item.spec.label)
-        if item.type == "condition":
-            node.closed = not value
-        facts = describe(value)
-        node.outcome, node.rows, node.cols, node.type_name = (
-            CACHED, facts["rows"], facts["cols"], facts["type"])
-        assert node.key is not None
-        self.emit(ev.BlockCached(run_id=self.run_id, block=node.name, key=node.key.digest,
-                                 layer=layer, rows=facts["rows"], cols=facts["cols"],
-                                 type=item.type, seconds=0.0))
-
-    def finish(self, node: Node, executed: Executed, cache: Cache | None) -> None:
-        """``node``'s attempt succeeded: keep its output, store it, announce it.
-
-        Raises:
-            BlockFailed: A dynamic block's output is not a list, or has too many items.
-        """
-        item = self.planned[node.block]
-        spec = item.spec
-        value = executed.value
-        if spec.dynamic and node.mode == "run":
-            try:
-                self.items[node.name] = children_items(value, spec)
-            except BlockFailed as failure:
-                raise BlockFailed(failure.message, output=executed.output) from None
-        answer = None
-        if item.type == "condition":
-            node.closed = not value
-            answer = bool(value)
-        elif item.type == "sensor":
-            answer = True
-        node.value = value
-        facts = describe(value)
-        node.outcome, node.rows, node.cols, node.type_name = (
-            RAN, facts["rows"], facts["cols"], facts["type"])
-        node.tests = (executed.tests_passed, executed.tests_total)
-        node.seconds = time.time() - (node.started or time.time())
-        if (cache is not None and node.key is not None and node.mode == "run"
-                and not spec.no_cache and item.type not in _NEVER_CACHED):
-            cache.put(node.key.digest, value, block=node.name)
-        self.emit(ev.BlockFinished(
-            run_id=self.run_id, block=node.name, attempt=max(node.attempt, 1),
-            seconds=node.seconds, rows=facts["rows"], cols=facts["cols"],
-            key=node.key.digest if node.key else None, tests_passed=executed.tests_passed,
-            tests_total=executed.tests_total, type=item.type, output=executed.output or None,
-            answer=answer))
-
-    def fail(self, node: Node, failure: BlockFailed) -> None:
-        """``node`` failed on its last attempt."""
-        node.outcome, node.error, node.traceback = FAILED, failure.message, failure.traceback
-        node.errors.append(failure.message)
-        node.tests = failure.tests
-        node.seconds = time.time() - (node.started or time.time())
-        self.emit(ev.BlockFailed(run_id=self.run_id, block=node.name,
-                                 attempt=max(node.attempt, 1), seconds=node.seconds,
-                                 error=failure.message, traceback=failure.traceback or None,
-                                 type=self.planned[node.block].type,
-                                 output=failure.output or None))
-
-    def cancelled(self, node: Node) -> None:
-        """The run is interrupted while ``node`` runs: call its cancelled callbacks, here."""
-        for block in self.callbacks_of[node.block]:
-            self._callback(node, block, "cancelled")
-            callback = self.nodes[f"{block}@{node.name}"]
-            callback.started = time.time()
-            self.emit(ev.BlockStarted(run_id=self.run_id, block=callback.name, attempt=1,
-                                      type="callback"))
-            try:
-                self.finish(callback, run_task(self.task(callback)), None)
-            except BlockFailed as failure:
-                self.fail(callback, failure)
-            except BaseException as exc:  # another interrupt: stop calling callbacks
-                self.fail(callback, BlockFailed(f"{callback.name} was interrupted: {exc!r}"))
-                return
 
 def _propagated(upstream: Node) -> tuple[str, str | None, str | None]:
     """Why a node downstream of ``upstream`` (failed or skipped) is skipped."""

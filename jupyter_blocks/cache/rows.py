@@ -111,17 +111,17 @@ class RowStore:
         unwritable database) are raised.
         """
         with self._lock:
-            for attempt in (1, 2):
-                database = self._database(create)
-                if database is None:
-                    return []
-                try:
-                    return database.execute(sql, params).fetchall()
-                except sqlite3.DatabaseError as exc:
-                    if isinstance(exc, sqlite3.OperationalError) or attempt == 2:
-                        raise
-                    self._set_aside(exc)
-        raise AssertionError("unreachable")
+            try:
+                return self._run(sql, params, create)
+            except sqlite3.DatabaseError as exc:
+                if isinstance(exc, sqlite3.OperationalError):
+                    raise
+                self._set_aside(exc)
+                return self._run(sql, params, create)
+
+    def _run(self, sql: str, params: tuple[Any, ...], create: bool) -> list[Any]:
+        database = self._database(create)
+        return [] if database is None else database.execute(sql, params).fetchall()
 
     def _database(self, create: bool) -> sqlite3.Connection | None:
         """This process's connection; None when there is no database and ``create`` is false.

@@ -29,9 +29,10 @@ OVER_MAX_POLICIES = ("fail", "limit")
 RESERVED_NAMES = frozenset({"kwargs", "args"})
 #: Seconds before a block's first retry when ``--retry-delay`` (Mage's ``delay``) is not given.
 DEFAULT_RETRY_DELAY = 5.0
-_VARIABLE_VALUE = re.compile(r"^\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}$")
 #: Seconds between a sensor's calls when ``--poke-interval`` is not given (Mage's minute).
 DEFAULT_POKE_INTERVAL = 60.0
+#: An option value that names a runtime variable: ``{{ profile }}``.
+_VARIABLE_VALUE = re.compile(r"^\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}$")
 
 
 @dataclass(frozen=True)

@@ -253,10 +253,11 @@ def _parameters(function: Callable[..., Any]) -> _Parameters | None:
 
     A plain function's parameters are its code object's, so they are read once per code object
     (a block's function is defined again on every run from the same compiled body); a wrapped
-    function or other callable is read each time.
+    function, one with its own ``__signature__`` or another callable is read each time.
     """
     code = getattr(function, "__code__", None)
-    plain = inspect.isfunction(function) and not hasattr(function, "__wrapped__")
+    plain = (inspect.isfunction(function) and not hasattr(function, "__wrapped__")
+             and not hasattr(function, "__signature__"))
     if plain and code is not None:
         found = _SHAPES.get(code)
         if found is not None:

@@ -165,6 +165,7 @@ def check_variables_read(pipeline: Pipeline, given: Mapping[str, str], *, hint: 
     Raises:
         ConfigError: Naming every unread variable, with the near name of each.
     """
+    analyses = analyses if analyses is not None else Analyses()
     unread = unread_variables(pipeline.dag, given, pipeline.defaults, analyses)
     if not unread:
         return

@@ -250,12 +250,18 @@ def _check_profiles(dag: Dag, directory: Path, variables: Mapping[str, Any]) -> 
         return
     from jupyter_blocks.io.sql import engine_and_profile
 
+    found: dict[tuple[str | None, str | None], str] = {}  # each (profile, connector) once
     problems: dict[str, list[str]] = {}
     for spec in sql_blocks:
-        try:
-            engine_and_profile(spec.profile, spec.connector, directory, variables)
-        except ConfigError as exc:
-            problems.setdefault(str(exc), []).append(spec.label)
+        choice = (spec.profile, spec.connector)
+        if choice not in found:
+            try:
+                engine_and_profile(spec.profile, spec.connector, directory, variables)
+                found[choice] = ""
+            except ConfigError as exc:
+                found[choice] = str(exc)
+        if found[choice]:
+            problems.setdefault(found[choice], []).append(spec.label)
     if problems:
         raise ConfigError("; ".join(f"{', '.join(labels)}: {message}"
                                     for message, labels in problems.items()))

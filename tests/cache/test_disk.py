@@ -86,7 +86,7 @@ def test_a_large_frame_loads_without_a_copy_and_stays_writable(tmp_path):
     pd.testing.assert_frame_equal(DiskStore(tmp_path).get("k")[1], frame, check_exact=True)
 
 
-def test_a_large_array_and_arrow_table_load_from_the_mapping(tmp_path):
+def test_a_large_array_loads_from_the_mapping_and_an_arrow_table_round_trips(tmp_path):
     store = DiskStore(tmp_path)
     array = np.arange(300_000, dtype="float64").reshape(1000, 300)
     store.put("a", {"weights": array, "note": "kept"})
